@@ -1,0 +1,41 @@
+# Set-up is part of every target: on a fresh machine `make test` and `make demo` just work.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PEERS := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed-stamp
+OUT ?= results/demo
+
+.PHONY: install test lint demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest -n 2 -q
+
+demo: install
+	$(BIN)/irlax demo --out $(OUT)
+
+# Peer libraries live in their own virtualenv; irlax never imports them.
+$(PEERS_STAMP): benchmarks/peers/requirements-imitation.txt
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install --quiet --upgrade pip
+	$(PEERS)/bin/pip install --quiet -r benchmarks/peers/requirements-imitation.txt
+	touch $(PEERS_STAMP)
+
+bench: install $(PEERS_STAMP)
+	$(BIN)/python benchmarks/tabular_planning.py --peer-python $(PEERS)/bin/python
+
+clean:
+	rm -rf $(VENV) $(PEERS) results .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""Demonstrations: the `Trajectories` pytree and its file format."""
+
+from irlax.data.trajectories import Trajectories
+
+__all__ = ["Trajectories"]

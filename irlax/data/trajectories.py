@@ -1,0 +1,135 @@
+"""A batch of variable-length trajectories as one padded pytree."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+
+from irlax._pytree import is_concrete, pytree_dataclass
+
+_FORMAT = "irlax.Trajectories/1"
+
+
+@pytree_dataclass
+class Trajectories:
+    """N trajectories padded to a common length T.
+
+    Trajectory i is `observations[i, :lengths[i] + 1]` and `actions[i, :lengths[i]]`: it
+    visits `lengths[i] + 1` observations and takes `lengths[i]` actions. Entries past the
+    length are padding and are ignored by every function in irlax (see `mask`).
+
+    Attributes:
+        observations: `[N, T+1, ...]` observations; for tabular MDPs, int state indices `[N, T+1]`.
+        actions: `[N, T, ...]` actions; for tabular MDPs, int action indices `[N, T]`.
+        lengths: int `[N]`, the number of actions taken in each trajectory, in `[0, T]`.
+        rewards: optional `[N, T]` rewards received after each action.
+    """
+
+    observations: jnp.ndarray
+    actions: jnp.ndarray
+    lengths: jnp.ndarray
+    rewards: jnp.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        # Pytree machinery rebuilds this class with placeholders (vmap axis specs, None,
+        # tracers); only arrays with shapes can be checked, and only concrete ones by value.
+        leaves = (self.observations, self.actions, self.lengths)
+        if all(hasattr(x, "shape") for x in leaves):
+            _validate(self)
+
+    @property
+    def n_trajectories(self) -> int:
+        """N, the number of trajectories."""
+        return self.actions.shape[0]
+
+    @property
+    def max_length(self) -> int:
+        """T, the padded number of actions."""
+        return self.actions.shape[1]
+
+    @property
+    def mask(self) -> jnp.ndarray:
+        """Bool `[N, T]`: True where `actions[i, t]` was really taken (t < lengths[i])."""
+        return jnp.arange(self.max_length)[None, :] < jnp.asarray(self.lengths)[:, None]
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write to an `.npz` file atomically (a temporary file renamed into place).
+
+        Args:
+            path: destination; an existing file is replaced only once the new one is complete.
+        """
+        path = Path(path)
+        arrays = {
+            "format": np.asarray(_FORMAT),
+            "observations": np.asarray(self.observations),
+            "actions": np.asarray(self.actions),
+            "lengths": np.asarray(self.lengths),
+        }
+        if self.rewards is not None:
+            arrays["rewards"] = np.asarray(self.rewards)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Trajectories:
+        """Read trajectories written by `save` (never unpickles).
+
+        Raises:
+            ValueError: the file is not an irlax trajectories file or its arrays are inconsistent.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+        except (OSError, ValueError) as e:
+            if isinstance(e, FileNotFoundError):
+                raise
+            raise ValueError(f"{path}: not a readable .npz trajectories file ({e})") from e
+        if str(arrays.get("format", "")) != _FORMAT:
+            raise ValueError(f"{path}: not an irlax trajectories file (format tag {_FORMAT!r})")
+        missing = {"observations", "actions", "lengths"} - arrays.keys()
+        if missing:
+            raise ValueError(f"{path}: missing arrays {sorted(missing)}")
+        return cls(
+            observations=jnp.asarray(arrays["observations"]),
+            actions=jnp.asarray(arrays["actions"]),
+            lengths=jnp.asarray(arrays["lengths"]),
+            rewards=jnp.asarray(arrays["rewards"]) if "rewards" in arrays else None,
+        )
+
+
+def _validate(t: Trajectories) -> None:
+    obs, act, lengths = t.observations, t.actions, t.lengths
+    if obs.ndim < 2:
+        raise ValueError(f"observations must be [N, T+1, ...], got shape {obs.shape}")
+    if act.ndim < 2:
+        raise ValueError(f"actions must be [N, T, ...], got shape {act.shape}")
+    n, horizon = act.shape[:2]
+    if obs.shape[0] != n or obs.shape[1] != horizon + 1:
+        raise ValueError(
+            f"observations must be [N, T+1, ...] = [{n}, {horizon + 1}, ...] to match "
+            f"actions {act.shape}, got {obs.shape}"
+        )
+    if lengths.shape != (n,):
+        raise ValueError(f"lengths must have shape [N] = ({n},), got {lengths.shape}")
+    if not jnp.issubdtype(lengths.dtype, jnp.integer):
+        raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
+    if t.rewards is not None and hasattr(t.rewards, "shape") and t.rewards.shape != (n, horizon):
+        raise ValueError(
+            f"rewards must have shape [N, T] = ({n}, {horizon}), got {t.rewards.shape}"
+        )
+    if is_concrete(lengths) and n > 0:
+        lo, hi = int(np.min(lengths)), int(np.max(lengths))
+        if lo < 0 or hi > horizon:
+            raise ValueError(f"lengths must lie in [0, T={horizon}], got values in [{lo}, {hi}]")

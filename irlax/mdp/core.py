@@ -1,0 +1,312 @@
+"""`TabularMDP`: a finite Markov decision process stored as sparse successor lists."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+
+from irlax._pytree import float_dtype, pytree_dataclass, static_field
+
+# Rows of probabilities may be off by this much before they are renormalised; more is an error.
+_SUM_TOLERANCE = 1e-4
+
+
+@pytree_dataclass
+class TabularMDP:
+    """A finite MDP with known dynamics, a frozen pytree.
+
+    The dynamics are successor lists: taking action `a` in state `s` moves to
+    `next_states[s, a, k]` with probability `probs[s, a, k]`. With `K` successors per pair the
+    MDP costs `O(S·A·K)` memory, so a million-state gridworld fits where a dense `[S, A, S]`
+    matrix never would. Duplicate successors are allowed; their probabilities add up.
+
+    When every action of a state draws from one list of successors (moves on a grid, say),
+    `next_states` may be `[S, 1, K]`, shared by all actions, with `probs` still `[S, A, K]`.
+    Planning then gathers values once per state rather than once per action, which is A
+    times less memory traffic; `from_dense` chooses this layout whenever it is smaller.
+
+    Terminal states end an episode: no action is taken there, their value is 0 and they carry
+    no occupancy. A reward for reaching one is paid by the action that enters it.
+
+    Build one with `from_dense` or `from_successors`, which validate their input; the plain
+    constructor does not (JAX uses it to rebuild the pytree).
+
+    Attributes:
+        next_states: int32 `[S, A, K]` successor indices, or `[S, 1, K]` shared by all actions.
+        probs: float `[S, A, K]` successor probabilities; each non-terminal row sums to 1.
+        init: float `[S]` distribution of the first state.
+        terminal: bool `[S]`, True where an episode ends.
+        features: optional float `[S, F]` or `[S, A, F]` features for linear rewards.
+        horizon: number of actions per episode H, or None for an infinite horizon.
+        discount: the discount factor γ; must be < 1 for an infinite horizon.
+    """
+
+    next_states: jnp.ndarray
+    probs: jnp.ndarray
+    init: jnp.ndarray
+    terminal: jnp.ndarray
+    features: jnp.ndarray | None = None
+    horizon: int | None = static_field(default=None)
+    discount: float = static_field(default=1.0)
+
+    @property
+    def n_states(self) -> int:
+        """S, the number of states."""
+        return self.next_states.shape[0]
+
+    @property
+    def n_actions(self) -> int:
+        """A, the number of actions."""
+        return self.probs.shape[1]
+
+    @property
+    def n_successors(self) -> int:
+        """K, the length of each successor list."""
+        return self.next_states.shape[2]
+
+    @property
+    def n_features(self) -> int:
+        """F, the number of features (0 when the MDP has none)."""
+        return 0 if self.features is None else self.features.shape[-1]
+
+    def replace(self, **changes) -> TabularMDP:
+        """A copy with some fields changed, validated like the constructors."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields.update(changes)
+        next_states, probs, init = (fields.pop(k) for k in ("next_states", "probs", "init"))
+        return TabularMDP.from_successors(next_states, probs, init, **fields)
+
+    def dense_transitions(self) -> jnp.ndarray:
+        """The dense `[S, A, S]` transition matrix (for small MDPs and tests)."""
+        s, a, _ = self.probs.shape
+        one_hot = jnp.zeros((s, a, s), self.probs.dtype)
+        rows = jnp.arange(s)[:, None, None]
+        cols = jnp.arange(a)[None, :, None]
+        next_states = jnp.broadcast_to(self.next_states, self.probs.shape)
+        return one_hot.at[rows, cols, next_states].add(self.probs)
+
+    @classmethod
+    def from_dense(
+        cls,
+        transitions,
+        init,
+        *,
+        features=None,
+        horizon: int | None = None,
+        discount: float = 1.0,
+        terminal=None,
+    ) -> TabularMDP:
+        """Build from a dense transition tensor.
+
+        Args:
+            transitions: `[S, A, S]` with `transitions[s, a, s'] = P(s' | s, a)`.
+            init: `[S]` initial state distribution.
+            features: optional `[S, F]` or `[S, A, F]`.
+            horizon: H, or None for an infinite (discounted) horizon.
+            discount: γ in [0, 1]; must be < 1 when `horizon` is None.
+            terminal: optional bool `[S]`; rows of terminal states may be all zero.
+
+        Returns:
+            The MDP with successor lists as long as the densest row, shared by all actions
+            (`next_states [S, 1, K]`) when a state's successors over all its actions number at
+            most twice the densest row.
+
+        Raises:
+            ValueError: naming the field that is invalid.
+        """
+        t = np.asarray(transitions)
+        if t.ndim != 3 or t.shape[0] != t.shape[2]:
+            raise ValueError(f"transitions must have shape [S, A, S], got {t.shape}")
+        _check_finite("transitions", t)
+        k = max(int((t != 0).sum(axis=-1).max()), 1)
+        support = (t != 0).any(axis=1)  # [S, S']: reachable from s by some action
+        m = max(int(support.sum(axis=-1).max()), 1)
+        if m <= 2 * k:
+            # Successors in index order, the union over actions first, then padding.
+            order = np.argsort(~support, axis=-1, kind="stable")[:, None, :m]
+            probs = np.take_along_axis(t, np.broadcast_to(order, (*t.shape[:2], m)), axis=-1)
+        else:
+            # The K largest entries of each row, largest first: exactly the non-zeros, padded.
+            order = np.argsort(-t, axis=-1, kind="stable")[..., :k]
+            probs = np.take_along_axis(t, order, axis=-1)
+        return cls.from_successors(
+            order,
+            probs,
+            init,
+            features=features,
+            horizon=horizon,
+            discount=discount,
+            terminal=terminal,
+        )
+
+    @classmethod
+    def from_successors(
+        cls,
+        next_states,
+        probs,
+        init,
+        *,
+        features=None,
+        horizon: int | None = None,
+        discount: float = 1.0,
+        terminal=None,
+    ) -> TabularMDP:
+        """Build from successor lists, validating every field.
+
+        Args:
+            next_states: int `[S, A, K]` successor indices in `[0, S)`, or `[S, 1, K]` when
+                all actions share one successor list.
+            probs: `[S, A, K]` probabilities, non-negative, each non-terminal row summing to 1
+                (to within 1e-4, then renormalised).
+            init: `[S]` initial state distribution.
+            features: optional `[S, F]` or `[S, A, F]`.
+            horizon: H ≥ 1, or None for an infinite (discounted) horizon.
+            discount: γ in [0, 1]; must be < 1 when `horizon` is None.
+            terminal: optional bool `[S]`; rows of terminal states may be all zero.
+
+        Raises:
+            ValueError: naming the field that is invalid.
+        """
+        dtype = float_dtype()
+        ns = np.asarray(next_states)
+        if ns.ndim != 3:
+            raise ValueError(f"next_states must have shape [S, A, K], got {ns.shape}")
+        if not np.issubdtype(ns.dtype, np.integer):
+            raise ValueError(f"next_states must be integers, got dtype {ns.dtype}")
+        n_states = ns.shape[0]
+        if 0 in ns.shape:
+            raise ValueError(f"next_states must be non-empty [S, A, K], got {ns.shape}")
+        if ns.min() < 0 or ns.max() >= n_states:
+            raise ValueError(
+                f"next_states must lie in [0, S={n_states}), got values in [{ns.min()}, {ns.max()}]"
+            )
+
+        p = np.asarray(probs, dtype=np.float64)
+        if (
+            p.ndim != 3
+            or p.shape[0] != n_states
+            or p.shape[2] != ns.shape[2]
+            or (ns.shape[1] not in (1, p.shape[1]))
+        ):
+            raise ValueError(
+                f"probs must have shape [S, A, K] matching next_states {ns.shape} "
+                f"(whose action axis is A or 1), got {p.shape}"
+            )
+        _check_finite("probs", p)
+        if (p < 0).any():
+            raise ValueError(f"probs must be non-negative, got minimum {p.min()}")
+
+        if terminal is None:
+            term = np.zeros(n_states, bool)
+        else:
+            term = np.asarray(terminal)
+            if term.shape != (n_states,):
+                raise ValueError(f"terminal must have shape [S] = ({n_states},), got {term.shape}")
+            if term.dtype != bool and not np.isin(term, (0, 1)).all():
+                raise ValueError("terminal must be boolean")
+            term = term.astype(bool)
+
+        sums = p.sum(axis=-1)
+        zero_rows = sums == 0
+        bad = ~np.isclose(sums, 1.0, rtol=0, atol=_SUM_TOLERANCE) & ~(zero_rows & term[:, None])
+        if bad.any():
+            s, a = np.argwhere(bad)[0]
+            raise ValueError(
+                f"probs must sum to 1 over successors for every non-terminal (state, action); "
+                f"row (state={s}, action={a}) sums to {sums[s, a]}"
+            )
+        p = np.where(zero_rows[..., None], 0.0, p / np.where(zero_rows, 1.0, sums)[..., None])
+
+        mu = _distribution("init", init, n_states)
+
+        feats = None
+        if features is not None:
+            feats = np.asarray(features, dtype=np.float64)
+            if (
+                feats.ndim not in (2, 3)
+                or feats.shape[0] != n_states
+                or (feats.ndim == 3 and feats.shape[1] != p.shape[1])
+            ):
+                raise ValueError(
+                    f"features must have shape [S, F] or [S, A, F] with S={n_states}, "
+                    f"A={p.shape[1]}, got {feats.shape}"
+                )
+            _check_finite("features", feats)
+            feats = jnp.asarray(feats, dtype)
+
+        if horizon is not None:
+            if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
+                raise ValueError(f"horizon must be a positive integer or None, got {horizon!r}")
+            horizon = int(horizon)
+        discount = float(discount)
+        if not 0.0 <= discount <= 1.0:
+            raise ValueError(f"discount must lie in [0, 1], got {discount}")
+        if horizon is None and discount >= 1.0:
+            raise ValueError(
+                "discount must be < 1 for an infinite horizon (horizon=None), got "
+                f"{discount}; give a finite horizon or a discount below 1"
+            )
+
+        return cls(
+            next_states=jnp.asarray(ns, jnp.int32),
+            probs=jnp.asarray(p, dtype),
+            init=jnp.asarray(mu, dtype),
+            terminal=jnp.asarray(term),
+            features=feats,
+            horizon=horizon,
+            discount=discount,
+        )
+
+
+def _check_finite(name: str, x: np.ndarray) -> None:
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} must be finite, found NaN or infinity")
+
+
+def _distribution(name: str, x, n: int) -> np.ndarray:
+    """Validate a probability vector of length n (to within 1e-4) and renormalise it."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape != (n,):
+        raise ValueError(f"{name} must have shape [S] = ({n},), got {x.shape}")
+    _check_finite(name, x)
+    if (x < 0).any():
+        raise ValueError(f"{name} must be non-negative, got minimum {x.min()}")
+    if abs(x.sum() - 1.0) > _SUM_TOLERANCE:
+        raise ValueError(f"{name} must be a probability distribution summing to 1, got {x.sum()}")
+    return x / x.sum()
+
+
+# Kernels over successor lists, shared by planning, occupancy and sampling. Indices were
+# validated at construction, so gathers skip bounds checks ("promise_in_bounds"), which
+# halves their cost on the CPU.
+
+
+def successor_values(mdp: TabularMDP, values: jnp.ndarray) -> jnp.ndarray:
+    """`values[next_states]`: `[S, A, K]` or `[S, 1, K]` (broadcastable against `probs`)."""
+    return values.at[mdp.next_states].get(mode="promise_in_bounds")
+
+
+def expected_next(mdp: TabularMDP, values: jnp.ndarray) -> jnp.ndarray:
+    """`E[V(s') | s, a]` as `[S, A]`."""
+    return jnp.sum(mdp.probs * successor_values(mdp, values), axis=-1)
+
+
+def push_forward(mdp: TabularMDP, weights: jnp.ndarray) -> jnp.ndarray:
+    """`Σ_{s,a} weights[s, a] P(s' | s, a)` as `[S]`: one step of the forward pass."""
+    flow = weights[..., None] * mdp.probs  # [S, A, K]
+    if mdp.next_states.shape[1] == 1:
+        flow = jnp.sum(flow, axis=1, keepdims=True)
+    return (
+        jnp.zeros(mdp.n_states, flow.dtype)
+        .at[mdp.next_states.reshape(-1)]
+        .add(flow.reshape(-1), mode="promise_in_bounds")
+    )
+
+
+def transition_prob(mdp: TabularMDP, s, a, s_next) -> jnp.ndarray:
+    """`P(s_next | s, a)` for integer arrays of one shape (duplicates in a list add up)."""
+    a_list = a if mdp.next_states.shape[1] > 1 else jnp.zeros_like(a)
+    hits = mdp.next_states[s, a_list] == jnp.asarray(s_next)[..., None]
+    return jnp.sum(jnp.where(hits, mdp.probs[s, a], 0.0), axis=-1)

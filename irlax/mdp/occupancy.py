@@ -1,0 +1,238 @@
+"""Forward passes: state-action occupancy, posterior marginals and feature expectations."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from irlax._pytree import is_concrete
+from irlax.data import Trajectories
+from irlax.mdp.core import TabularMDP, _distribution, push_forward
+from irlax.mdp.planning import (
+    _log_action_prior,
+    _logsumexp,
+    soft_value_iteration,
+    state_action_reward,
+)
+
+
+def occupancy(
+    mdp: TabularMDP,
+    log_policy,
+    *,
+    init=None,
+    tol: float = 1e-7,
+    max_iterations: int = 10_000,
+) -> jnp.ndarray:
+    """State-action occupancy of a policy, by the forward recursion.
+
+    `d_0(s) = μ(s)`, `d_t(s, a) = d_t(s) π_t(a | s)` and
+    `d_{t+1}(s') = Σ_{s,a} d_t(s, a) P(s' | s, a)`, with terminal states removed from `d`
+    (the episode has ended there). This is the forward message of control as inference
+    (Levine 2018, §2.4) and the expected state visitation of MaxEnt IRL (Ziebart et al. 2008,
+    Algorithm 1).
+
+    Args:
+        mdp: the MDP.
+        log_policy: `[H, S, A]` (finite horizon) or stationary `[S, A]`.
+        init: optional `[S]` start distribution replacing `mdp.init` (e.g. the demos' own).
+        tol: infinite horizon only: stop when the remaining mass to propagate is below `tol`
+            relative to the total.
+        max_iterations: infinite horizon only.
+
+    Returns:
+        Finite horizon: `[H, S, A]` with entry `P(s_t = s, a_t = a)`; each step sums to the
+        probability that the episode is still running. Infinite horizon: `[S, A]` with entry
+        `Σ_t γ^t P(s_t = s, a_t = a)`.
+    """
+    log_pi = _check_log_policy(mdp, log_policy)
+    mu = mdp.init if init is None else jnp.asarray(_distribution("init", init, mdp.n_states))
+    return _occupancy(mdp, log_pi, mu.astype(mdp.probs.dtype), tol, max_iterations)
+
+
+@partial(jax.jit, static_argnames=("max_iterations",))
+def _occupancy(mdp, log_pi, mu, tol, max_iterations):
+    alive = ~mdp.terminal
+    d0 = jnp.where(alive, mu, 0.0)
+    if mdp.horizon is not None:
+        if log_pi.ndim == 2:
+            log_pi = jnp.broadcast_to(log_pi, (mdp.horizon, *log_pi.shape))
+
+        def body(d, log_pi_t):
+            d_sa = d[:, None] * jnp.exp(log_pi_t)
+            return jnp.where(alive, push_forward(mdp, d_sa), 0.0), d_sa
+
+        return jax.lax.scan(body, d0, log_pi)[1]
+
+    # Σ_t γ^t d_t, accumulated until the mass still in flight, γ^t Σ d_t, is negligible.
+    pi = jnp.exp(log_pi)
+
+    def cond(carry):
+        total, d, i = carry
+        return (jnp.sum(d) > tol * jnp.sum(total)) & (i < max_iterations)
+
+    def body(carry):
+        total, d, i = carry
+        d_next = mdp.discount * jnp.where(alive, push_forward(mdp, d[:, None] * pi), 0.0)
+        return total + d_next, d_next, i + 1
+
+    total, _, _ = jax.lax.while_loop(cond, body, (d0, d0, jnp.asarray(0)))
+    return total[:, None] * pi
+
+
+def posterior_marginals(mdp: TabularMDP, reward, *, temperature: float = 1.0, action_prior=None):
+    """Exact posterior marginals `p(s_t, a_t | O_{1:H})` of control as inference.
+
+    With `p(O_t | s_t, a_t) = exp(r(s_t, a_t) / τ)` (Levine 2018, §2.3–2.4), the forward
+    messages `α_t(s) = p(s_t | O_{1:t−1})` and backward messages `β_t(s, a) = p(O_{t:H} | s, a)`
+    give `p(s_t, a_t | O_{1:H}) ∝ α_t(s) p(a | s) β_t(s, a)`. β comes from the optimistic soft
+    backup (`log β_t(s, a) = Q_t(s, a) / τ`), α from the forward recursion
+    `α_{t+1}(s') = Σ_{s,a} P(s' | s, a) p(s, a | O_{1:t})`. The start state is reweighted too:
+    `p(s_0 | O_{1:H}) ∝ μ(s_0) β_0(s_0)`. An episode that reaches a terminal state observes
+    nothing more (`β = 1` there), so each step's marginals sum to the posterior probability
+    that the episode is still running.
+
+    Args:
+        mdp: a finite-horizon MDP with discount 1 (the graphical model has no discount).
+        reward: `[S]` or `[S, A]`.
+        temperature: τ > 0.
+        action_prior: optional `p(a | s)`, `[A]` or `[S, A]`.
+
+    Returns:
+        `[H, S, A]` posterior marginals.
+
+    Raises:
+        ValueError: an infinite horizon, a discount other than 1, or bad arguments.
+    """
+    if mdp.horizon is None or mdp.discount != 1.0:
+        raise ValueError(
+            "posterior_marginals needs a finite horizon and discount 1 (the inference model "
+            f"has no discount), got horizon={mdp.horizon}, discount={mdp.discount}"
+        )
+    plan = soft_value_iteration(
+        mdp, reward, temperature=temperature, backup="optimistic", action_prior=action_prior
+    )
+    r = state_action_reward(mdp, reward)
+    return _posterior(mdp, r, plan.q, _log_action_prior(mdp, action_prior), temperature)
+
+
+@jax.jit
+def _posterior(mdp, r, q, log_prior, temperature):
+    alive = ~mdp.terminal
+    log_mu = jnp.log(mdp.init)
+    # log p(O_t | s, a) + log p(a | s), and log β_t(s, a) + log p(a | s), at live states.
+    log_obs = jnp.where(alive[:, None], r / temperature + log_prior, -jnp.inf)
+
+    def forward(log_alpha, log_obs_t):
+        # p(s_t, a_t | O_{1:t}) ∝ α_t(s) p(a|s) p(O_t|s,a); an ended episode keeps its mass.
+        log_joint = log_alpha[:, None] + log_obs_t
+        log_ended = jnp.where(alive, -jnp.inf, log_alpha)
+        log_z = jnp.logaddexp(_logsumexp(log_joint.reshape(-1), 0), _logsumexp(log_ended, 0))
+        flow = jnp.exp(log_joint - log_z)
+        alpha_next = push_forward(mdp, flow) + jnp.where(alive, 0.0, jnp.exp(log_ended - log_z))
+        log_alpha_next = jnp.log(alpha_next)
+        return log_alpha_next, log_alpha_next
+
+    _, log_alphas = jax.lax.scan(forward, log_mu, jnp.broadcast_to(log_obs, q.shape)[:-1])
+    log_alphas = jnp.concatenate([log_mu[None], log_alphas])  # α_0 … α_{H-1}
+
+    log_beta = jnp.where(alive[:, None], q / temperature + log_prior, -jnp.inf)
+    log_m = log_alphas[:, :, None] + log_beta  # [H, S, A], β of a terminal state is 1
+    log_ended = jnp.where(alive, -jnp.inf, log_alphas)
+    log_z = jnp.logaddexp(_logsumexp(log_m.reshape(q.shape[0], -1), 1), _logsumexp(log_ended, 1))
+    return jnp.exp(log_m - log_z[:, None, None])
+
+
+def feature_expectations(mdp: TabularMDP, occupancy) -> jnp.ndarray:
+    """Expected discounted feature counts `Σ_t γ^t E[φ(s_t, a_t)]` under an occupancy.
+
+    Args:
+        mdp: an MDP with `features` `[S, F]` or `[S, A, F]`.
+        occupancy: `[H, S, A]` (weighted by γ^t here) or `[S, A]` (already discounted), as
+            returned by `occupancy` or `empirical_occupancy`.
+
+    Returns:
+        `[F]` feature expectations.
+    """
+    if mdp.features is None:
+        raise ValueError("feature_expectations needs an MDP with features")
+    d = jnp.asarray(occupancy)
+    s, a = mdp.n_states, mdp.n_actions
+    if d.ndim == 3 and d.shape[1:] == (s, a):
+        d = jnp.tensordot(mdp.discount ** jnp.arange(d.shape[0], dtype=d.dtype), d, axes=1)
+    elif d.shape != (s, a):
+        raise ValueError(
+            f"occupancy must have shape [H, S, A] or [S, A] = ({s}, {a}), got {d.shape}"
+        )
+    if mdp.features.ndim == 2:
+        return jnp.sum(d, axis=1) @ mdp.features
+    return jnp.einsum("sa,saf->f", d, mdp.features)
+
+
+def empirical_occupancy(mdp: TabularMDP, trajectories: Trajectories) -> jnp.ndarray:
+    """The demonstrations' occupancy, averaged over trajectories.
+
+    Args:
+        mdp: the MDP the trajectories come from (state and action indices).
+        trajectories: integer observations `[N, T+1]` and actions `[N, T]`.
+
+    Returns:
+        Finite horizon: `[H, S, A]` with entry `(1/N) Σ_i [s^i_t = s, a^i_t = a]` (T ≤ H).
+        Infinite horizon: `[S, A]` with entry `(1/N) Σ_i Σ_t γ^t [s^i_t = s, a^i_t = a]`.
+    """
+    _check_tabular_trajectories(mdp, trajectories)
+    n, t_max = trajectories.actions.shape
+    s_idx = jnp.asarray(trajectories.observations)[:, :-1]
+    a_idx = jnp.asarray(trajectories.actions)
+    weight = trajectories.mask.astype(mdp.probs.dtype) / max(n, 1)
+    if mdp.horizon is not None:
+        t_idx = jnp.broadcast_to(jnp.arange(t_max), (n, t_max))
+        shape = (mdp.horizon, mdp.n_states, mdp.n_actions)
+        return jnp.zeros(shape, weight.dtype).at[t_idx, s_idx, a_idx].add(weight)
+    weight = weight * mdp.discount ** jnp.arange(t_max, dtype=weight.dtype)
+    shape = (mdp.n_states, mdp.n_actions)
+    return jnp.zeros(shape, weight.dtype).at[s_idx, a_idx].add(weight)
+
+
+def _check_log_policy(mdp: TabularMDP, log_policy) -> jnp.ndarray:
+    lp = jnp.asarray(log_policy)
+    s, a = mdp.n_states, mdp.n_actions
+    ok = lp.shape == (s, a) or (
+        lp.ndim == 3
+        and lp.shape[1:] == (s, a)
+        and mdp.horizon is not None
+        and lp.shape[0] == mdp.horizon
+    )
+    if not ok:
+        expect = f"[S, A] = ({s}, {a})"
+        if mdp.horizon is not None:
+            expect = f"[H, S, A] = ({mdp.horizon}, {s}, {a}) or " + expect
+        raise ValueError(f"log_policy must have shape {expect}, got {lp.shape}")
+    return lp
+
+
+def _check_tabular_trajectories(mdp: TabularMDP, trajectories: Trajectories) -> None:
+    obs, act = trajectories.observations, trajectories.actions
+    if obs.ndim != 2 or act.ndim != 2:
+        raise ValueError(
+            "trajectories of a tabular MDP need integer observations [N, T+1] and actions "
+            f"[N, T], got {obs.shape} and {act.shape}"
+        )
+    for name, x in (("observations", obs), ("actions", act)):
+        if not jnp.issubdtype(x.dtype, jnp.integer):
+            raise ValueError(f"trajectories.{name} must be integer indices, got {x.dtype}")
+    if mdp.horizon is not None and act.shape[1] > mdp.horizon:
+        raise ValueError(
+            f"trajectories have {act.shape[1]} steps, more than the horizon H={mdp.horizon}"
+        )
+    if is_concrete(obs, act):
+        mask = np.asarray(trajectories.mask)
+        full = np.concatenate([np.ones((mask.shape[0], 1), bool), mask], axis=1)
+        o, a = np.asarray(obs)[full], np.asarray(act)[mask]
+        if o.size and (o.min() < 0 or o.max() >= mdp.n_states):
+            raise ValueError(f"trajectories.observations must lie in [0, S={mdp.n_states})")
+        if a.size and (a.min() < 0 or a.max() >= mdp.n_actions):
+            raise ValueError(f"trajectories.actions must lie in [0, A={mdp.n_actions})")

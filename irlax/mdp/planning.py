@@ -1,0 +1,221 @@
+"""Planning with known dynamics: soft (maximum-entropy) and hard value iteration.
+
+Soft value iteration is the backward pass of control as inference (Levine 2018, "Reinforcement
+Learning and Control as Probabilistic Inference", eqs. 6–8 and §4): with optimality variables
+`p(O_t | s_t, a_t) = exp(r(s_t, a_t) / τ)` the backward messages are
+`β_t(s, a) = exp(Q_t(s, a) / τ)` and `β_t(s) = exp(V_t(s) / τ)`, where
+
+    V_t(s)    = τ · log Σ_a p(a | s) exp(Q_t(s, a) / τ)
+    Q_t(s, a) = r(s, a) + γ · E_{s'}[V_{t+1}(s')]               (backup="expected")
+    Q_t(s, a) = r(s, a) + γ · τ · log E_{s'}[exp(V_{t+1}(s') / τ)]   (backup="optimistic")
+
+and the policy is `π_t(a | s) = p(a | s) exp((Q_t(s, a) − V_t(s)) / τ)`. The optimistic backup
+is exact posterior inference `p(a_t | s_t, O_{1:H})`, which lets the agent believe it controls
+its own luck; the expected backup is the variational answer with the true dynamics, the
+maximum causal entropy policy of Ziebart et al. (2010). Both agree on deterministic MDPs.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from irlax._pytree import is_concrete, pytree_dataclass
+from irlax.mdp.core import TabularMDP, expected_next, successor_values
+
+BACKUPS = ("expected", "optimistic")
+
+
+@pytree_dataclass
+class Plan:
+    """The result of (soft) value iteration.
+
+    Finite horizon H: `q [H, S, A]`, `v [H, S]`, `log_policy [H, S, A]`, indexed by the step t
+    at which the action is taken (the value after the last step is 0). Infinite horizon:
+    stationary `q [S, A]`, `v [S]`, `log_policy [S, A]`. Terminal states have value 0 and take
+    no action (their `log_policy` row is the action prior, never used).
+
+    Attributes:
+        q: action values.
+        v: state values.
+        log_policy: log π(a | s), normalised over actions.
+        residual: for an infinite horizon, the sup-norm change of V in the last sweep; the
+            answer is within `γ/(1−γ)·residual` of the fixed point. 0 for a finite horizon.
+    """
+
+    q: jnp.ndarray
+    v: jnp.ndarray
+    log_policy: jnp.ndarray
+    residual: jnp.ndarray
+
+    @property
+    def policy(self) -> jnp.ndarray:
+        """π(a | s), the exponent of `log_policy`."""
+        return jnp.exp(self.log_policy)
+
+
+def soft_value_iteration(
+    mdp: TabularMDP,
+    reward,
+    *,
+    temperature: float = 1.0,
+    backup: str = "expected",
+    action_prior=None,
+    tol: float = 1e-6,
+    max_iterations: int = 10_000,
+) -> Plan:
+    """Soft value iteration: the maximum-entropy (soft-optimal) policy for a reward.
+
+    Levine (2018) eqs. 6–8 with temperature and discount (§4.2); Ziebart et al. (2010) for the
+    expected backup. The answer maximises `E[Σ_t γ^t (r(s_t, a_t) + τ·H(π(·|s_t)))]` (expected
+    backup, uniform prior), or is the exact posterior policy `p(a_t | s_t, O_{1:H})`
+    (optimistic backup). Jit-compiled; vmaps over `reward`.
+
+    Args:
+        mdp: the MDP; its `horizon` and `discount` choose the finite or infinite case.
+        reward: `[S]` (state) or `[S, A]` (state-action) reward.
+        temperature: τ > 0; as τ → 0 the answer approaches `value_iteration`.
+        backup: "expected" (max causal entropy) or "optimistic" (exact posterior inference).
+        action_prior: optional `p(a | s)` as `[A]` or `[S, A]`, rows summing to 1; None is
+            uniform. A zero entry forbids that action.
+        tol: infinite horizon only: stop when a sweep changes V by at most `tol·max(1, |V|)`.
+        max_iterations: infinite horizon only: the most sweeps to run.
+
+    Returns:
+        A `Plan` (see its shapes).
+
+    Raises:
+        ValueError: a bad `reward`, `temperature`, `backup` or `action_prior`.
+    """
+    if backup not in BACKUPS:
+        raise ValueError(f"backup must be one of {BACKUPS}, got {backup!r}")
+    if is_concrete(temperature) and not float(np.min(np.asarray(temperature))) > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    r = state_action_reward(mdp, reward)
+    log_prior = _log_action_prior(mdp, action_prior)
+    return _plan(mdp, r, log_prior, temperature, backup, False, tol, max_iterations)
+
+
+def value_iteration(
+    mdp: TabularMDP, reward, *, tol: float = 1e-6, max_iterations: int = 10_000
+) -> Plan:
+    """Hard value iteration: `V(s) = max_a Q(s, a)`, `Q = r + γ E[V']` (Bellman 1957).
+
+    The greedy policy splits ties evenly between the maximising actions (to within a few ulps),
+    so it is the limit of the soft policy as the temperature goes to 0.
+
+    Args:
+        mdp: the MDP.
+        reward: `[S]` or `[S, A]` reward.
+        tol: infinite horizon only, as in `soft_value_iteration`.
+        max_iterations: infinite horizon only.
+
+    Returns:
+        A `Plan` with the shapes of `soft_value_iteration`.
+    """
+    r = state_action_reward(mdp, reward)
+    log_prior = _log_action_prior(mdp, None)
+    return _plan(mdp, r, log_prior, 1.0, "expected", True, tol, max_iterations)
+
+
+def state_action_reward(mdp: TabularMDP, reward) -> jnp.ndarray:
+    """Validate a `[S]` or `[S, A]` reward and broadcast it to `[S, A]`."""
+    r = jnp.asarray(reward)
+    s, a = mdp.n_states, mdp.n_actions
+    if r.shape not in ((s,), (s, a)):
+        raise ValueError(
+            f"reward must have shape [S] = ({s},) or [S, A] = ({s}, {a}), got {r.shape}"
+        )
+    if not jnp.issubdtype(r.dtype, jnp.floating):
+        r = r.astype(mdp.probs.dtype)
+    if is_concrete(r) and not bool(jnp.all(jnp.isfinite(r))):
+        raise ValueError("reward must be finite, found NaN or infinity")
+    return jnp.broadcast_to(r[:, None] if r.ndim == 1 else r, (s, a))
+
+
+def _log_action_prior(mdp: TabularMDP, action_prior) -> jnp.ndarray:
+    if action_prior is None:
+        return jnp.full((1, mdp.n_actions), -np.log(mdp.n_actions), mdp.probs.dtype)
+    p = jnp.asarray(action_prior, mdp.probs.dtype)
+    if p.shape not in ((mdp.n_actions,), (mdp.n_states, mdp.n_actions)):
+        raise ValueError(
+            f"action_prior must have shape [A] = ({mdp.n_actions},) or [S, A] = "
+            f"({mdp.n_states}, {mdp.n_actions}), got {p.shape}"
+        )
+    p = jnp.atleast_2d(p)
+    if is_concrete(p):
+        if not bool(jnp.all(p >= 0)) or not bool(jnp.all(jnp.isfinite(p))):
+            raise ValueError("action_prior must be finite and non-negative")
+        if not bool(jnp.allclose(p.sum(-1), 1.0, atol=1e-4)):
+            raise ValueError("action_prior rows must sum to 1 over actions")
+    return jnp.log(p)
+
+
+def _logsumexp(x: jnp.ndarray, axis: int, weights=None) -> jnp.ndarray:
+    """`log Σ w·exp(x)` along `axis`, stable; -inf where every weight is 0 (no NaN gradients)."""
+    m = jax.lax.stop_gradient(jnp.max(jnp.where(jnp.isfinite(x), x, -jnp.inf), axis=axis))
+    m = jnp.where(jnp.isfinite(m), m, 0.0)
+    e = jnp.exp(x - jnp.expand_dims(m, axis))
+    total = jnp.sum(e if weights is None else weights * e, axis=axis)
+    safe = jnp.where(total > 0, total, 1.0)
+    return jnp.where(total > 0, m + jnp.log(safe), -jnp.inf)
+
+
+def _continuation(mdp, v_next, temperature, backup):
+    """`E[V(s')]` or `τ log E[exp(V(s')/τ)]` as `[S, A]`."""
+    if backup == "expected":
+        return expected_next(mdp, v_next)
+    values = successor_values(mdp, v_next) / temperature
+    out = temperature * _logsumexp(values, axis=-1, weights=mdp.probs)
+    # Rows with no successors (terminal states) have nothing to continue into.
+    return jnp.where(jnp.isfinite(out), out, 0.0)
+
+
+def _backup_step(mdp, r, log_prior, temperature, backup, hard, v_next):
+    """One Bellman backup: (q, v, log_policy) at a step from the values of the next step."""
+    term = mdp.terminal[:, None]
+    q = jnp.where(term, 0.0, r + mdp.discount * _continuation(mdp, v_next, temperature, backup))
+    if hard:
+        v = jnp.max(q, axis=-1)
+        tie_tol = 16 * jnp.finfo(q.dtype).eps * (1.0 + jnp.abs(v))
+        best = q >= (v - tie_tol)[:, None]
+        log_policy = jnp.log(best / jnp.sum(best, axis=-1, keepdims=True))
+    else:
+        z = q / temperature + log_prior
+        v = temperature * _logsumexp(z, axis=-1)
+        log_policy = z - (v / temperature)[:, None]
+    log_prior_full = jnp.broadcast_to(log_prior, q.shape)
+    log_policy = jnp.where(term, log_prior_full, log_policy)
+    v = jnp.where(mdp.terminal, 0.0, v)
+    return q, v, log_policy
+
+
+@partial(jax.jit, static_argnames=("backup", "hard", "max_iterations"))
+def _plan(mdp, r, log_prior, temperature, backup, hard, tol, max_iterations):
+    step = partial(_backup_step, mdp, r, log_prior, temperature, backup, hard)
+    v_final = jnp.zeros(mdp.n_states, r.dtype)
+    if mdp.horizon is not None:
+
+        def body(v_next, _):
+            q, v, log_policy = step(v_next)
+            return v, (q, v, log_policy)
+
+        _, (q, v, log_policy) = jax.lax.scan(body, v_final, None, length=mdp.horizon, reverse=True)
+        return Plan(q=q, v=v, log_policy=log_policy, residual=jnp.zeros((), r.dtype))
+
+    def cond(carry):
+        v, residual, i = carry
+        return (residual > tol * jnp.maximum(1.0, jnp.max(jnp.abs(v)))) & (i < max_iterations)
+
+    def body(carry):
+        v, _, i = carry
+        v_new = step(v)[1]
+        return v_new, jnp.max(jnp.abs(v_new - v)), i + 1
+
+    init = (v_final, jnp.asarray(jnp.inf, r.dtype), jnp.asarray(0))
+    v, residual, _ = jax.lax.while_loop(cond, body, init)
+    q, v, log_policy = step(v)
+    return Plan(q=q, v=v, log_policy=log_policy, residual=residual)
