@@ -35,10 +35,10 @@ class Trajectories:
     rewards: jnp.ndarray | None = None
 
     def __post_init__(self) -> None:
-        # Pytree machinery rebuilds this class with placeholders (vmap axis specs, None,
-        # tracers); only arrays with shapes can be checked, and only concrete ones by value.
+        # Pytree machinery rebuilds this class with placeholders (vmap axis specs, None) and
+        # with tracers whose shapes lose the batch axis under vmap: check real arrays only.
         leaves = (self.observations, self.actions, self.lengths)
-        if all(hasattr(x, "shape") for x in leaves):
+        if all(hasattr(x, "shape") for x in leaves) and is_concrete(*leaves):
             _validate(self)
 
     @property
@@ -129,7 +129,7 @@ def _validate(t: Trajectories) -> None:
         raise ValueError(
             f"rewards must have shape [N, T] = ({n}, {horizon}), got {t.rewards.shape}"
         )
-    if is_concrete(lengths) and n > 0:
+    if n > 0:
         lo, hi = int(np.min(lengths)), int(np.max(lengths))
         if lo < 0 or hi > horizon:
             raise ValueError(f"lengths must lie in [0, T={horizon}], got values in [{lo}, {hi}]")

@@ -1,0 +1,84 @@
+"""`Trajectories`: validation, masks, and an atomic, pickle-free file format."""
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from irlax.data import Trajectories
+
+OBS = np.array([[0, 1, 2], [3, 3, 3]])
+ACT = np.array([[1, 0], [2, 0]])
+
+
+def test_mask_and_shapes():
+    t = Trajectories(OBS, ACT, np.array([2, 0]))
+    np.testing.assert_array_equal(t.mask, [[True, True], [False, False]])
+    assert (t.n_trajectories, t.max_length) == (2, 2)
+
+
+def test_save_load_round_trip(tmp_path):
+    t = Trajectories(OBS, ACT, np.array([2, 1]), rewards=np.array([[0.5, 1.0], [2.0, 0.0]]))
+    path = tmp_path / "demos.npz"
+    t.save(path)
+    back = Trajectories.load(path)
+    for name in ("observations", "actions", "lengths", "rewards"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(t, name))
+    continuous = Trajectories(np.zeros((2, 3, 4)), np.zeros((2, 2, 1)), np.array([2, 2]))
+    continuous.save(path)
+    assert Trajectories.load(path).observations.shape == (2, 3, 4)
+    assert Trajectories.load(path).rewards is None
+
+
+def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "demos.npz"
+    Trajectories(OBS, ACT, np.array([2, 1])).save(path)
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", boom)
+    with pytest.raises(OSError, match="disk full"):
+        Trajectories(OBS, ACT, np.array([1, 1])).save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["demos.npz"]  # no temporary left behind
+
+
+def test_load_rejects_foreign_files(tmp_path):
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(ValueError, match="not an irlax trajectories file"):
+        Trajectories.load(tmp_path / "other.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a readable"):
+        Trajectories.load(tmp_path / "junk.npz")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError):
+        Trajectories.load(tmp_path / "obj.npy")
+
+
+def test_pytree_operations_skip_validation():
+    t = Trajectories(OBS, ACT, np.array([2, 1]))
+    doubled = jax.tree.map(lambda x: x, t)
+    np.testing.assert_array_equal(doubled.lengths, t.lengths)
+    lengths = jax.vmap(lambda tr: tr.lengths)(t)
+    np.testing.assert_array_equal(lengths, [2, 1])
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ((OBS[:, :2], ACT, np.array([2, 1])), "observations must be"),
+        ((OBS, ACT, np.array([2])), "lengths must have shape"),
+        ((OBS, ACT, np.array([3, 1])), r"lengths must lie in \[0, T=2\]"),
+        ((OBS, ACT, np.array([-1, 1])), "lengths must lie in"),
+        ((OBS, ACT, np.array([1.0, 1.0])), "lengths must be integers"),
+        ((OBS[0], ACT, np.array([2, 1])), "observations must be"),
+    ],
+)
+def test_bad_trajectories(args, match):
+    with pytest.raises(ValueError, match=match):
+        Trajectories(*args)
+    with pytest.raises(ValueError, match="rewards must have shape"):
+        Trajectories(OBS, ACT, np.array([2, 1]), rewards=np.zeros((2, 3)))
