@@ -29,6 +29,9 @@ def test_save_load_round_trip(tmp_path):
     continuous.save(path)
     assert Trajectories.load(path).observations.shape == (2, 3, 4)
     assert Trajectories.load(path).rewards is None
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
