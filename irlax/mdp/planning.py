@@ -24,7 +24,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from irlax._pytree import is_concrete, pytree_dataclass
-from irlax.mdp.core import TabularMDP, expected_next, successor_values
+from irlax.mdp.core import (
+    TabularMDP,
+    expected_next,
+    small_max,
+    small_sum,
+    successor_values,
+)
 
 BACKUPS = ("expected", "optimistic")
 
@@ -156,10 +162,10 @@ def _log_action_prior(mdp: TabularMDP, action_prior) -> jnp.ndarray:
 
 def _logsumexp(x: jnp.ndarray, axis: int, weights=None) -> jnp.ndarray:
     """`log Σ w·exp(x)` along `axis`, stable; -inf where every weight is 0 (no NaN gradients)."""
-    m = jax.lax.stop_gradient(jnp.max(jnp.where(jnp.isfinite(x), x, -jnp.inf), axis=axis))
+    m = jax.lax.stop_gradient(small_max(jnp.where(jnp.isfinite(x), x, -jnp.inf), axis=axis))
     m = jnp.where(jnp.isfinite(m), m, 0.0)
     e = jnp.exp(x - jnp.expand_dims(m, axis))
-    total = jnp.sum(e if weights is None else weights * e, axis=axis)
+    total = small_sum(e if weights is None else weights * e, axis=axis)
     safe = jnp.where(total > 0, total, 1.0)
     return jnp.where(total > 0, m + jnp.log(safe), -jnp.inf)
 
@@ -179,10 +185,10 @@ def _backup_step(mdp, r, log_prior, temperature, backup, hard, v_next):
     term = mdp.terminal[:, None]
     q = jnp.where(term, 0.0, r + mdp.discount * _continuation(mdp, v_next, temperature, backup))
     if hard:
-        v = jnp.max(q, axis=-1)
+        v = small_max(q)
         tie_tol = 16 * jnp.finfo(q.dtype).eps * (1.0 + jnp.abs(v))
         best = q >= (v - tie_tol)[:, None]
-        log_policy = jnp.log(best / jnp.sum(best, axis=-1, keepdims=True))
+        log_policy = jnp.log(best / small_sum(best.astype(q.dtype))[:, None])
     else:
         z = q / temperature + log_prior
         v = temperature * _logsumexp(z, axis=-1)
