@@ -10,6 +10,7 @@ from irlax.mdp.occupancy import (
     feature_expectations,
     occupancy,
     posterior_marginals,
+    soft_occupancy,
 )
 from irlax.mdp.planning import Plan, soft_value_iteration, value_iteration
 from irlax.mdp.sampling import log_likelihood, sample_trajectories
@@ -23,6 +24,7 @@ __all__ = [
     "occupancy",
     "posterior_marginals",
     "sample_trajectories",
+    "soft_occupancy",
     "soft_value_iteration",
     "value_iteration",
 ]

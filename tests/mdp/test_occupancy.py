@@ -14,6 +14,7 @@ from irlax.mdp import (
     feature_expectations,
     occupancy,
     posterior_marginals,
+    soft_occupancy,
     soft_value_iteration,
 )
 from tests.mdp import reference
@@ -195,3 +196,20 @@ def test_bad_occupancy_input():
         feature_expectations(gridworld(2, 2, horizon=2), jnp.zeros((2, 4, 5)))
     with pytest.raises(ValueError, match="occupancy must have shape"):
         feature_expectations(mdp, jnp.zeros((3, 3)))
+
+
+@pytest.mark.parametrize("backup", ["expected", "optimistic"])
+def test_soft_occupancy_equals_occupancy_of_the_plan(backup):
+    mdp = random_mdp(jax.random.key(8), 7, 3, 3, horizon=6, n_terminal=1)
+    rng = np.random.default_rng(8)
+    reward, prior = rng.normal(size=(7, 3)), rng.dirichlet(np.ones(3), size=7)
+    init = rng.dirichlet(np.ones(7))
+    kwargs = {"temperature": 0.7, "backup": backup, "action_prior": prior}
+    plan = soft_value_iteration(mdp, reward, **kwargs)
+    np.testing.assert_allclose(
+        soft_occupancy(mdp, reward, init=init, **kwargs),
+        occupancy(mdp, plan.log_policy, init=init),
+        atol=1e-14,
+    )
+    with pytest.raises(ValueError, match="needs a finite horizon"):
+        soft_occupancy(random_mdp(jax.random.key(0), 3, 2, 2, discount=0.9), np.zeros(3))
