@@ -161,10 +161,21 @@ def _log_action_prior(mdp: TabularMDP, action_prior) -> jnp.ndarray:
 
 
 def _logsumexp(x: jnp.ndarray, axis: int, weights=None) -> jnp.ndarray:
-    """`log Σ w·exp(x)` along `axis`, stable; -inf where every weight is 0 (no NaN gradients)."""
-    m = jax.lax.stop_gradient(small_max(jnp.where(jnp.isfinite(x), x, -jnp.inf), axis=axis))
+    """`log Σ w·exp(x)` along `axis`, stable; -inf where every weight is 0 (no NaN gradients).
+
+    The shift is the max over entries that count (finite, positive weight): a zero-weight
+    entry far above the others would otherwise underflow every term that matters.
+    """
+    counts = jnp.isfinite(x) if weights is None else jnp.isfinite(x) & (weights > 0)
+    m = jax.lax.stop_gradient(small_max(jnp.where(counts, x, -jnp.inf), axis=axis))
     m = jnp.where(jnp.isfinite(m), m, 0.0)
-    e = jnp.exp(x - jnp.expand_dims(m, axis))
+    # Excluded entries are set to the shift before exp, so they neither overflow (0·inf) nor
+    # send NaN gradients back, then dropped.
+    e = jnp.where(
+        counts,
+        jnp.exp(jnp.where(counts, x, jnp.expand_dims(m, axis)) - jnp.expand_dims(m, axis)),
+        0.0,
+    )
     total = small_sum(e if weights is None else weights * e, axis=axis)
     safe = jnp.where(total > 0, total, 1.0)
     return jnp.where(total > 0, m + jnp.log(safe), -jnp.inf)
@@ -176,7 +187,7 @@ def _continuation(mdp, v_next, temperature, backup):
         return expected_next(mdp, v_next)
     values = successor_values(mdp, v_next) / temperature
     out = temperature * _logsumexp(values, axis=-1, weights=mdp.probs)
-    # Rows with no successors (terminal states) have nothing to continue into.
+    # Only terminal rows may have no successors (validated); their Q is replaced by 0.
     return jnp.where(jnp.isfinite(out), out, 0.0)
 
 
