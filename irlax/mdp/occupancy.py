@@ -267,6 +267,14 @@ def _check_log_policy(mdp: TabularMDP, log_policy) -> jnp.ndarray:
         if mdp.horizon is not None:
             expect = f"[H, S, A] = ({mdp.horizon}, {s}, {a}) or " + expect
         raise ValueError(f"log_policy must have shape {expect}, got {lp.shape}")
+    if is_concrete(lp):
+        # Catches probabilities passed for log-probabilities, and NaN (the error is NaN).
+        error = float(jnp.max(jnp.abs(jax.nn.logsumexp(lp, axis=-1))))
+        if not error < 1e-3:
+            raise ValueError(
+                "log_policy must hold log-probabilities, each row's exponent summing to 1 "
+                f"over actions; the worst row's log-sum-exp is {error:.3g} away from 0"
+            )
     return lp
 
 

@@ -188,8 +188,13 @@ def test_bad_occupancy_input():
     mdp = TINY[1]
     with pytest.raises(ValueError, match="log_policy must have shape"):
         occupancy(mdp, jnp.zeros((3, 3, 2)))
+    plan = soft_value_iteration(mdp, np.zeros(3))
+    with pytest.raises(ValueError, match="log_policy must hold log-probabilities"):
+        occupancy(mdp, plan.policy)  # probabilities, not their logarithms
+    with pytest.raises(ValueError, match="log_policy must hold log-probabilities"):
+        occupancy(mdp, plan.log_policy.at[0, 0, 0].set(jnp.nan))
     with pytest.raises(ValueError, match="init must"):
-        occupancy(mdp, jnp.zeros((3, 2)), init=np.ones(3))
+        occupancy(mdp, jnp.full((3, 2), -np.log(2)), init=np.ones(3))
     with pytest.raises(ValueError, match="finite horizon and discount 1"):
         posterior_marginals(random_mdp(jax.random.key(0), 3, 2, 2, discount=0.9), np.zeros(3))
     with pytest.raises(ValueError, match="features"):

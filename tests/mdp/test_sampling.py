@@ -88,7 +88,9 @@ def test_likelihood_adds_duplicate_successors():
 def test_bad_sampling_input():
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="length is required"):
-        sample_trajectories(random_mdp(key, 3, 2, 2, discount=0.9), jnp.zeros((3, 2)), 2, key)
+        sample_trajectories(
+            random_mdp(key, 3, 2, 2, discount=0.9), jnp.full((3, 2), -np.log(2)), 2, key
+        )
     with pytest.raises(ValueError, match="exceeds"):
         sample_trajectories(MDP, PLAN.log_policy, 2, key, length=6)
     with pytest.raises(ValueError, match="n must be"):
