@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from irlax.envs import gridworld, random_mdp
-from irlax.mdp import TabularMDP, soft_value_iteration, value_iteration
-from irlax.mdp import planning
+from irlax.mdp import TabularMDP, planning, soft_value_iteration, value_iteration
 from tests.mdp import reference
 
 MDP = random_mdp(jax.random.key(3), 6, 3, 3, horizon=None, discount=0.95, n_terminal=1)
@@ -106,8 +105,12 @@ def test_gradient_with_respect_to_temperature_and_prior():
         return plan.v.sum()
 
     prior = jnp.array([0.2, 0.3, 0.5])
-    d_tau = jax.grad(f)(0.7, prior)
-    np.testing.assert_allclose(d_tau, (f(0.7 + 1e-6, prior) - f(0.7 - 1e-6, prior)) / 2e-6, rtol=1e-6)
+    d_tau, d_prior = jax.grad(f, argnums=(0, 1))(0.7, prior)
+    fd_tau = (f(0.7 + 1e-6, prior) - f(0.7 - 1e-6, prior)) / 2e-6
+    np.testing.assert_allclose(d_tau, fd_tau, rtol=1e-6)
+    shift = jnp.array([1e-6, -1e-6, 0.0])  # stays a distribution
+    fd_prior = (f(0.7, prior + shift) - f(0.7, prior - shift)) / 2e-6
+    np.testing.assert_allclose(d_prior[0] - d_prior[1], fd_prior, rtol=1e-6)
 
 
 def test_sparse_gmres_solve_matches_dense(monkeypatch):
