@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -21,6 +22,9 @@ class Trajectories:
     Trajectory i is `observations[i, :lengths[i] + 1]` and `actions[i, :lengths[i]]`: it
     visits `lengths[i] + 1` observations and takes `lengths[i]` actions. Entries past the
     length are padding and are ignored by every function in irlax (see `mask`).
+
+    `Trajectories.stack` puts several sets of one shape on a leading axis, which `jax.vmap`
+    maps over (every field then has that extra leading axis).
 
     Attributes:
         observations: `[N, T+1, ...]` observations; for tabular MDPs, int state indices `[N, T+1]`.
@@ -50,6 +54,16 @@ class Trajectories:
     def max_length(self) -> int:
         """T, the padded number of actions."""
         return self.actions.shape[1]
+
+    @classmethod
+    def stack(cls, sets: list[Trajectories]) -> Trajectories:
+        """Stack trajectory sets of equal shapes along a new leading axis, for `jax.vmap`."""
+        if not sets:
+            raise ValueError("stack needs at least one set of trajectories")
+        shapes = {tuple(jnp.shape(x) for x in jax.tree.leaves(s)) for s in sets}
+        if len(shapes) != 1:
+            raise ValueError("stack needs trajectory sets of one shape (N, T and observations)")
+        return jax.tree.map(lambda *x: jnp.stack(x), *sets)
 
     @property
     def mask(self) -> jnp.ndarray:
@@ -114,6 +128,16 @@ class Trajectories:
 
 def _validate(t: Trajectories) -> None:
     obs, act, lengths = t.observations, t.actions, t.lengths
+    # A stack of trajectory sets (for jax.vmap) has leading batch axes; check one set's shapes.
+    batch = lengths.shape[: max(lengths.ndim - 1, 0)]
+    for name, x in (("observations", obs), ("actions", act)):
+        if x.shape[: len(batch)] != batch:
+            raise ValueError(
+                f"{name} must have the leading batch axes {batch} of lengths, got {x.shape}"
+            )
+    obs, act, lengths = (
+        x.reshape(-1, *x.shape[len(batch) :])[0] if batch else x for x in (obs, act, lengths)
+    )
     if obs.ndim < 2:
         raise ValueError(f"observations must be [N, T+1, ...], got shape {obs.shape}")
     if act.ndim < 2:
@@ -128,11 +152,12 @@ def _validate(t: Trajectories) -> None:
         raise ValueError(f"lengths must have shape [N] = ({n},), got {lengths.shape}")
     if not jnp.issubdtype(lengths.dtype, jnp.integer):
         raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
-    if t.rewards is not None and hasattr(t.rewards, "shape") and t.rewards.shape != (n, horizon):
+    rewards_shape = getattr(t.rewards, "shape", (*batch, n, horizon))
+    if t.rewards is not None and rewards_shape != (*batch, n, horizon):
         raise ValueError(
             f"rewards must have shape [N, T] = ({n}, {horizon}), got {t.rewards.shape}"
         )
     if n > 0:
-        lo, hi = int(np.min(lengths)), int(np.max(lengths))
+        lo, hi = int(np.min(t.lengths)), int(np.max(t.lengths))
         if lo < 0 or hi > horizon:
             raise ValueError(f"lengths must lie in [0, T={horizon}], got values in [{lo}, {hi}]")

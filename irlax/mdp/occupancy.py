@@ -269,13 +269,21 @@ def _check_log_policy(mdp: TabularMDP, log_policy) -> jnp.ndarray:
         raise ValueError(f"log_policy must have shape {expect}, got {lp.shape}")
     if is_concrete(lp):
         # Catches probabilities passed for log-probabilities, and NaN (the error is NaN).
-        error = float(jnp.max(jnp.abs(jax.nn.logsumexp(lp, axis=-1))))
+        error = float(np.max(np.abs(_np_logsumexp(np.asarray(lp)))))
         if not error < 1e-3:
             raise ValueError(
                 "log_policy must hold log-probabilities, each row's exponent summing to 1 "
                 f"over actions; the worst row's log-sum-exp is {error:.3g} away from 0"
             )
     return lp
+
+
+def _np_logsumexp(x: np.ndarray) -> np.ndarray:
+    """Log-sum-exp over the last axis in numpy (checks run eagerly, even inside a jit)."""
+    m = np.max(x, axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(np.sum(np.exp(x - m), axis=-1)) + m[..., 0]
 
 
 def _check_tabular_trajectories(mdp: TabularMDP, trajectories: Trajectories) -> None:

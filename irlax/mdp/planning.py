@@ -158,7 +158,7 @@ def state_action_reward(mdp: TabularMDP, reward) -> jnp.ndarray:
         )
     if not jnp.issubdtype(r.dtype, jnp.floating):
         r = r.astype(mdp.probs.dtype)
-    if is_concrete(r) and not bool(jnp.all(jnp.isfinite(r))):
+    if is_concrete(r) and not np.isfinite(np.asarray(r)).all():
         raise ValueError("reward must be finite, found NaN or infinity")
     return jnp.broadcast_to(r[:, None] if r.ndim == 1 else r, (s, a))
 
@@ -174,9 +174,10 @@ def _log_action_prior(mdp: TabularMDP, action_prior) -> jnp.ndarray:
         )
     p = jnp.atleast_2d(p)
     if is_concrete(p):
-        if not bool(jnp.all(p >= 0)) or not bool(jnp.all(jnp.isfinite(p))):
+        q = np.asarray(p)
+        if not (q >= 0).all() or not np.isfinite(q).all():
             raise ValueError("action_prior must be finite and non-negative")
-        if not bool(jnp.allclose(p.sum(-1), 1.0, atol=1e-4)):
+        if not np.allclose(q.sum(-1), 1.0, atol=1e-4):
             raise ValueError("action_prior rows must sum to 1 over actions")
     return jnp.log(p)
 

@@ -85,3 +85,18 @@ def test_bad_trajectories(args, match):
         Trajectories(*args)
     with pytest.raises(ValueError, match="rewards must have shape"):
         Trajectories(OBS, ACT, np.array([2, 1]), rewards=np.zeros((2, 3)))
+
+
+def test_stack_of_sets_validates_and_vmaps():
+    sets = [
+        Trajectories(np.full((2, 4), i), np.zeros((2, 3), int), np.array([3, i])) for i in range(3)
+    ]
+    stacked = Trajectories.stack(sets)
+    assert stacked.lengths.shape == (3, 2)
+    np.testing.assert_array_equal(jax.vmap(lambda t: t.mask.sum())(stacked), [3, 4, 5])
+    with pytest.raises(ValueError, match="one shape"):
+        Trajectories.stack(
+            [sets[0], Trajectories(np.zeros((1, 4), int), np.zeros((1, 3), int), np.array([3]))]
+        )
+    with pytest.raises(ValueError, match="lengths must lie"):
+        Trajectories(np.zeros((2, 1, 4), int), np.zeros((2, 1, 3), int), np.array([[3], [4]]))

@@ -225,3 +225,15 @@ def test_float32_by_default():
 def test_bad_planning_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         soft_value_iteration(WORLDS[0], **kwargs)
+
+
+def test_concrete_inputs_captured_inside_an_outer_jit_are_checked_eagerly():
+    # Checks of concrete arrays must not run jnp operations, which an outer jit would trace.
+    mdp = gridworld(3, 3, horizon=4)
+    got = jax.jit(lambda x: value_iteration(mdp, jnp.ones((9, 5))).v[0, 0] + x)(1.0)
+    np.testing.assert_allclose(got, 5.0)
+    prior = jnp.full(5, 0.2)
+    got = jax.jit(
+        lambda x: soft_value_iteration(mdp, jnp.zeros(9), action_prior=prior).v[0, 0] + x
+    )(0.0)
+    np.testing.assert_allclose(got, 0.0, atol=1e-12)
