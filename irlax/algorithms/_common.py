@@ -1,0 +1,129 @@
+"""What the tabular IRL methods share: the result type, options, and the demos as statistics.
+
+Every method in `irlax.algorithms` that assumes known dynamics exposes
+`fit(mdp, demos, *, key, config=None, **options) -> IRLResult`. `demos` are `Trajectories` of
+state and action indices, or, standing for infinitely many demonstrations, an exact expert
+occupancy (`[H, S, A]` for a finite horizon, `[S, A]` for an infinite one) as `occupancy`
+returns it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from irlax._pytree import is_concrete, pytree_dataclass
+from irlax.data import Trajectories
+from irlax.mdp import Plan, TabularMDP, empirical_occupancy
+from irlax.mdp.core import push_forward
+from irlax.mdp.occupancy import _check_tabular_trajectories
+
+
+@pytree_dataclass
+class IRLResult:
+    """What an IRL method learned.
+
+    Attributes:
+        reward: the learned reward table, `[S]` or `[S, A]`.
+        params: the learned parameters (linear weights `[F]`, or a Flax parameter pytree).
+        plan: the (soft or hard) plan of the learned reward: the policy the method believes
+            the expert follows.
+        history: per-step arrays, each `[steps]`, e.g. `loss`, `feature_gap`, `grad_norm`.
+        info: method-specific results (e.g. standard errors, mixture weights).
+    """
+
+    reward: jnp.ndarray
+    params: Any
+    plan: Plan
+    history: dict
+    info: dict = dataclasses.field(default_factory=dict)
+
+
+def make_config(cls: type, config: Any, options: dict) -> Any:
+    """`config` (or the defaults of `cls`) with `options` replacing fields, validated.
+
+    Raises:
+        ValueError: an option that is not a field of `cls`, or a config of another type.
+    """
+    if config is None:
+        config = cls()
+    elif not isinstance(config, cls):
+        raise ValueError(f"config must be a {cls.__name__}, got {type(config).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} for {cls.__name__}; the options are {sorted(names)}"
+        )
+    return dataclasses.replace(config, **options)
+
+
+def check_features(mdp: TabularMDP, method: str) -> jnp.ndarray:
+    """The MDP's features as `[S, A, F]`, or a clear error when there are none or they are bad."""
+    if mdp.features is None:
+        raise ValueError(
+            f"{method} learns a reward linear in mdp.features, but the MDP has none; build it "
+            "with features=... (or give a reward_model where the method takes one)"
+        )
+    f = mdp.features
+    if is_concrete(f) and not np.isfinite(np.asarray(f)).all():
+        raise ValueError("mdp.features must be finite, found NaN or infinity")
+    if f.ndim == 2:
+        f = jnp.broadcast_to(f[:, None, :], (mdp.n_states, mdp.n_actions, f.shape[-1]))
+    return f
+
+
+def demo_occupancy(mdp: TabularMDP, demos) -> jnp.ndarray:
+    """The demos' (discounted) occupancy: `[H, S, A]` for a finite horizon, else `[S, A]`.
+
+    For `Trajectories` this is `empirical_occupancy`; an array is taken as an exact expert
+    occupancy and validated (shape, finite, non-negative).
+
+    Raises:
+        ValueError: bad or empty demos.
+    """
+    if isinstance(demos, Trajectories):
+        _check_tabular_trajectories(mdp, demos)
+        if demos.n_trajectories == 0:
+            raise ValueError("demos are empty: at least one trajectory is needed")
+        if is_concrete(demos.lengths) and int(np.max(np.asarray(demos.lengths))) == 0:
+            raise ValueError("demos are empty: every trajectory has length 0")
+        return empirical_occupancy(mdp, demos)
+    d = jnp.asarray(demos)
+    s, a = mdp.n_states, mdp.n_actions
+    shape = (s, a) if mdp.horizon is None else (mdp.horizon, s, a)
+    if d.shape != shape:
+        raise ValueError(
+            f"demos must be Trajectories or an expert occupancy of shape {shape}, got {d.shape}"
+        )
+    if not jnp.issubdtype(d.dtype, jnp.floating):
+        raise ValueError(f"an expert occupancy must be floating point, got {d.dtype}")
+    if is_concrete(d):
+        values = np.asarray(d)
+        if not np.isfinite(values).all():
+            raise ValueError("the expert occupancy must be finite, found NaN or infinity")
+        if not (values >= 0).all():
+            raise ValueError("the expert occupancy must be non-negative")
+        if not values.sum() > 0:
+            raise ValueError("the expert occupancy is all zero")
+    return d
+
+
+def start_distribution(mdp: TabularMDP, demos, occupancy: jnp.ndarray) -> jnp.ndarray:
+    """Where the demos start, `[S]`: the learner's expectations start from the same states.
+
+    From `Trajectories`, the empirical distribution of first states; from an exact occupancy
+    `d`, its first slice (finite horizon) or `μ = Σ_a d − γ·Pᵀd` (discounted, since the
+    discounted occupancy solves `Σ_a d = μ + γ Pᵀ d`).
+    """
+    if isinstance(demos, Trajectories):
+        first = jnp.asarray(demos.observations)[:, 0]
+        counts = jnp.zeros(mdp.n_states, occupancy.dtype).at[first].add(1.0)
+        return counts / demos.n_trajectories
+    if mdp.horizon is not None:
+        return jnp.sum(occupancy[0], axis=-1)
+    mu = jnp.sum(occupancy, axis=-1) - mdp.discount * push_forward(mdp, occupancy)
+    return jnp.clip(mu, 0.0, None)
