@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed-stamp
+ECONIRL := .venv-econirl
+ECONIRL_STAMP := $(ECONIRL)/.installed-stamp
 OUT ?= results/demo
 
 .PHONY: install test lint demo bench clean
@@ -34,8 +36,14 @@ $(PEERS_STAMP): benchmarks/peers/requirements-imitation.txt
 	$(PEERS)/bin/pip install --quiet -r benchmarks/peers/requirements-imitation.txt
 	touch $(PEERS_STAMP)
 
-bench: install $(PEERS_STAMP)
+$(ECONIRL_STAMP): benchmarks/peers/requirements-econirl.txt
+	$(PYTHON) -m venv $(ECONIRL)
+	$(ECONIRL)/bin/pip install --quiet --upgrade pip
+	$(ECONIRL)/bin/pip install --quiet -r benchmarks/peers/requirements-econirl.txt
+	touch $(ECONIRL_STAMP)
+
+bench: install $(PEERS_STAMP) $(ECONIRL_STAMP)
 	$(BIN)/python benchmarks/tabular_planning.py --peer-python $(PEERS)/bin/python
 
 clean:
-	rm -rf $(VENV) $(PEERS) results .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS) $(ECONIRL) results .pytest_cache .ruff_cache
