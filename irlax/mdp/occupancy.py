@@ -50,8 +50,19 @@ def occupancy(
         `Σ_t γ^t P(s_t = s, a_t = a)`.
     """
     log_pi = _check_log_policy(mdp, log_policy)
-    mu = mdp.init if init is None else jnp.asarray(_distribution("init", init, mdp.n_states))
+    mu = _start(mdp, init)
     return _occupancy(mdp, log_pi, mu.astype(mdp.probs.dtype), tol, max_iterations)
+
+
+def _start(mdp: TabularMDP, init) -> jnp.ndarray:
+    """`init` validated (when concrete) or `mdp.init`."""
+    if init is None:
+        return mdp.init
+    if not is_concrete(init):  # traced (under jit or vmap): only the shape can be checked
+        if jnp.shape(init) != (mdp.n_states,):
+            raise ValueError(f"init must have shape [S] = ({mdp.n_states},), got {jnp.shape(init)}")
+        return jnp.asarray(init)
+    return jnp.asarray(_distribution("init", init, mdp.n_states))
 
 
 @partial(jax.jit, static_argnames=("max_iterations",))
@@ -120,7 +131,7 @@ def soft_occupancy(
     plan_v = soft_value_iteration(
         mdp, reward, temperature=temperature, backup=backup, action_prior=action_prior
     ).v
-    mu = mdp.init if init is None else jnp.asarray(_distribution("init", init, mdp.n_states))
+    mu = _start(mdp, init)
     r = state_action_reward(mdp, reward)
     log_prior = _log_action_prior(mdp, action_prior)
     return _soft_occupancy(mdp, r, log_prior, temperature, backup, plan_v, mu.astype(r.dtype))
