@@ -27,6 +27,7 @@ econometricians' conditional likelihood `Σ_t log π(a_t | s_t)`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -118,6 +119,7 @@ def fit(
     *,
     key: jax.Array,
     config: MaxEntConfig | None = None,
+    progress: Callable[[Any], None] | None = None,
     **options: Any,
 ) -> IRLResult:
     """Fit a reward by maximum (causal) entropy IRL.
@@ -129,6 +131,8 @@ def fit(
             demos; it is taken as the step weights `w` of the likelihood as it is.
         key: PRNG key (initialises a `reward_model`'s parameters).
         config: a `MaxEntConfig`; `options` override its fields.
+        progress: optional host function called with the step index after every step (through
+            `jax.debug.callback`; e.g. to advance a progress bar).
 
     Returns:
         An `IRLResult`: `reward` `[S]` or `[S, A]`; `params` (the model's parameters; for the
@@ -147,7 +151,7 @@ def fit(
     n_demos = demos.n_trajectories if isinstance(demos, Trajectories) else None
     if config.standard_errors and n_demos is None:
         raise ValueError("standard_errors need Trajectories: an occupancy carries no sample size")
-    result = _fit(mdp, weights, key, config)
+    result = _fit(mdp, weights, key, config, progress)
     if config.standard_errors:
         info = dict(result.info)
         errors = _standard_errors(mdp, weights, result.params, config, n_demos)
@@ -219,8 +223,8 @@ def _optimizer(config: MaxEntConfig) -> optax.GradientTransformation:
     return optax.lbfgs(config.learning_rate)
 
 
-@partial(jax.jit, static_argnames=("config",))
-def _fit(mdp: TabularMDP, weights: jnp.ndarray, key: jax.Array, config: MaxEntConfig):
+@partial(jax.jit, static_argnames=("config", "progress"))
+def _fit(mdp: TabularMDP, weights: jnp.ndarray, key: jax.Array, config: MaxEntConfig, progress):
     features = mdp.features
     params = _model(config).init(key, features)
     # Parameters in the MDP's float type (Flax initialises in float32).
@@ -271,6 +275,8 @@ def _fit(mdp: TabularMDP, weights: jnp.ndarray, key: jax.Array, config: MaxEntCo
         params, opt_state = jax.tree.map(
             lambda new, old: jnp.where(done, old, new), (new_params, new_state), (params, opt_state)
         )
+        if progress is not None:
+            jax.debug.callback(progress, i)
         return params, opt_state, history, i + 1, done
 
     start = (params, optimizer.init(params), history, jnp.asarray(0), jnp.asarray(False))
