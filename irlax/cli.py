@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
 import json
+import re
 import sys
 import time
+import typing
 from pathlib import Path
 
 import jax
@@ -25,14 +29,249 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--height", type=int, default=20)
     demo.add_argument("--width", type=int, default=30)
     demo.add_argument("--temperature", type=float, default=0.2)
+    _add_irl_command(commands)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "irl":
+            return _irl(args)
     except ValueError as e:
         print(f"irlax {args.command}: error: {e}", file=sys.stderr)
         return 2
     return 1
+
+
+IRL_METHODS = ("maxent", "apprenticeship", "mmp", "bc")
+WORLDS = ("objectworld", "binaryworld", "gridworld")
+
+
+def _config_class(method: str) -> type:
+    """The `*Config` dataclass of an `irlax.algorithms` module."""
+    module = importlib.import_module(f"irlax.algorithms.{method}")
+    (cls,) = [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__name__.endswith("Config")
+    ]
+    return cls
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """Field descriptions from the `Attributes:` section of a Google-style docstring."""
+    docs, name = {}, None
+    lines = (cls.__doc__ or "").split("Attributes:", 1)[-1].splitlines()
+    for line in lines:
+        match = re.match(r"^\s{8}(\w+): (.*)", line)
+        if match:
+            name = match.group(1)
+            docs[name] = match.group(2)
+        elif name and line.startswith(" " * 12):
+            docs[name] += " " + line.strip()
+    return docs
+
+
+def _add_config_options(parser, cls: type) -> list[str]:
+    """One `--option` per simple field of a config dataclass; returns the field names."""
+    hints = typing.get_type_hints(cls)
+    docs = _field_docs(cls)
+    added = []
+    for field in dataclasses.fields(cls):
+        kind = hints[field.name]
+        flag = "--" + field.name.replace("_", "-")
+        help_text = docs.get(field.name, "") + f" (default: {field.default})"
+        help_text = help_text.replace("%", "%%")
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+        elif kind in (int, float, str):
+            parser.add_argument(flag, type=kind, help=help_text)
+        elif kind == float | None:
+            parser.add_argument(flag, type=_float_or_none, help=help_text)
+        else:
+            continue  # e.g. a Flax module: the command offers --hidden instead
+        added.append(field.name)
+    return added
+
+
+def _float_or_none(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
+
+
+def _add_irl_command(commands) -> None:
+    irl = commands.add_parser(
+        "irl",
+        help="learn a reward from demos in a benchmark world, evaluate it and draw it",
+        description="Learn a reward from demonstrations in a benchmark world, evaluate it "
+        "against the hidden true reward and write config, metrics and pictures.",
+    )
+    methods = irl.add_subparsers(dest="irl_method", required=True)
+    for method in IRL_METHODS:
+        cls = _config_class(method)
+        sub = methods.add_parser(method, help=(cls.__doc__ or "").splitlines()[0])
+        world = sub.add_argument_group("world and demonstrations")
+        world.add_argument("--world", choices=WORLDS, default="objectworld")
+        world.add_argument("--size", type=int, default=32, help="grid side (default: 32)")
+        world.add_argument(
+            "--features",
+            choices=("continuous", "discrete"),
+            default="continuous",
+            help="objectworld's features (default: continuous)",
+        )
+        world.add_argument("--demos", type=int, default=64, help="demonstrations (default: 64)")
+        world.add_argument(
+            "--length", type=int, default=None, help="steps per demo (default: size)"
+        )
+        world.add_argument("--seed", type=int, default=0, help="world, demos and model seed")
+        world.add_argument("--out", default=None, help="results folder (default: results/irl/...)")
+        options = sub.add_argument_group(f"{cls.__name__} options")
+        fields = _add_config_options(options, cls)
+        if method == "maxent":
+            options.add_argument(
+                "--hidden",
+                default=None,
+                help="deep MaxEnt: hidden widths of an MLP reward, e.g. 64,64 (default: linear)",
+            )
+        sub.set_defaults(config_fields=fields)
+
+
+def _irl_world(args):
+    """(mdp, true_reward) of the chosen world."""
+    from irlax.envs import binaryworld, gridworld, objectworld
+
+    if args.size < 4:
+        raise ValueError(f"--size must be at least 4, got {args.size}")
+    key = jax.random.key(args.seed)
+    if args.world == "objectworld":
+        return objectworld(key, args.size, features=args.features)
+    if args.world == "binaryworld":
+        return binaryworld(key, args.size)
+    n = args.size
+    mdp = gridworld(
+        n, n, slip=0.1, horizon=None, discount=0.9, goal=(n - 1, n - 1), features="onehot"
+    )
+    return mdp, jnp.where(mdp.terminal, 0.0, -1.0).astype(mdp.probs.dtype)  # hurry to the goal
+
+
+def _irl(args) -> int:
+    from tqdm import tqdm
+
+    from irlax import metrics, plots
+    from irlax.envs import noisy_expert_demos
+    from irlax.nets import MLPReward
+
+    if args.demos < 1:
+        raise ValueError(f"--demos must be at least 1, got {args.demos}")
+    length = args.size if args.length is None else args.length
+    if length < 1:
+        raise ValueError(f"--length must be at least 1, got {length}")
+    method = importlib.import_module(f"irlax.algorithms.{args.irl_method}")
+    options = {k: getattr(args, k) for k in args.config_fields if getattr(args, k) is not None}
+    if getattr(args, "hidden", None):
+        try:
+            hidden = tuple(int(w) for w in args.hidden.split(","))
+        except ValueError:
+            raise ValueError(f"--hidden must be widths like 64,64, got {args.hidden!r}") from None
+        options["reward_model"] = MLPReward(hidden=hidden)
+    config = _config_class(args.irl_method)(**options)
+    out = Path(args.out or f"results/irl/{args.irl_method}-{args.world}")
+    out.mkdir(parents=True, exist_ok=True)
+
+    mdp, true_reward = _irl_world(args)
+    key_demos, key_test, key_fit = jax.random.split(jax.random.key(args.seed), 3)
+    demos = noisy_expert_demos(mdp, true_reward, args.demos, key_demos, length=length)
+    held_out = noisy_expert_demos(mdp, true_reward, args.demos, key_test, length=length)
+
+    total = getattr(config, "steps", None) or getattr(config, "max_iterations", None)
+    start = time.perf_counter()
+    with tqdm(total=total, desc=f"{args.irl_method} on {args.world}", unit="step") as bar:
+        kwargs = {"progress": lambda _: bar.update(1)} if args.irl_method == "maxent" else {}
+        result = method.fit(mdp, demos, key=key_fit, config=config, **kwargs)
+        jax.block_until_ready(result.reward)
+        bar.update(bar.total - bar.n if bar.total else 0)
+    seconds = time.perf_counter() - start
+
+    is_reward = args.irl_method != "bc"  # BC's "reward" is its log-policy
+    evd = (
+        metrics.expected_value_difference(mdp, true_reward, result.reward)
+        if is_reward
+        else metrics.expected_value_difference(mdp, true_reward, log_policy=result.plan.log_policy)
+    )
+    try:
+        correlation = float(metrics.reward_correlation(mdp, true_reward, result.reward))
+    except ValueError:  # a constant learned reward has no correlation
+        correlation = None
+    report = {
+        "method": args.irl_method,
+        "world": args.world,
+        "states": mdp.n_states,
+        "demos": args.demos,
+        "length": length,
+        "expected_value_difference": float(evd),
+        "expected_value_difference_of_uniform_policy": float(
+            metrics.expected_value_difference(
+                mdp,
+                true_reward,
+                log_policy=jnp.full(result.plan.log_policy.shape[-2:], -np.log(mdp.n_actions)),
+            )
+        ),
+        "reward_correlation_epic": correlation,
+        "held_out_nll_per_step": float(
+            metrics.demo_nll(mdp, result.plan.log_policy, held_out, per_step=True)
+        ),
+        "feature_expectation_gap": float(
+            metrics.feature_expectation_gap(mdp, demos, result.plan.log_policy)
+        ),
+        "seconds_fit_with_compilation": seconds,
+    }
+    config_record = {
+        "world": {k: getattr(args, k) for k in ("world", "size", "features", "demos", "seed")},
+        "length": length,
+        "method": args.irl_method,
+        "config": {f.name: _jsonable(getattr(config, f.name)) for f in dataclasses.fields(config)},
+    }
+    _write_json(out / "config.json", config_record)
+    _write_json(out / "metrics.json", report)
+    _irl_pictures(plots, mdp, args, true_reward, result, out)
+    print(json.dumps(report, indent=2))
+    print(f"results: {out}/ (config.json, metrics.json, reward.png, learning_curve.png)")
+    return 0
+
+
+def _jsonable(value):
+    return value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)
+
+
+def _write_json(path: Path, data) -> None:
+    """Write JSON atomically: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _irl_pictures(plots, mdp, args, true_reward, result, out: Path) -> None:
+    n = args.size
+    learned = np.asarray(result.reward)
+    learned = learned.mean(axis=1) if learned.ndim == 2 else learned
+    fig, axes = plots.plt.subplots(1, 2, figsize=(10, 4.2))
+    plots.grid_heatmap(axes[0], np.asarray(true_reward).reshape(n, n), "true reward")
+    title = (
+        "learned log-policy (mean over actions)" if args.irl_method == "bc" else "learned reward"
+    )
+    plots.grid_heatmap(axes[1], learned.reshape(n, n), title)
+    fig.suptitle(f"{args.irl_method} on {args.world} {n}×{n}, {args.demos} demos")
+    plots.save(fig, out / "reward.png")
+
+    curves = {k: np.asarray(v) for k, v in result.history.items() if np.ndim(v) == 1}
+    fig, axes = plots.plt.subplots(1, max(len(curves), 1), figsize=(4.2 * max(len(curves), 1), 3.4))
+    for ax, (name, values) in zip(np.atleast_1d(axes), curves.items(), strict=False):
+        values = values[np.isfinite(values)]
+        ax.plot(np.arange(len(values)), values)
+        ax.set_title(name.replace("_", " "))
+        ax.set_xlabel("step")
+        if values.size and np.all(values > 0):
+            ax.set_yscale("log")
+    fig.suptitle(f"{args.irl_method}: learning curve")
+    plots.save(fig, out / "learning_curve.png")
 
 
 def _demo(args) -> int:
