@@ -17,6 +17,7 @@ maximum causal entropy policy of Ziebart et al. (2010). Both agree on determinis
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 
 import jax
@@ -245,6 +246,13 @@ def _plan(mdp, r, log_prior, temperature, backup, hard, solver, tol, max_iterati
         _, (q, v, log_policy) = jax.lax.scan(body, v_final, None, length=mdp.horizon, reverse=True)
         return Plan(q=q, v=v, log_policy=log_policy, residual=jnp.zeros((), r.dtype))
 
+    if r.dtype == jnp.float32 and mdp.discount >= PRECISION_DISCOUNT:
+        warnings.warn(
+            f"soft value iteration at discount {mdp.discount} in float32: values of order "
+            "1/(1−γ) leave too few digits for the policy (Q − V); enable float64 with "
+            'jax.config.update("jax_enable_x64", True)',
+            stacklevel=3,
+        )
     if solver == "auto":
         solver = "newton" if mdp.discount >= NEWTON_DISCOUNT else "iteration"
     v = _stationary_values(
@@ -261,6 +269,8 @@ NEWTON_DISCOUNT = 0.99
 # Largest S for which linear systems are solved densely (an S×S LU); beyond it GMRES runs on
 # the sparse successor lists.
 DENSE_STATES = 4096
+# From this discount on, float32 values (of order 1/(1−γ)) are too coarse for the policy.
+PRECISION_DISCOUNT = 0.999
 SOLVERS = ("auto", "iteration", "newton")
 
 

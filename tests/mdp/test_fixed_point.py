@@ -132,3 +132,10 @@ def test_sparse_gmres_solve_matches_dense(monkeypatch):
 def test_bad_solver_is_named():
     with pytest.raises(ValueError, match="solver"):
         soft_value_iteration(MDP, REWARD, solver="magic")
+
+
+def test_float32_near_discount_one_warns_to_use_float64():
+    with jax.enable_x64(False):
+        mdp = gridworld(3, 3, horizon=None, discount=0.9999)
+        with pytest.warns(UserWarning, match="jax_enable_x64"):
+            soft_value_iteration(mdp, jnp.zeros(9))
