@@ -1,27 +1,34 @@
 """Maximum entropy IRL: MaxEnt (Ziebart 08), max causal entropy (Ziebart 10), deep MaxEnt.
 
 The model: the expert follows the soft-optimal policy of an unknown reward `r_θ`,
-`π_θ(a | s) = exp((Q_θ(s, a) − V_θ(s)) / τ)` (soft value iteration, seed notes 003–004). MaxEnt
-IRL is maximum likelihood of the demonstrated actions,
+`π_θ(a | s) = exp((Q_θ(s, a) − V_θ(s)) / τ)` (soft value iteration, seed notes 003–004).
+Two objectives, one per tradition:
 
-    NLL(θ) = −Σ_{t, s, a} w_t(s, a) · log π_θ,t(a | s),
+`objective="dual"` (the default; Ziebart et al. 2008 eq. 6, 2010 Thm. 3): the dual of the
+maximum (causal) entropy problem,
 
-with `w_t(s, a) = (1/N) Σ_i γ^t [s^i_t = s, a^i_t = a]`, the demos' discounted occupancy. Its
-gradient with respect to the reward table is `(D_θ − D_demo) / τ`: the learner's expected
-visitation, started from the demos' own start states, minus the demos' (Ziebart et al. 2008,
-eq. 6; Ziebart et al. 2010, Thm. 3). For a linear reward `θ·φ` that is the gap of feature
-counts. The identity is exact in expectation over the dynamics and on every path of a
-deterministic MDP; with `backup="optimistic"` (Ziebart 08's path distribution
-`p(ζ) ∝ exp(Σ r/τ) Π P`) it holds path by path.
+    L(θ) = (1/τ)·[(1/N) Σ_i (V_0(s^i_0) − γ^{T_i} V_{T_i}(s^i_{T_i}))
+                  − Σ_{t,s,a} γ^t w_t(s, a) r(s, a)],
+
+with `w_t(s, a)` the demos' visit frequencies. Its gradient with respect to the reward table
+is exactly `(D_θ − D_demo)/τ`: the learner's expected (discounted) visitation over each demo's
+own window, from its first state to its last, minus the demos'. For a linear reward `θ·φ`
+that is the gap of feature counts, so at the optimum the learner matches the demos' feature
+counts. Up to the constant `Σ_t log p(a_t | s_t)` of the action prior, `L` is the negative
+log-likelihood of the demos' paths: exactly so with `backup="optimistic"` (Ziebart 08's
+`p(ζ) ∝ exp(Σ r/τ) Π P`, whose visitation is the posterior marginals) and on deterministic
+MDPs, and in expectation over the dynamics with the default `backup="expected"`.
+
+`objective="likelihood"`: the causal negative log-likelihood of the demonstrated actions,
+`−Σ_{t,s,a} w_t(s, a) log π_t(a | s)`, steps weighted by γ^t or uniformly (`step_weights`).
+With uniform weights and an infinite horizon this is the conditional choice likelihood of
+dynamic discrete choice (Rust 1987), which MaxEnt IRL at temperature 1 is.
 
 Any Flax module mapping features to rewards can stand in for `θ·φ` (deep MaxEnt, Wulfmeier et
 al. 2016, Alg. 1): the gradient reaches its weights through the reward table by `jax.vjp`,
-`∂NLL/∂θ = (∂r/∂θ)ᵀ (D_θ − D_demo)/τ`.
-
-Infinite horizons: the stationary policy's values are differentiated at the fixed point
-(implicit function theorem, `soft_value_iteration`), so the same code fits dynamic discrete
-choice models (Rust 1987) at γ = 0.9999, where `step_weights="uniform"` gives the
-econometricians' conditional likelihood `Σ_t log π(a_t | s_t)`.
+`∂L/∂θ = (∂r/∂θ)ᵀ ∂L/∂r`. Infinite horizons differentiate the stationary values at the fixed
+point (implicit function theorem, `soft_value_iteration`), so γ = 0.9999 costs a few linear
+solves.
 """
 
 from __future__ import annotations
@@ -38,14 +45,21 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from irlax._pytree import is_concrete
-from irlax.algorithms._common import IRLResult, check_features, demo_occupancy, make_config
+from irlax._pytree import is_concrete, pytree_dataclass
+from irlax.algorithms._common import (
+    IRLResult,
+    check_features,
+    demo_occupancy,
+    make_config,
+    start_distribution,
+)
 from irlax.data import Trajectories
 from irlax.mdp import TabularMDP
 from irlax.mdp.planning import BACKUPS, SOLVERS, _log_action_prior, _plan
 from irlax.nets import LinearReward
 
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
+OBJECTIVES = ("dual", "likelihood")
 STEP_WEIGHTS = ("discounted", "uniform")
 
 
@@ -65,15 +79,17 @@ class MaxEntConfig:
         temperature: τ of the soft policy; 1 for logit choice models.
         backup: "expected" (max causal entropy, the default) or "optimistic" (Ziebart 08's
             path distribution).
-        step_weights: "discounted" weights step t by γ^t (the max causal entropy dual, whose
-            gradient is the discounted feature gap); "uniform" weights every step by 1 (the
-            conditional choice likelihood of dynamic discrete choice, for stationary demos).
+        objective: "dual" (the default: feature matching, Ziebart's gradient) or
+            "likelihood" (the causal log-likelihood of the actions); see the module docstring.
+        step_weights: "likelihood" only: "discounted" weights step t by γ^t; "uniform" weights
+            every step by 1 (the conditional choice likelihood of dynamic discrete choice).
         reward_model: a Flax module from features `[..., F]` to rewards `[...]`; None is
             `LinearReward()` (θ·φ with θ starting at 0). Its parameters are initialised with
             the `key` given to `fit`.
         solver: infinite horizon only: the fixed-point solver of `soft_value_iteration`.
         standard_errors: also return standard errors from the inverse Hessian of the total
-            negative log-likelihood (`info["standard_errors"]`: `[F]` beside `info["theta"]`
+            objective, N times the mean (with objective="likelihood", the maximum likelihood
+            standard errors; `info["standard_errors"]`: `[F]` beside `info["theta"]`
             for the linear model, else a pytree like the params; needs `Trajectories`, whose
             count N scales the information).
     """
@@ -85,6 +101,7 @@ class MaxEntConfig:
     tol: float = 1e-6
     temperature: float = 1.0
     backup: str = "expected"
+    objective: str = "dual"
     step_weights: str = "discounted"
     reward_model: nn.Module | None = None
     solver: str = "auto"
@@ -94,6 +111,7 @@ class MaxEntConfig:
         for name, allowed in (
             ("optimizer", OPTIMIZERS),
             ("backup", BACKUPS),
+            ("objective", OBJECTIVES),
             ("step_weights", STEP_WEIGHTS),
             ("solver", SOLVERS),
         ):
@@ -128,7 +146,7 @@ def fit(
         mdp: the MDP, with `features` `[S, F]` or `[S, A, F]`.
         demos: `Trajectories` of state and action indices, or an exact expert occupancy
             (`[H, S, A]`, or `[S, A]` for an infinite horizon) standing for infinitely many
-            demos; it is taken as the step weights `w` of the likelihood as it is.
+            demos.
         key: PRNG key (initialises a `reward_model`'s parameters).
         config: a `MaxEntConfig`; `options` override its fields.
         progress: optional host function called with the step index after every step (through
@@ -138,7 +156,7 @@ def fit(
         An `IRLResult`: `reward` `[S]` or `[S, A]`; `params` (the model's parameters; for the
         default linear model `params["params"]["Dense_0"]["kernel"][:, 0]` is θ, also in
         `info["theta"]`); the soft `plan` of the learned reward; `history` with per-step
-        `loss` (the NLL, plus the L2 term), `feature_gap` (|expected − demo feature counts|)
+        `loss` (the objective, plus the L2 term), `feature_gap` (|expected − demo feature counts|)
         and `grad_norm` (NaN after the step it converged); `info` with `n_steps`,
         `converged`, and `standard_errors` when asked for.
 
@@ -147,41 +165,71 @@ def fit(
     """
     config = make_config(MaxEntConfig, config, options)
     check_features(mdp, "maxent")
-    weights = _step_weights(mdp, demos, config.step_weights)
+    stats = _statistics(mdp, demos, config)
     n_demos = demos.n_trajectories if isinstance(demos, Trajectories) else None
     if config.standard_errors and n_demos is None:
         raise ValueError("standard_errors need Trajectories: an occupancy carries no sample size")
-    result = _fit(mdp, weights, key, config, progress)
+    result = _fit(mdp, stats, key, config, progress)
     if config.standard_errors:
         info = dict(result.info)
-        errors = _standard_errors(mdp, weights, result.params, config, n_demos)
+        errors = _standard_errors(mdp, stats, result.params, config, n_demos)
         info["standard_errors"] = _theta(errors) if config.reward_model is None else errors
         result = dataclasses.replace(result, info=info)
     return result
 
 
-def negative_log_likelihood(
+def objective(
     mdp: TabularMDP, reward, demos, *, config: MaxEntConfig | None = None, **options: Any
 ) -> jnp.ndarray:
-    """The objective of `fit` (without the L2 term) for a given reward table `[S]` or `[S, A]`."""
+    """The objective `fit` minimises (without the L2 term), for a reward table `[S]`/`[S, A]`."""
     config = make_config(MaxEntConfig, config, options)
-    weights = _step_weights(mdp, demos, config.step_weights)
-    return _nll(mdp, weights, jnp.asarray(reward, weights.dtype), config)
+    stats = _statistics(mdp, demos, config)
+    return _objective(mdp, stats, jnp.asarray(reward, stats.visits.dtype), config)
 
 
-def _step_weights(mdp: TabularMDP, demos, step_weights: str) -> jnp.ndarray:
-    """The weights `w` of the likelihood: `[H, S, A]`, or `[S, A]` for an infinite horizon."""
-    weights = demo_occupancy(mdp, demos)
-    if step_weights == "uniform" and isinstance(demos, Trajectories) and mdp.horizon is None:
-        # empirical_occupancy discounts an infinite horizon's steps; count them plainly.
-        mask = demos.mask.astype(weights.dtype) / demos.n_trajectories
+@pytree_dataclass
+class _Statistics:
+    """What the objectives need of the demos.
+
+    Attributes:
+        visits: `[H, S, A]` per-step visit frequencies (finite horizon) or `[S, A]`
+            discounted ones (infinite), averaged over demos.
+        weights: the steps' weights in the objective, shaped like `visits`.
+        start: `[S]` distribution of the demos' first states.
+        end_states: `[N]` each demo's last state.
+        end_times: `[N]` its step index (the demo's length).
+        end_weights: `[N]` `γ^T / N`: the dual subtracts the value where a demo's window ends.
+    """
+
+    visits: jnp.ndarray
+    weights: jnp.ndarray
+    start: jnp.ndarray
+    end_states: jnp.ndarray
+    end_times: jnp.ndarray
+    end_weights: jnp.ndarray
+
+
+def _statistics(mdp: TabularMDP, demos, config: MaxEntConfig) -> _Statistics:
+    visits = demo_occupancy(mdp, demos)
+    dtype = visits.dtype
+    weights = visits
+    if mdp.horizon is not None and config.step_weights == "discounted":
+        weights = visits * (mdp.discount ** jnp.arange(mdp.horizon, dtype=dtype))[:, None, None]
+    start = start_distribution(mdp, demos, visits)
+    if not isinstance(demos, Trajectories):
+        if config.step_weights == "uniform" and mdp.horizon is None:
+            raise ValueError("step_weights='uniform' needs Trajectories, not an occupancy")
+        none = jnp.zeros(0, jnp.int32)
+        return _Statistics(visits, weights, start, none, none, jnp.zeros(0, dtype))
+    if mdp.horizon is None and config.step_weights == "uniform":
+        # The empirical occupancy of an infinite horizon is discounted: count plainly.
+        mask = demos.mask.astype(dtype) / demos.n_trajectories
         s_idx = jnp.asarray(demos.observations)[:, :-1]
-        weights = jnp.zeros_like(weights).at[s_idx, jnp.asarray(demos.actions)].add(mask)
-    elif step_weights == "uniform" and isinstance(demos, Trajectories) and mdp.discount != 1.0:
-        weights = (
-            weights / (mdp.discount ** jnp.arange(mdp.horizon, dtype=weights.dtype))[:, None, None]
-        )
-    return weights
+        weights = jnp.zeros_like(visits).at[s_idx, jnp.asarray(demos.actions)].add(mask)
+    lengths = jnp.asarray(demos.lengths)
+    ends = jnp.take_along_axis(jnp.asarray(demos.observations), lengths[:, None], axis=1)[:, 0]
+    end_weights = mdp.discount ** lengths.astype(dtype) / demos.n_trajectories
+    return _Statistics(visits, weights, start, ends, lengths, end_weights)
 
 
 def _model(config: MaxEntConfig) -> nn.Module:
@@ -209,10 +257,21 @@ def _log_policy(mdp: TabularMDP, reward: jnp.ndarray, config: MaxEntConfig):
     )
 
 
-def _nll(mdp, weights, reward, config):
-    log_policy = _log_policy(mdp, reward, config).log_policy
-    # Terminal rows and unvisited pairs carry no weight; where(…) keeps -inf·0 out.
-    return -jnp.sum(jnp.where(weights > 0, weights * log_policy, 0.0))
+def _objective(mdp, stats: _Statistics, reward, config):
+    plan = _log_policy(mdp, reward, config)
+    if config.objective == "likelihood":
+        # Terminal rows and unvisited pairs carry no weight; where(…) keeps -inf·0 out.
+        return -jnp.sum(jnp.where(stats.weights > 0, stats.weights * plan.log_policy, 0.0))
+    r = jnp.broadcast_to(reward[:, None] if reward.ndim == 1 else reward, mdp.probs.shape[:2])
+    if mdp.horizon is None:
+        v_start, end_values = plan.v, plan.v[stats.end_states]
+    else:
+        v_start = plan.v[0]
+        v_after = jnp.concatenate([plan.v, jnp.zeros_like(plan.v[:1])])  # V_H = 0
+        end_values = v_after[stats.end_times, stats.end_states]
+    value = jnp.dot(stats.start, v_start) - jnp.dot(stats.end_weights, end_values)
+    demo_reward = jnp.sum(stats.weights * r)  # broadcasts over steps for a finite horizon
+    return (value - demo_reward) / config.temperature
 
 
 def _optimizer(config: MaxEntConfig) -> optax.GradientTransformation:
@@ -224,7 +283,7 @@ def _optimizer(config: MaxEntConfig) -> optax.GradientTransformation:
 
 
 @partial(jax.jit, static_argnames=("config", "progress"))
-def _fit(mdp: TabularMDP, weights: jnp.ndarray, key: jax.Array, config: MaxEntConfig, progress):
+def _fit(mdp: TabularMDP, stats: _Statistics, key: jax.Array, config: MaxEntConfig, progress):
     features = mdp.features
     params = _model(config).init(key, features)
     # Parameters in the MDP's float type (Flax initialises in float32).
@@ -235,7 +294,7 @@ def _fit(mdp: TabularMDP, weights: jnp.ndarray, key: jax.Array, config: MaxEntCo
     def objective(params):
         """(loss, gradient, |feature gap|), the gradient pushed through the reward by vjp."""
         reward, pull_back = jax.vjp(lambda p: _reward_table(mdp, config, p), params)
-        nll, grad_reward = jax.value_and_grad(lambda r: _nll(mdp, weights, r, config))(reward)
+        loss, grad_reward = jax.value_and_grad(lambda r: _objective(mdp, stats, r, config))(reward)
         (grad,) = pull_back(grad_reward)
         penalty = 0.5 * config.l2 * sum(jnp.sum(p**2) for p in jax.tree.leaves(params))
         grad = jax.tree.map(lambda g, p: g + config.l2 * p, grad, params)
@@ -244,11 +303,11 @@ def _fit(mdp: TabularMDP, weights: jnp.ndarray, key: jax.Array, config: MaxEntCo
         if visits.ndim == 2 and features.ndim == 2:
             visits = jnp.sum(visits, axis=1)
         gap = jnp.tensordot(visits, features, axes=visits.ndim)
-        return nll + penalty, grad, jnp.linalg.norm(gap)
+        return loss + penalty, grad, jnp.linalg.norm(gap)
 
     def value(params):
         penalty = 0.5 * config.l2 * sum(jnp.sum(p**2) for p in jax.tree.leaves(params))
-        return _nll(mdp, weights, _reward_table(mdp, config, params), config) + penalty
+        return _objective(mdp, stats, _reward_table(mdp, config, params), config) + penalty
 
     nan = jnp.full(config.steps, jnp.nan, dtype)
     history = {"loss": nan, "feature_gap": nan, "grad_norm": nan}
@@ -294,8 +353,8 @@ def _theta(params) -> jnp.ndarray:
     return params["params"]["Dense_0"]["kernel"][:, 0]
 
 
-def _standard_errors(mdp, weights, params, config, n_demos):
-    """Standard errors from the inverse Hessian of the total NLL (N times the mean's)."""
+def _standard_errors(mdp, stats, params, config, n_demos):
+    """Standard errors from the inverse Hessian of the total objective (N times the mean's)."""
     flat, unravel = jax.flatten_util.ravel_pytree(params)
     if flat.size > 2000:
         raise ValueError(f"standard_errors need a small model; this one has {flat.size} params")
@@ -303,7 +362,7 @@ def _standard_errors(mdp, weights, params, config, n_demos):
     def total(flat_params):
         reward = _reward_table(mdp, config, unravel(flat_params))
         penalty = 0.5 * config.l2 * jnp.sum(flat_params**2)
-        return n_demos * (_nll(mdp, weights, reward, config) + penalty)
+        return n_demos * (_objective(mdp, stats, reward, config) + penalty)
 
     variances = jnp.diag(jnp.linalg.inv(jax.hessian(total)(flat)))
     if is_concrete(variances) and not bool(np.all(np.isfinite(variances) & (variances > 0))):

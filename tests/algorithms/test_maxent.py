@@ -15,6 +15,7 @@ from irlax.mdp import (
     feature_expectations,
     log_likelihood,
     occupancy,
+    posterior_marginals,
     sample_trajectories,
     soft_value_iteration,
     value_iteration,
@@ -31,12 +32,15 @@ def _expert(mdp, theta, **kwargs):
 
 @pytest.mark.parametrize(
     "horizon,discount,backup",
-    [(15, 1.0, "expected"), (15, 0.9, "optimistic"), (None, 0.9, "expected")],
+    [(15, 0.9, "expected"), (15, 1.0, "optimistic"), (None, 0.9, "expected")],
 )
 def test_exact_expert_occupancy_is_matched_and_reward_recovered(horizon, discount, backup):
     mdp = gridworld(5, 5, slip=0.2, horizon=horizon, discount=discount, features="coordinates")
     theta = jnp.array([0.8, -0.6])
     _, expert = _expert(mdp, theta, backup=backup)
+    if backup == "optimistic":
+        # Ziebart 08's path model p(ζ) ∝ exp(Σ r) Π P: its visitation is the posterior's.
+        expert = posterior_marginals(mdp, mdp.features @ theta)
     result = maxent.fit(
         mdp,
         expert,
@@ -48,7 +52,10 @@ def test_exact_expert_occupancy_is_matched_and_reward_recovered(horizon, discoun
         backup=backup,
     )
     assert bool(result.info["converged"])
-    learned = occupancy(mdp, result.plan.log_policy)
+    if backup == "optimistic":
+        learned = posterior_marginals(mdp, result.reward)
+    else:
+        learned = occupancy(mdp, result.plan.log_policy)
     gap = feature_expectations(mdp, learned) - feature_expectations(mdp, expert)
     assert np.max(np.abs(gap)) < 1e-4
     # Coordinates tell every linear reward apart, so θ itself comes back.
@@ -77,7 +84,12 @@ def test_gradient_is_the_feature_gap_and_a_finite_difference_of_the_likelihood()
     data = feature_expectations(mdp, empirical_occupancy(mdp, demos))
     np.testing.assert_allclose(fd, (model - data) / 0.5, atol=1e-7)
     # fit's objective and the feature gap it records at its first step.
-    got = maxent.negative_log_likelihood(mdp, mdp.features @ theta, demos, temperature=0.5)
+    # The dual is the NLL up to the action prior's constant, Σ_t log(1/A).
+    got = maxent.objective(mdp, mdp.features @ theta, demos, temperature=0.5)
+    np.testing.assert_allclose(got, nll(theta) - 6 * np.log(5), atol=1e-12)
+    got = maxent.objective(
+        mdp, mdp.features @ theta, demos, temperature=0.5, objective="likelihood"
+    )
     np.testing.assert_allclose(got, nll(theta), atol=1e-12)
     zero = maxent.fit(mdp, demos, key=KEY, steps=1, temperature=0.5)
     log_pi0 = soft_value_iteration(mdp, jnp.zeros(16), temperature=0.5).log_policy
@@ -169,6 +181,7 @@ def test_rust_bus_matches_table_ix_within_two_percent():
             learning_rate=None,
             steps=200,
             tol=1e-8,
+            objective="likelihood",
             step_weights="uniform",
             standard_errors=True,
         )
@@ -188,6 +201,7 @@ def test_standard_errors_are_the_inverse_hessian_of_the_total_nll():
         optimizer="lbfgs",
         learning_rate=None,
         tol=1e-10,
+        objective="likelihood",
         step_weights="uniform",
         standard_errors=True,
     )
@@ -248,3 +262,24 @@ def test_nan_features_and_missing_features_are_named():
         maxent.fit(gridworld(3, 3, horizon=4), demos, key=KEY)
     with pytest.raises(ValueError, match="features must be finite"):
         maxent.fit(MDP.replace(features=MDP.features.at[0, 0].set(np.nan)), demos, key=KEY)
+
+
+@pytest.mark.parametrize("horizon,discount", [(8, 0.95), (None, 0.9)])
+def test_dual_matches_sampled_demo_feature_counts_over_their_windows(horizon, discount):
+    # Stochastic moves and few demos: the optimum of the dual matches the demos' discounted
+    # feature counts exactly, the learner's counted over each demo's own window (from its
+    # first state, minus what would follow its last one).
+    mdp = gridworld(5, 5, slip=0.3, horizon=horizon, discount=discount, features="coordinates")
+    plan, _ = _expert(mdp, jnp.array([0.7, -0.4]))
+    demos = sample_trajectories(mdp, plan.log_policy, 9, KEY, length=8)
+    result = maxent.fit(mdp, demos, key=KEY, optimizer="lbfgs", learning_rate=None, tol=1e-10)
+    assert bool(result.info["converged"])
+    log_pi = result.plan.log_policy
+    starts = np.bincount(np.asarray(demos.observations[:, 0]), minlength=25) / 9
+    ends = np.bincount(np.asarray(demos.observations[:, 8]), minlength=25) / 9
+    model = feature_expectations(mdp, occupancy(mdp, log_pi, init=starts, tol=1e-14))
+    if horizon is None:  # subtract the discounted future beyond the window, γ^8 from the ends
+        beyond = occupancy(mdp, log_pi, init=ends, tol=1e-14)
+        model -= discount**8 * feature_expectations(mdp, beyond)
+    data = feature_expectations(mdp, empirical_occupancy(mdp, demos))
+    np.testing.assert_allclose(model, data, atol=1e-7)
