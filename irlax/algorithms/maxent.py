@@ -4,8 +4,8 @@ The model: the expert follows the soft-optimal policy of an unknown reward `r_θ
 `π_θ(a | s) = exp((Q_θ(s, a) − V_θ(s)) / τ)` (soft value iteration, seed notes 003–004).
 Two objectives, one per tradition:
 
-`objective="dual"` (the default; Ziebart et al. 2008 eq. 6, 2010 Thm. 3): the dual of the
-maximum (causal) entropy problem,
+`objective="dual"` (the default for a finite horizon; Ziebart et al. 2008 eq. 6, 2010
+Thm. 3): the dual of the maximum (causal) entropy problem,
 
     L(θ) = (1/τ)·[(1/N) Σ_i (V_0(s^i_0) − γ^{T_i} V_{T_i}(s^i_{T_i}))
                   − Σ_{t,s,a} γ^t w_t(s, a) r(s, a)],
@@ -19,7 +19,9 @@ log-likelihood of the demos' paths: exactly so with `backup="optimistic"` (Zieba
 `p(ζ) ∝ exp(Σ r/τ) Π P`, whose visitation is the posterior marginals) and on deterministic
 MDPs, and in expectation over the dynamics with the default `backup="expected"`.
 
-`objective="likelihood"`: the causal negative log-likelihood of the demonstrated actions,
+`objective="likelihood"` (the default for an infinite horizon, where with few short demos the
+dual's end terms `γ^T V(s_T)` pull reward towards the states where the demos happen to stop):
+the causal negative log-likelihood of the demonstrated actions,
 `−Σ_{t,s,a} w_t(s, a) log π_t(a | s)`, steps weighted by γ^t or uniformly (`step_weights`).
 With uniform weights and an infinite horizon this is the conditional choice likelihood of
 dynamic discrete choice (Rust 1987), which MaxEnt IRL at temperature 1 is.
@@ -59,7 +61,7 @@ from irlax.mdp.planning import BACKUPS, SOLVERS, _log_action_prior, _plan
 from irlax.nets import LinearReward
 
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
-OBJECTIVES = ("dual", "likelihood")
+OBJECTIVES = ("auto", "dual", "likelihood")
 STEP_WEIGHTS = ("discounted", "uniform")
 
 
@@ -79,8 +81,11 @@ class MaxEntConfig:
         temperature: τ of the soft policy; 1 for logit choice models.
         backup: "expected" (max causal entropy, the default) or "optimistic" (Ziebart 08's
             path distribution).
-        objective: "dual" (the default: feature matching, Ziebart's gradient) or
-            "likelihood" (the causal log-likelihood of the actions); see the module docstring.
+        objective: "dual" (feature matching, Ziebart's gradient), "likelihood" (the causal
+            log-likelihood of the actions) or "auto" (the default): the dual for a finite
+            horizon, the likelihood for an infinite one, where demos are windows of a
+            stationary process and the dual's `γ^T V(s_T)` terms reward the states where
+            the windows happen to end (see the module docstring).
         step_weights: "likelihood" only: "discounted" weights step t by γ^t; "uniform" weights
             every step by 1 (the conditional choice likelihood of dynamic discrete choice).
         reward_model: a Flax module from features `[..., F]` to rewards `[...]`; None is
@@ -101,7 +106,7 @@ class MaxEntConfig:
     tol: float = 1e-6
     temperature: float = 1.0
     backup: str = "expected"
-    objective: str = "dual"
+    objective: str = "auto"
     step_weights: str = "discounted"
     reward_model: nn.Module | None = None
     solver: str = "auto"
@@ -259,7 +264,10 @@ def _log_policy(mdp: TabularMDP, reward: jnp.ndarray, config: MaxEntConfig):
 
 def _objective(mdp, stats: _Statistics, reward, config):
     plan = _log_policy(mdp, reward, config)
-    if config.objective == "likelihood":
+    kind = config.objective
+    if kind == "auto":
+        kind = "dual" if mdp.horizon is not None else "likelihood"
+    if kind == "likelihood":
         # Terminal rows and unvisited pairs carry no weight; where(…) keeps -inf·0 out.
         return -jnp.sum(jnp.where(stats.weights > 0, stats.weights * plan.log_policy, 0.0))
     r = jnp.broadcast_to(reward[:, None] if reward.ndim == 1 else reward, mdp.probs.shape[:2])

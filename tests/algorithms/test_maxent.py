@@ -272,7 +272,9 @@ def test_dual_matches_sampled_demo_feature_counts_over_their_windows(horizon, di
     mdp = gridworld(5, 5, slip=0.3, horizon=horizon, discount=discount, features="coordinates")
     plan, _ = _expert(mdp, jnp.array([0.7, -0.4]))
     demos = sample_trajectories(mdp, plan.log_policy, 9, KEY, length=8)
-    result = maxent.fit(mdp, demos, key=KEY, optimizer="lbfgs", learning_rate=None, tol=1e-10)
+    result = maxent.fit(
+        mdp, demos, key=KEY, optimizer="lbfgs", learning_rate=None, tol=1e-10, objective="dual"
+    )
     assert bool(result.info["converged"])
     log_pi = result.plan.log_policy
     starts = np.bincount(np.asarray(demos.observations[:, 0]), minlength=25) / 9
