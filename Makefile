@@ -44,6 +44,9 @@ $(ECONIRL_STAMP): benchmarks/peers/requirements-econirl.txt
 
 bench: install $(PEERS_STAMP) $(ECONIRL_STAMP)
 	$(BIN)/python benchmarks/tabular_planning.py --peer-python $(PEERS)/bin/python
+	$(BIN)/python benchmarks/irl_speed.py --peer-python $(PEERS)/bin/python --econirl-python $(ECONIRL)/bin/python
+	$(BIN)/python benchmarks/rust_bus.py --econirl-python $(ECONIRL)/bin/python
+	$(BIN)/python benchmarks/irl_quality.py
 
 clean:
 	rm -rf $(VENV) $(PEERS) $(ECONIRL) results .pytest_cache .ruff_cache

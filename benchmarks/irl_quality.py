@@ -1,0 +1,204 @@
+"""Quality of the tabular IRL methods as in Wulfmeier et al. (2016), Fig. 5.
+
+Objectworld 32×32 with 2 colours (continuous and discrete features) and binaryworld 32×32;
+N ∈ {8, 16, 32, 64, 128} demonstrations of the optimal policy with 30% random actions, of
+`--length` steps each. For every N and seed a fresh world is drawn; the seeds of one N are
+fitted in a single `jax.vmap`-ed call. Reported: the expected value difference (Levine 11) on
+the training world and, for the methods whose reward is a function of features, on 5 fresh
+transfer worlds, mean ± std over seeds; and the wall time per fit (the vmapped call's time
+divided by the seeds, compilation excluded, then included).
+
+    python benchmarks/irl_quality.py [--seeds 5] [--quick]
+
+writes benchmarks/results/irl_quality.md and irl_quality.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from irlax import metrics, plots
+from irlax.algorithms import apprenticeship, bc, maxent, mmp
+from irlax.data import Trajectories
+from irlax.envs import binaryworld, noisy_expert_demos, objectworld
+from irlax.nets import LinearReward, MLPReward
+
+HERE = Path(__file__).resolve().parent
+
+# Every method with the options it is run with; "features" says whether its reward is a
+# function of the features (and so transfers to a new world).
+DEEP = MLPReward(hidden=(32, 32))
+METHODS = {
+    "maxent (linear)": (maxent, {"steps": 200, "learning_rate": 0.05}, True),
+    "deep maxent": (
+        maxent,
+        {"steps": 200, "learning_rate": 0.01, "l2": 1e-3, "reward_model": DEEP},
+        True,
+    ),
+    "apprenticeship": (apprenticeship, {}, True),
+    "mmp": (mmp, {}, True),
+    "bc": (bc, {}, False),
+}
+
+
+def world(kind: str, key, size: int):
+    if kind == "binaryworld":
+        return binaryworld(key, size)
+    return objectworld(key, size, features=kind.split("-")[1])
+
+
+def stack(trees):
+    """Stack pytrees of one structure on a new leading axis (MDPs rebuilt without checks)."""
+    if isinstance(trees[0], Trajectories):
+        return Trajectories.stack(trees)
+    return jax.tree.map(lambda *x: jnp.stack(x), *trees)
+
+
+def reward_in(result, module, options, mdp):
+    """The learned reward of a feature-based model evaluated on another world's features."""
+    if module is maxent:
+        model = options.get("reward_model") or LinearReward()
+        return model.apply(result.params, mdp.features)
+    return mdp.features @ result.params
+
+
+def run_cell(kind, n_demos, seeds, size, length, transfer_worlds):
+    """All methods for one world kind and demo count, vmapped over seeds."""
+    keys = [jax.random.key(1000 * seed + n_demos) for seed in range(seeds)]
+    worlds = [world(kind, k, size) for k in keys]
+    mdps = [m for m, _ in worlds]
+    truths = [r for _, r in worlds]
+    demos = [
+        noisy_expert_demos(m, r, n_demos, jax.random.fold_in(k, 1), length=length)
+        for (m, r), k in zip(worlds, keys, strict=True)
+    ]
+    batch = (stack(mdps), stack(demos), jnp.stack([jax.random.fold_in(k, 2) for k in keys]))
+    rows = {}
+    for name, (module, options, transfers) in METHODS.items():
+
+        def fit(mdp, demos, key, module=module, options=options):
+            return module.fit(mdp, demos, key=key, **options)
+
+        fit_all = jax.jit(jax.vmap(fit))
+        start = time.perf_counter()
+        results = jax.block_until_ready(fit_all(*batch))
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        results = jax.block_until_ready(fit_all(*batch))
+        warm = time.perf_counter() - start
+        evd, evd_transfer = [], []
+        for i, (mdp, truth) in enumerate(zip(mdps, truths, strict=True)):
+            result = jax.tree.map(lambda x, i=i: x[i], results)
+            if module is bc:
+                evd.append(
+                    metrics.expected_value_difference(mdp, truth, log_policy=result.plan.log_policy)
+                )
+            else:
+                evd.append(metrics.expected_value_difference(mdp, truth, result.reward))
+            if transfers:
+                for other, other_truth in transfer_worlds:
+                    learned = reward_in(result, module, options, other)
+                    evd_transfer.append(
+                        metrics.expected_value_difference(other, other_truth, learned)
+                    )
+        rows[name] = {
+            "evd": [float(x) for x in evd],
+            "evd_transfer": [float(x) for x in evd_transfer] or None,
+            "seconds_per_fit_warm": warm / seeds,
+            "seconds_per_fit_first": first / seeds,
+        }
+        print(kind, n_demos, name, f"EVD {np.mean(evd):.3f}", f"{warm / seeds:.3f} s/fit")
+    return rows
+
+
+def summarise(values):
+    if not values:
+        return "—"
+    return f"{np.mean(values):.2f} ± {np.std(values):.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--length", type=int, default=32, help="steps per demonstration")
+    parser.add_argument("--demos", default="8,16,32,64,128")
+    parser.add_argument(
+        "--kinds", default="objectworld-continuous,objectworld-discrete,binaryworld"
+    )
+    parser.add_argument("--out", default=str(HERE / "results"))
+    args = parser.parse_args()
+    counts = [int(n) for n in args.demos.split(",")]
+    kinds = args.kinds.split(",")
+    results = {}
+    for kind in kinds:
+        transfer = [world(kind, jax.random.key(10**6 + i), args.size) for i in range(5)]
+        results[kind] = {
+            n: run_cell(kind, n, args.seeds, args.size, args.length, transfer) for n in counts
+        }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "irl_quality.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_report(results, counts, kinds, args, out)
+
+
+def write_report(results, counts, kinds, args, out: Path) -> None:
+    lines = [
+        "# IRL quality: expected value difference on objectworld and binaryworld",
+        "",
+        "Written by `benchmarks/irl_quality.py` (Wulfmeier et al. 2016, Fig. 5 protocol): "
+        f"{args.size}×{args.size} worlds, demos of {args.length} steps from the optimal policy "
+        f"with 30% random actions, {args.seeds} seeds per cell (a fresh world per seed, all "
+        "seeds fitted in one vmapped call), mean ± std. Transfer: the learned reward applied to "
+        "5 fresh worlds' features (BC learns a policy, which does not transfer). Lower is better.",
+        "",
+        f"Machine: {platform.machine()}, {platform.system()}, JAX {jax.__version__} on "
+        f"{jax.devices()[0].platform}; float32.",
+        "",
+    ]
+    for kind in kinds:
+        for label, key in (("training world", "evd"), ("transfer worlds", "evd_transfer")):
+            lines += [f"## {kind}: EVD on the {label}", ""]
+            lines.append("| method | " + " | ".join(f"N = {n}" for n in counts) + " |")
+            lines.append("|---|" + "---|" * len(counts))
+            for name in METHODS:
+                cells = [summarise(results[kind][n][name][key]) for n in counts]
+                lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            lines.append("")
+        lines += [f"## {kind}: seconds per fit (warm; first call with compilation)", ""]
+        lines.append("| method | " + " | ".join(f"N = {n}" for n in counts) + " |")
+        lines.append("|---|" + "---|" * len(counts))
+        for name in METHODS:
+            cells = [
+                f"{results[kind][n][name]['seconds_per_fit_warm']:.2f} "
+                f"({results[kind][n][name]['seconds_per_fit_first']:.1f})"
+                for n in counts
+            ]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    (out / "irl_quality.md").write_text("\n".join(lines))
+
+    fig, axes = plots.plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 4), squeeze=False)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        for name in METHODS:
+            means = [np.mean(results[kind][n][name]["evd"]) for n in counts]
+            stds = [np.std(results[kind][n][name]["evd"]) for n in counts]
+            ax.errorbar(counts, means, yerr=stds, label=name, marker="o", capsize=3)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("demonstrations N")
+        ax.set_ylabel("expected value difference")
+        ax.set_title(kind)
+    axes[0][0].legend()
+    plots.save(fig, out / "irl_quality.png")
+
+
+if __name__ == "__main__":
+    main()

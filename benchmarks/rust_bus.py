@@ -1,0 +1,571 @@
+"""Rust's (1987) bus engines: irlax's `maxent.fit` beside econirl's NFXP and Rust's Table IX.
+
+Zurcher's replacement decisions are a dynamic discrete choice model, which MaxEnt IRL with a
+linear reward fits exactly: `irlax.datasets.rust_bus(groups)` gives the trajectories and the
+first-stage mileage process, `data.mdp(discount=β)` the MDP with features `(−0.001·x, 0)` for
+keep and `(0, −1)` for replace, and
+
+    maxent.fit(mdp, data.trajectories, key=jax.random.key(0), optimizer="lbfgs",
+               learning_rate=None, steps=200, tol=1e-8, objective="likelihood",
+               step_weights="uniform", standard_errors=True)
+
+in float64 maximises the conditional choice likelihood Σ_t log π(a_t | x_t) (Rust's partial
+likelihood) over θ = (θ11, RC). `objective="likelihood"` is spelled out: it is what
+`maxent.fit`'s default ("auto") picks for an infinite horizon, and the other objective, the
+max-entropy dual, is a different estimator (if the default ever resolves to it, the report
+adds what the call without `objective=` gives). The log-likelihood is −N·(final loss), N the
+number of buses (the loss is the per-bus mean). Cases: groups 1–4 and group 4, β = 0.9999
+and 0 (Table IX). irlax runs in a worker process, timed on its first call (compilation
+included) and warm (median of `--repeats`); econirl's NFXP runs through
+`benchmarks/peers/econirl_rust.py` on irlax's packaged copy of the data, in the econirl
+virtualenv. Two more irlax fits per case, with econirl's and with Rust's published θ3,
+separate the first-stage counting from the rest.
+
+    python benchmarks/rust_bus.py --econirl-python .venv-econirl/bin/python
+
+writes benchmarks/results/rust_bus.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CSV = ROOT / "irlax" / "datasets" / "data" / "rust_bus_original.csv"
+
+# (key, label, groups, β); the key is econirl_rust.py's case name.
+CASES = [
+    ("g1-4:0.9999", "groups 1–4, β = 0.9999", (1, 2, 3, 4), 0.9999),
+    ("g1-4:0", "groups 1–4, β = 0", (1, 2, 3, 4), 0.0),
+    ("g4:0.9999", "group 4, β = 0.9999", (4,), 0.9999),
+    ("g4:0", "group 4, β = 0", (4,), 0.0),
+]
+# Rust (1987), Table IX (fixed point dimension 90): (RC, s.e.), (θ11, s.e.), θ30, θ31.
+TABLE_IX = {
+    "g1-4:0.9999": {"RC": (9.7558, 1.227), "theta11": (2.6275, 0.618), "theta3": (0.3489, 0.6394)},
+    "g1-4:0": {"RC": (7.3055, 0.5067), "theta11": (70.2769, 10.750), "theta3": (0.3489, 0.6394)},
+    "g4:0.9999": {"RC": (10.0750, 1.582), "theta11": (2.2930, 0.639), "theta3": (0.3919, 0.5953)},
+    "g4:0": {"RC": (7.6358, 0.7197), "theta11": (71.5133, 13.778), "theta3": (0.3919, 0.5953)},
+}
+
+
+# --------------------------------------------------------------------------- worker
+
+
+def worker(repeats: int, other_theta3: dict) -> dict:
+    """Fit every case with irlax in this process (float64); return a JSON-able dict."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import numpy as np
+
+    from irlax.algorithms import maxent
+    from irlax.datasets import rust_bus
+
+    def fit(data, beta, theta3=None, objective="likelihood"):
+        mdp = data.mdp(discount=beta, transition_probs=theta3)
+        result = maxent.fit(
+            mdp,
+            data.trajectories,
+            key=jax.random.key(0),
+            optimizer="lbfgs",
+            learning_rate=None,
+            steps=200,
+            tol=1e-8,
+            objective=objective,
+            step_weights="uniform",
+            standard_errors=True,
+        )
+        return jax.block_until_ready(result)
+
+    default_objective = maxent.MaxEntConfig().objective
+    if default_objective == "auto":  # maxent's rule: the likelihood for an infinite horizon
+        default_objective = "likelihood"
+
+    def summary(data, result) -> dict:
+        n_steps = int(result.info["n_steps"])
+        theta = np.asarray(result.info["theta"], np.float64)
+        errors = np.asarray(result.info["standard_errors"], np.float64)
+        n_buses = data.trajectories.n_trajectories
+        return {
+            "theta11": float(theta[0]),
+            "RC": float(theta[1]),
+            "se_theta11": float(errors[0]),
+            "se_RC": float(errors[1]),
+            "log_likelihood": -n_buses * float(result.history["loss"][n_steps - 1]),
+            "n_steps": n_steps,
+            "converged": bool(result.info["converged"]),
+            "final_grad_norm": float(result.history["grad_norm"][n_steps - 1]),
+        }
+
+    cases = []
+    for key, _label, groups, beta in CASES:
+        data = rust_bus(groups)
+        start = time.perf_counter()
+        result = fit(data, beta)
+        first = time.perf_counter() - start
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            result = fit(data, beta)
+            times.append(time.perf_counter() - start)
+        counts = np.asarray(data.mileage_increments)
+        probs = np.asarray(data.transition_probs)
+        case = {
+            "key": key,
+            **summary(data, result),
+            "n_observations": data.n_transitions,
+            "n_buses": int(data.trajectories.n_trajectories),
+            "replacements": int(
+                np.sum(np.asarray(data.trajectories.actions) * np.asarray(data.trajectories.mask))
+            ),
+            "theta3": probs.tolist(),
+            "transition_counts": counts.tolist(),
+            "transition_log_likelihood": float(np.sum(counts * np.log(probs))),
+            "seconds": {"first": first, "warm": statistics.median(times), "all": times},
+            "variants": {},
+        }
+        variants = {"rust_theta3": TABLE_IX[key]["theta3"]}
+        if key in other_theta3:
+            variants["econirl_theta3"] = other_theta3[key]
+        for name, theta3 in variants.items():
+            theta3 = np.asarray(theta3, np.float64)
+            if theta3.size == 2:  # Table IX gives θ30, θ31; θ32 = 1 − θ30 − θ31
+                theta3 = np.append(theta3, 1.0 - theta3.sum())
+            case["variants"][name] = summary(data, fit(data, beta, theta3 / theta3.sum()))
+        if default_objective != "likelihood":  # what the call gives without `objective=`
+            try:
+                case["default_objective"] = summary(
+                    data, fit(data, beta, objective=default_objective)
+                )
+            except ValueError as error:
+                case["default_objective"] = {"error": str(error)}
+        cases.append(case)
+    return {
+        "jax_version": jax.__version__,
+        "default_objective": default_objective,
+        "cases": cases,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+    }
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def run_measured(cmd: list[str]) -> tuple[str, float]:
+    """Run a command; return its stdout and its peak RSS in GB (from wait4)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read()
+    proc.stdout.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, out)
+    return out, usage.ru_maxrss / 1024**2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--econirl-python", default=".venv-econirl/bin/python")
+    parser.add_argument("--repeats", type=int, default=3, help="warm irlax fits (median)")
+    parser.add_argument(
+        "--econirl-repeats", type=int, default=2, help="econirl fits per case (first + warm)"
+    )
+    parser.add_argument("--out", default=str(HERE / "results" / "rust_bus.md"))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        spec = json.loads(args.worker)
+        print(json.dumps(worker(spec["repeats"], spec["other_theta3"])))
+        return
+
+    load_before, source_before = os.getloadavg(), _source_state()
+    start = time.perf_counter()
+    peer = None
+    if args.econirl_python:
+        print("econirl NFXP (4 cases) ...", flush=True)
+        cmd = [args.econirl_python, str(HERE / "peers" / "econirl_rust.py"), str(CSV)]
+        cmd += ["--repeats", str(args.econirl_repeats)]
+        print("  $ " + " ".join(cmd), flush=True)
+        out, rss = run_measured(cmd)
+        peer = json.loads(out)
+        peer["peak_rss_gb"] = rss
+    other = {c["name"]: c["estimates"]["theta3"] for c in peer["cases"]} if peer else {}
+    print("irlax (4 cases) ...", flush=True)
+    spec = json.dumps({"repeats": args.repeats, "other_theta3": other})
+    out, rss = run_measured([sys.executable, __file__, "--worker", spec])
+    ours = json.loads(out.strip().splitlines()[-1])
+    elapsed = time.perf_counter() - start
+    sources = (source_before, _source_state())
+    write_report(args, ours, peer, load_before, os.getloadavg(), elapsed, sources)
+    print(Path(args.out).read_text())
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _pct(value: float, reference: float) -> str:
+    return f"{100 * (value - reference) / reference:+.2f}%"
+
+
+def _source_state() -> str:
+    """The git commit and a hash of irlax's sources as they are on disk (edits included)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "irlax").rglob("*.py")):
+        digest.update(path.read_bytes())
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return f"commit {commit or '?'}, irlax sources sha256 {digest.hexdigest()[:12]}"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
+def write_report(
+    args, ours: dict, peer: dict | None, load_before, load_after, elapsed, sources
+) -> None:
+    command = "python benchmarks/rust_bus.py " + " ".join(sys.argv[1:])
+    peer_cases = {c["name"]: c for c in peer["cases"]} if peer else {}
+    lines = [
+        "# Rust (1987) bus engines: irlax `maxent.fit` beside econirl's NFXP and Table IX",
+        "",
+        f"Written by `benchmarks/rust_bus.py` (`make bench`); command: `{command.strip()}`.",
+        "",
+        f"Machine: {platform.machine()}, {_cpu_name()}, {os.cpu_count()} cores (shared: load "
+        f"average {load_before[0]:.1f} before, {load_after[0]:.1f} after the "
+        f"{elapsed / 60:.0f}-minute run), Python {platform.python_version()}, "
+        f"JAX {ours['jax_version']} (irlax, float64)"
+        + (f"; econirl {peer['version']} with JAX {peer['jax_version']}" if peer else "")
+        + ".",
+        "",
+        f"irlax: {sources[0]}"
+        + (
+            "."
+            if sources[0] == sources[1]
+            else f" at the start, {sources[1]} at the end: **irlax's sources changed during "
+            "the run**."
+        ),
+        "",
+        "irlax: `data = irlax.datasets.rust_bus(groups)`, `maxent.fit(data.mdp(discount=β), "
+        'data.trajectories, optimizer="lbfgs", learning_rate=None, steps=200, tol=1e-8, '
+        'objective="likelihood", step_weights="uniform", standard_errors=True)`, '
+        "θ = (θ11, RC) = "
+        '`result.info["theta"]`; log-likelihood = −N·(final loss) with N buses. Wall time of the '
+        "whole call, standard errors included: *first* with tracing and compilation, *warm* "
+        f"the median of {args.repeats} more. econirl: `benchmarks/peers/econirl_rust.py` "
+        "(`NFXP(n_states=90, discount=β, utility=rust_bus_reward_spec(90)).fit(df, ...)`, its "
+        "defaults: first-stage transitions from the panel, BHHH, robust standard errors) on "
+        "irlax's packaged csv"
+        + (
+            f" (byte-identical to econirl's own: {peer['same_csv_as_econirl_package']})"
+            if peer
+            else ""
+        )
+        + f", {args.econirl_repeats} fits per case: first and second ('warm'). Peak memory is "
+        "each process's `ru_maxrss` (all four cases in one process"
+        + (
+            f"; irlax {ours['peak_rss_gb']:.2f} GB, econirl {peer['peak_rss_gb']:.2f} GB)."
+            if peer
+            else f"; irlax {ours['peak_rss_gb']:.2f} GB)."
+        ),
+        "",
+        "## Estimates (Rust's units: cost 0.001·θ11·x, x = 5,000-mile bin)",
+        "",
+        "| case | source | RC (s.e.) | θ11 (s.e.) | RC vs Table IX | θ11 vs Table IX "
+        "| log-lik. (choice) | choices | iterations | first s | warm s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, label, _groups, _beta in CASES:
+        ix = TABLE_IX[key]
+        o = next(c for c in ours["cases"] if c["key"] == key)
+        lines.append(
+            f"| {label} | Rust, Table IX | {ix['RC'][0]:.4f} ({ix['RC'][1]}) "
+            f"| {ix['theta11'][0]:.4f} ({ix['theta11'][1]}) | | | | | | | |"
+        )
+        lines.append(
+            f"| | **irlax** | {o['RC']:.4f} ({o['se_RC']:.4f}) "
+            f"| {o['theta11']:.4f} ({o['se_theta11']:.3f}) "
+            f"| {_pct(o['RC'], ix['RC'][0])} | {_pct(o['theta11'], ix['theta11'][0])} "
+            f"| {o['log_likelihood']:.3f} | {o['n_observations']} | {o['n_steps']} "
+            f"| {o['seconds']['first']:.2f} | {o['seconds']['warm']:.3f} |"
+        )
+        p = peer_cases.get(key)
+        if p:
+            est, se = p["estimates"], p["standard_errors"]["robust"]
+            warm = p["seconds"]["warm"] or p["seconds"]["first"]
+            lines.append(
+                f"| | econirl NFXP | {est['RC']:.4f} ({se['RC']:.4f}) "
+                f"| {est['theta11']:.4f} ({se['theta11']:.3f}) "
+                f"| {_pct(est['RC'], ix['RC'][0])} | {_pct(est['theta11'], ix['theta11'][0])} "
+                f"| {p['log_likelihood']['choice']:.3f} | {p['n_observations']['choice']} "
+                f"| {p['iterations']} | {p['seconds']['first']:.1f} | {warm:.1f} |"
+            )
+        for name, text in (
+            ("rust_theta3", "irlax with Table IX's θ3"),
+            ("econirl_theta3", "irlax with econirl's θ3"),
+        ):
+            v = o["variants"].get(name)
+            if v:
+                lines.append(
+                    f"| | {text} | {v['RC']:.4f} ({v['se_RC']:.4f}) "
+                    f"| {v['theta11']:.4f} ({v['se_theta11']:.3f}) "
+                    f"| {_pct(v['RC'], ix['RC'][0])} | {_pct(v['theta11'], ix['theta11'][0])} "
+                    f"| {v['log_likelihood']:.3f} | {o['n_observations']} | {v['n_steps']} "
+                    "| | |"
+                )
+    worst = max(
+        abs(o[name] - TABLE_IX[o["key"]][name][0]) / TABLE_IX[o["key"]][name][0]
+        for o in ours["cases"]
+        for name in ("RC", "theta11")
+    )
+    slowest = max(o["seconds"]["warm"] for o in ours["cases"])
+    first = max(o["seconds"]["first"] for o in ours["cases"])
+    lines += [
+        "",
+        f"**Target (within 2% of Table IX, under 1 s a fit):** irlax's largest deviation from "
+        f"Table IX is {100 * worst:.2f}%; its slowest warm fit takes {slowest:.3f} s, and its "
+        f"slowest first call (tracing and XLA compilation included, the first case of the "
+        f"process) {first:.2f} s. At β = 0 the mileage process does not enter the choice "
+        "probabilities (a static logit), so the three irlax rows of those cases coincide.",
+        "",
+        "Standard errors in the table: irlax's (inverse Hessian of its partial likelihood), "
+        "econirl's default (robust sandwich), Table IX's (BHHH of the full likelihood). "
+        "econirl's choice log-likelihood sums over every row of the csv (104 / 37 more "
+        "than Rust's 8,156 / 4,292 choices; see the first stage below), so the two "
+        "log-likelihood columns are not on the same data.",
+        "",
+    ]
+    if peer:
+        lines += _speed(ours, peer_cases)
+    lines += _default_objective(ours)
+    lines += _standard_errors(ours, peer_cases)
+    lines += _first_stage(ours, peer_cases)
+    lines += _notes()
+    Path(args.out).write_text("\n".join(lines))
+
+
+def _speed(ours: dict, peer_cases: dict) -> list[str]:
+    lines = [
+        "## Speed",
+        "",
+        "| case | irlax first s | irlax warm s | econirl first s | econirl warm s "
+        "| econirl ÷ irlax, warm | econirl ÷ irlax, first |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, label, _groups, _beta in CASES:
+        o, p = next(c for c in ours["cases"] if c["key"] == key), peer_cases.get(key)
+        if not p:
+            continue
+        warm = p["seconds"]["warm"] or p["seconds"]["first"]
+        lines.append(
+            f"| {label} | {o['seconds']['first']:.2f} | {o['seconds']['warm']:.3f} "
+            f"| {p['seconds']['first']:.1f} | {warm:.1f} "
+            f"| **{warm / o['seconds']['warm']:.0f}×** "
+            f"| {p['seconds']['first'] / o['seconds']['first']:.0f}× |"
+        )
+    lines += [""]
+    return lines
+
+
+def _default_objective(ours: dict) -> list[str]:
+    """What the same call gives with `maxent.fit`'s default objective, when that is not ours."""
+    default = ours.get("default_objective", "likelihood")
+    if default == "likelihood":
+        return []
+    lines = [
+        f'## Without `objective="likelihood"`: the default objective {default!r}',
+        "",
+        f"`maxent.fit`'s default objective is {default!r} (the max-entropy dual, whose "
+        "gradient is the gap between the learner's discounted visitation and the demos' "
+        "counts). It is not Rust's choice likelihood: the same call without "
+        '`objective="likelihood"` gives (the "log-likelihood" column is then −N·(final '
+        "dual objective), not a log-likelihood):",
+        "",
+        "| case | RC | θ11 | RC vs Table IX | θ11 vs Table IX | −N·loss | iterations |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, label, _groups, _beta in CASES:
+        o = next(c for c in ours["cases"] if c["key"] == key)
+        d, ix = o.get("default_objective", {}), TABLE_IX[key]
+        if "error" in d:
+            lines.append(f"| {label} | ValueError: {d['error']} | | | | | |")
+        elif d:
+            lines.append(
+                f"| {label} | {d['RC']:.4f} | {d['theta11']:.4f} | {_pct(d['RC'], ix['RC'][0])} "
+                f"| {_pct(d['theta11'], ix['theta11'][0])} | {d['log_likelihood']:.3f} "
+                f"| {d['n_steps']} |"
+            )
+    lines += [""]
+    return lines
+
+
+def _standard_errors(ours: dict, peer_cases: dict) -> list[str]:
+    lines = [
+        "## Standard errors: which flavour matches which",
+        "",
+        "SE of RC / SE of θ11. irlax: `standard_errors=True`, the inverse Hessian of the total "
+        "negative partial (choice) log-likelihood, by automatic differentiation through the "
+        "fixed point, transitions held at the first stage. econirl, all from the same fit: "
+        "`robust` (its default: sandwich with a finite-difference Hessian), `asymptotic` "
+        "(inverse of its finite-difference Hessian: irlax's quantity), `opg choice` (BHHH: "
+        "inverse outer product of the choice scores), `full BHHH` (the structural block of the "
+        "inverse outer product of the full-likelihood scores in (RC, θ11, θ30, θ31): the "
+        "method of Rust's Table IX).",
+        "",
+        "| case | irlax (inverse Hessian) | econirl asymptotic | econirl robust "
+        "| econirl opg choice | econirl full BHHH | Table IX |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, label, _groups, _beta in CASES:
+        o, p = next(c for c in ours["cases"] if c["key"] == key), peer_cases.get(key)
+        ix = TABLE_IX[key]
+        row = f"| {label} | {o['se_RC']:.4f} / {o['se_theta11']:.3f} "
+        if p:
+            for flavour in ("asymptotic", "robust", "opg_choice", "full_likelihood_bhhh"):
+                se = p["standard_errors"][flavour]
+                row += f"| {se['RC']:.4f} / {se['theta11']:.3f} "
+        else:
+            row += "| | | | "
+        lines.append(row + f"| {ix['RC'][1]} / {ix['theta11'][1]} |")
+    lines += [""]
+    if peer_cases:
+
+        def spread(pairs) -> str:
+            """The range of a/b − 1 over cases and both parameters, in percent."""
+            ratios = [100 * (a / b - 1) for a, b in pairs]
+            return f"{min(ratios):+.1f}% to {max(ratios):+.1f}%"
+
+        def pairs(first, second):
+            return [
+                (first(o, p, name), second(o, p, name))
+                for o in ours["cases"]
+                if (p := peer_cases.get(o["key"]))
+                for name in ("RC", "theta11")
+            ]
+
+        def irlax_se(o, _p, name):
+            return o[f"se_{name}"]
+
+        def econirl_se(flavour):
+            return lambda _o, p, name: p["standard_errors"][flavour][name]
+
+        def table_ix(o, _p, name):
+            return TABLE_IX[o["key"]][name][1]
+
+        lines += [
+            "Which match: irlax's inverse-Hessian errors are econirl's `asymptotic` ones "
+            f"(irlax ÷ econirl − 1: {spread(pairs(irlax_se, econirl_se('asymptotic')))}; the "
+            "same quantity, econirl's from a finite-difference Hessian at float32 iterates); "
+            "Table IX's are econirl's full-likelihood BHHH ("
+            f"{spread(pairs(table_ix, econirl_se('full_likelihood_bhhh')))}), and the "
+            "choice-only BHHH is nearly the same ("
+            f"{spread(pairs(econirl_se('opg_choice'), econirl_se('full_likelihood_bhhh')))} "
+            "from it). The Hessian-based errors are smaller than the BHHH ones "
+            f"(irlax ÷ Table IX − 1: {spread(pairs(irlax_se, table_ix))}): the two estimates "
+            "of the information agree only asymptotically under a correct model. econirl's "
+            "default sandwich is smaller still.",
+            "",
+        ]
+    return lines
+
+
+def _first_stage(ours: dict, peer_cases: dict) -> list[str]:
+    lines = [
+        "## First stage: the mileage process θ3",
+        "",
+        "| sample | source | counts (0, 1, 2 bins) | transitions | θ30 | θ31 | θ32 "
+        "| θ30, θ31 vs Table IX | transition log-lik. |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, label, _groups, _beta in CASES[::2]:
+        o, p = next(c for c in ours["cases"] if c["key"] == key), peer_cases.get(key)
+        t30, t31 = TABLE_IX[key]["theta3"]
+        sample = label.split(",")[0]
+        lines.append(
+            f"| {sample} | Rust, Table IX | | {o['n_observations']} | {t30} | {t31} "
+            f"| {1 - t30 - t31:.4f} | | |"
+        )
+        for source, counts, probs, ll in (
+            ("irlax", o["transition_counts"], o["theta3"], o["transition_log_likelihood"]),
+            *(
+                [
+                    (
+                        "econirl",
+                        p["transition_counts"],
+                        p["estimates"]["theta3"],
+                        p["log_likelihood"]["transition"],
+                    )
+                ]
+                if p
+                else []
+            ),
+        ):
+            lines.append(
+                f"| | {source} | {', '.join(map(str, counts))} | {sum(counts)} "
+                f"| {probs[0]:.4f} | {probs[1]:.4f} | {probs[2]:.4f} "
+                f"| {_pct(probs[0], t30)}, {_pct(probs[1], t31)} | {ll:.3f} |"
+            )
+    lines += [
+        "",
+        "The two libraries count the same file differently. **irlax** follows Rust: one "
+        "increment per month-to-month transition of a bus, after keep *and* after replace "
+        "(measured from 0 after a replacement), and none for a bus's last month, whose "
+        "successor was never observed: exactly Rust's 8,156 / 4,292 transitions, which are "
+        "also its choices (each bus's last decision has no successor and is dropped, as in "
+        "Rust's sample). **econirl** counts only transitions after keep (the 60 / 33 after a "
+        "replacement are dropped) and invents a successor `min(x + 1, max bin)` for every "
+        "bus's last month: one fake one-bin increment per bus (104 / 37), and its choice "
+        "likelihood has one more observation per bus. The file itself differs slightly from "
+        "Rust's original sample (more zero increments; see `irlax.datasets.rust_bus`), which "
+        "is why even Rust-style counting misses Table IX's θ3 by about 2%. The rows 'irlax "
+        "with econirl's θ3' and 'with Table IX's θ3' above show how much of each estimate "
+        "gap is the first stage.",
+        "",
+    ]
+    return lines
+
+
+def _notes() -> list[str]:
+    return [
+        "## Notes",
+        "",
+        "- Both libraries fit the two-step partial likelihood: θ3 first, then (θ11, RC) with "
+        "θ3 held fixed. Table IX's estimates maximise the full likelihood jointly (its θ3 "
+        "column is from that joint fit), which moves (θ11, RC) a little, and its standard "
+        "errors come from the full likelihood's BHHH.",
+        "- The choice likelihood: irlax's is Rust's conditional likelihood Σ log P(a_t | x_t) "
+        "over the 8,156 / 4,292 decisions that have an observed successor; the first "
+        "observation's state is conditioned on, not modelled.",
+        "- Shock scale 1 and the same reward parametrisation in both: u(x, keep) = −0.001·θ11·x, "
+        "u(x, replace) = −RC; econirl's per-bin `operating_cost` is multiplied by 1,000.",
+        "- econirl runs its iterates in float32 (about 4 significant digits) and recompiles its "
+        "JAX loops on every fit, so its warm time is not smaller than its first.",
+        "",
+    ]
+
+
+if __name__ == "__main__":
+    main()
