@@ -218,7 +218,7 @@ def _pct(value: float, reference: float) -> str:
     return f"{100 * (value - reference) / reference:+.2f}%"
 
 
-def _source_state() -> str:
+def _source_state() -> tuple[str, str]:
     """The git commit and a hash of irlax's sources as they are on disk (edits included)."""
     import hashlib
 
@@ -231,7 +231,21 @@ def _source_state() -> str:
         ).stdout.strip()
     except OSError:
         commit = ""
-    return f"commit {commit or '?'}, irlax sources sha256 {digest.hexdigest()[:12]}"
+    return commit or "?", digest.hexdigest()[:12]
+
+
+def _sources_line(sources) -> str:
+    """Which irlax ran: the commit and source hash at the start, and whether they changed."""
+    (commit, digest), (commit_end, digest_end) = sources
+    text = f"irlax: commit {commit}, sources (working tree) sha256 {digest}"
+    if digest != digest_end:
+        text += (
+            f"; at the end commit {commit_end}, sha256 {digest_end}: **irlax's sources "
+            "changed during the run**, so its workers may have run different code"
+        )
+    elif commit != commit_end:
+        text += f" (commit {commit_end} at the end, the sources unchanged)"
+    return text + "."
 
 
 def _cpu_name() -> str:
@@ -261,13 +275,7 @@ def write_report(
         + (f"; econirl {peer['version']} with JAX {peer['jax_version']}" if peer else "")
         + ".",
         "",
-        f"irlax: {sources[0]}"
-        + (
-            "."
-            if sources[0] == sources[1]
-            else f" at the start, {sources[1]} at the end: **irlax's sources changed during "
-            "the run**."
-        ),
+        _sources_line(sources),
         "",
         "irlax: `data = irlax.datasets.rust_bus(groups)`, `maxent.fit(data.mdp(discount=β), "
         'data.trajectories, optimizer="lbfgs", learning_rate=None, steps=200, tol=1e-8, '
