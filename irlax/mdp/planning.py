@@ -279,13 +279,15 @@ def _stationary_values(static, mdp, r, log_prior, temperature, tol):
     """The fixed point `V = T(V)`, differentiable by the implicit function theorem."""
     backup, hard, solver, max_iterations = static
     step = partial(_backup_step, mdp, r, log_prior, temperature, backup, hard)
-    scale = lambda v: tol * jnp.maximum(1.0, jnp.max(jnp.abs(v)))  # noqa: E731
+    # Newton converges quadratically: if it has not in this many steps, more will not help
+    # (float32 near γ = 1 cannot reach a tight tolerance).
+    limit = max_iterations if solver == "iteration" else min(max_iterations, 100)
+
+    def cond(carry):
+        v, residual, i = carry
+        return (residual > tol * jnp.maximum(1.0, jnp.max(jnp.abs(v)))) & (i < limit)
 
     if solver == "iteration":
-
-        def cond(carry):
-            v, residual, i = carry
-            return (residual > scale(v)) & (i < max_iterations)
 
         def body(carry):
             v, _, i = carry
@@ -297,10 +299,6 @@ def _stationary_values(static, mdp, r, log_prior, temperature, tol):
         # backup this is soft policy iteration (evaluate the policy of V exactly); T is convex
         # and monotone for both backups, so from any start the iterates rise monotonically to
         # the fixed point after the first step, and converge quadratically.
-        def cond(carry):
-            v, residual, i = carry
-            return (residual > scale(v)) & (i < max_iterations)
-
         def body(carry):
             v, _, i = carry
             _, tv, log_policy = step(v)
