@@ -214,7 +214,19 @@ class _Statistics:
     end_weights: jnp.ndarray
 
 
+def _objective_kind(mdp: TabularMDP, config: MaxEntConfig) -> str:
+    """ "dual" or "likelihood": what `objective="auto"` means for this MDP."""
+    if config.objective != "auto":
+        return config.objective
+    return "dual" if mdp.horizon is not None else "likelihood"
+
+
 def _statistics(mdp: TabularMDP, demos, config: MaxEntConfig) -> _Statistics:
+    if config.step_weights == "uniform" and _objective_kind(mdp, config) == "dual":
+        raise ValueError(
+            "step_weights='uniform' applies to objective='likelihood'; the dual weights step t "
+            "by γ^t (for this MDP objective='auto' means 'dual')"
+        )
     visits = demo_occupancy(mdp, demos)
     dtype = visits.dtype
     weights = visits
@@ -264,10 +276,7 @@ def _log_policy(mdp: TabularMDP, reward: jnp.ndarray, config: MaxEntConfig):
 
 def _objective(mdp, stats: _Statistics, reward, config):
     plan = _log_policy(mdp, reward, config)
-    kind = config.objective
-    if kind == "auto":
-        kind = "dual" if mdp.horizon is not None else "likelihood"
-    if kind == "likelihood":
+    if _objective_kind(mdp, config) == "likelihood":
         # Terminal rows and unvisited pairs carry no weight; where(…) keeps -inf·0 out.
         return -jnp.sum(jnp.where(stats.weights > 0, stats.weights * plan.log_policy, 0.0))
     r = jnp.broadcast_to(reward[:, None] if reward.ndim == 1 else reward, mdp.probs.shape[:2])

@@ -249,6 +249,7 @@ def _demos(observations, actions):
         (_demos([[0, 1]], [[0]]), {"speed": 2}, "unknown option"),
         (_demos([[0, 1]], [[0]]), {"optimizer": "newton"}, "optimizer"),
         (_demos([[0, 1]], [[0]]), {"temperature": 0.0}, "temperature"),
+        (_demos([[0, 1]], [[0]]), {"step_weights": "uniform"}, "applies to objective"),
     ],
 )
 def test_bad_input_is_named(demos, options, match):
