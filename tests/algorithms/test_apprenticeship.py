@@ -9,9 +9,9 @@ import pytest
 
 from irlax.algorithms import apprenticeship
 from irlax.algorithms.apprenticeship import ApprenticeshipConfig, min_norm_mixture
-from irlax.data import Trajectories
 from irlax.envs import gridworld
 from irlax.mdp import feature_expectations, occupancy, sample_trajectories, value_iteration
+from tests.algorithms.helpers import reach_probability, trajectories
 
 METHODS = ["max_margin", "projection"]
 EPSILON = 1e-3
@@ -46,15 +46,6 @@ def _fit(method, demos=EXPERT, key=0, **options):
     return apprenticeship.fit(
         WORLD, demos, key=jax.random.key(key), method=method, max_iterations=20, **options
     )
-
-
-def _reach_probability(mdp, log_policy, steps):
-    """P(a terminal state is reached within `steps` steps), from every start state."""
-    t = np.asarray(mdp.dense_transitions())
-    move = np.einsum("sa,sat->st", np.exp(np.asarray(log_policy)), t)
-    term = np.asarray(mdp.terminal)
-    move[term] = np.eye(mdp.n_states)[term]  # absorbing
-    return np.linalg.matrix_power(move, steps)[:, term].sum(axis=1)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -149,10 +140,10 @@ def test_learned_reward_reaches_the_goal(method):
     best = int(res.info["best_policy"])
     np.testing.assert_allclose(res.plan.log_policy, res.info["policies"][best], atol=1e-12)
     live = ~np.asarray(mdp.terminal)
-    assert _reach_probability(mdp, res.plan.log_policy, 12)[live].min() > 0.99
+    assert reach_probability(mdp, res.plan.log_policy, 12)[live].min() > 0.99
     lam = np.asarray(res.info["mixture_weights"])
     mixture = sum(
-        w * _reach_probability(mdp, p, 12) for w, p in zip(lam, res.info["policies"], strict=True)
+        w * reach_probability(mdp, p, 12) for w, p in zip(lam, res.info["policies"], strict=True)
     )
     assert mixture[live].min() > 0.8
 
@@ -193,23 +184,14 @@ def test_float32_by_default():
         assert float(np.nanmin(res.history["margin"])) <= EPSILON
 
 
-def _trajectories(obs, act):
-    obs, act = np.asarray(obs), np.asarray(act)
-    return Trajectories(
-        observations=jnp.asarray(obs, jnp.int32),
-        actions=jnp.asarray(act, jnp.int32),
-        lengths=jnp.full(obs.shape[0], act.shape[1], jnp.int32),
-    )
-
-
 @pytest.mark.parametrize(
     ("demos", "match"),
     [
-        (_trajectories([[0, 1, 99]], [[0, 1]]), "observations"),
-        (_trajectories([[0, 1, 2]], [[0, 7]]), "actions"),
-        (_trajectories([[-1, 1, 2]], [[0, 1]]), "observations"),
-        (_trajectories(np.zeros((0, 3)), np.zeros((0, 2))), "empty"),
-        (_trajectories([[0]], np.zeros((1, 0))), "empty"),
+        (trajectories([[0, 1, 99]], [[0, 1]]), "observations"),
+        (trajectories([[0, 1, 2]], [[0, 7]]), "actions"),
+        (trajectories([[-1, 1, 2]], [[0, 1]]), "observations"),
+        (trajectories(np.zeros((0, 3)), np.zeros((0, 2))), "empty"),
+        (trajectories([[0]], np.zeros((1, 0))), "empty"),
         (jnp.ones((16, 4)), "shape"),
         (jnp.full((16, 5), jnp.nan), "finite"),
         (-jnp.ones((16, 5)), "non-negative"),

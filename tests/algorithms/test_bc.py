@@ -18,36 +18,17 @@ from irlax.mdp import (
     soft_value_iteration,
     value_iteration,
 )
+from tests.algorithms.helpers import reach_probability, trajectories
 
 WORLD = gridworld(3, 3, horizon=None, discount=0.9, goal=(2, 2), features="onehot")
 
 
-def _trajectories(obs, act, lengths=None):
-    obs, act = np.asarray(obs), np.asarray(act)
-    if lengths is None:
-        lengths = np.full(obs.shape[0], act.shape[1])
-    return Trajectories(
-        observations=jnp.asarray(obs, jnp.int32),
-        actions=jnp.asarray(act, jnp.int32),
-        lengths=jnp.asarray(lengths, jnp.int32),
-    )
-
-
 # Padding (past each length) must not count: its actions are deliberately unusual.
-DEMOS = _trajectories(
+DEMOS = trajectories(
     [[0, 1, 2, 5, 8], [0, 3, 4, 4, 4], [3, 4, 5, 8, 8]],
     [[3, 3, 1, 1], [1, 3, 4, 4], [3, 3, 1, 2]],
     lengths=[4, 2, 3],
 )
-
-
-def _reach_probability(mdp, log_policy, steps):
-    """P(a terminal state is reached within `steps` steps), from every start state."""
-    t = np.asarray(mdp.dense_transitions())
-    move = np.einsum("sa,sat->st", np.exp(np.asarray(log_policy)), t)
-    term = np.asarray(mdp.terminal)
-    move[term] = np.eye(mdp.n_states)[term]  # absorbing
-    return np.linalg.matrix_power(move, steps)[:, term].sum(axis=1)
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1, 1.0])
@@ -114,7 +95,7 @@ def test_cloned_policy_reaches_the_goal():
     res = bc.fit(WORLD, demos, key=jax.random.key(0))
     live = ~np.asarray(WORLD.terminal)
     assert bool(np.all(res.info["visited"][live]))
-    assert _reach_probability(WORLD, res.plan.log_policy, 30)[live].min() > 0.99
+    assert reach_probability(WORLD, res.plan.log_policy, 30)[live].min() > 0.99
 
 
 def test_vmap_over_keys_and_demos_equals_a_loop():
@@ -145,11 +126,11 @@ def test_float32_by_default():
 @pytest.mark.parametrize(
     ("demos", "match"),
     [
-        (_trajectories([[0, 1, 99]], [[0, 1]]), "observations"),
-        (_trajectories([[0, 1, 2]], [[0, 7]]), "actions"),
-        (_trajectories([[0, -1, 2]], [[0, 1]]), "observations"),
-        (_trajectories(np.zeros((0, 3)), np.zeros((0, 2))), "empty"),
-        (_trajectories([[0, 1]], [[3]], lengths=[0]), "empty"),
+        (trajectories([[0, 1, 99]], [[0, 1]]), "observations"),
+        (trajectories([[0, 1, 2]], [[0, 7]]), "actions"),
+        (trajectories([[0, -1, 2]], [[0, 1]]), "observations"),
+        (trajectories(np.zeros((0, 3)), np.zeros((0, 2))), "empty"),
+        (trajectories([[0, 1]], [[3]], lengths=[0]), "empty"),
         (jnp.ones((9, 4)), "shape"),
         (jnp.full((9, 5), jnp.nan), "finite"),
         (jnp.zeros((9, 5)), "zero"),

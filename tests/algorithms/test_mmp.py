@@ -10,9 +10,9 @@ import pytest
 
 from irlax.algorithms import mmp
 from irlax.algorithms.mmp import MMPConfig
-from irlax.data import Trajectories
 from irlax.envs import gridworld, random_mdp
 from irlax.mdp import occupancy, sample_trajectories, value_iteration
+from tests.algorithms.helpers import reach_probability, trajectories
 
 # A deterministic 3×4 grid from (0, 0) to the goal (2, 3), one indicator feature per cell.
 # Every fit on it shares one compilation.
@@ -28,26 +28,6 @@ def _expert(mdp, reward):
 # A random cost per cell: a unique best path, which a reward on cells can single out.
 HIDDEN = -np.random.default_rng(0).uniform(0.5, 1.5, WORLD.n_states)
 EXPERT = _expert(WORLD, HIDDEN)
-
-
-def _reach_probability(mdp, log_policy, steps):
-    """P(a terminal state is reached within `steps` steps), from every start state."""
-    t = np.asarray(mdp.dense_transitions())
-    move = np.einsum("sa,sat->st", np.exp(np.asarray(log_policy)), t)
-    term = np.asarray(mdp.terminal)
-    move[term] = np.eye(mdp.n_states)[term]  # absorbing
-    return np.linalg.matrix_power(move, steps)[:, term].sum(axis=1)
-
-
-def _trajectories(obs, act, lengths=None):
-    obs, act = np.asarray(obs), np.asarray(act)
-    if lengths is None:
-        lengths = np.full(obs.shape[0], act.shape[1])
-    return Trajectories(
-        observations=jnp.asarray(obs, jnp.int32),
-        actions=jnp.asarray(act, jnp.int32),
-        lengths=jnp.asarray(lengths, jnp.int32),
-    )
 
 
 def test_margin_is_satisfied_on_a_separable_problem():
@@ -80,7 +60,7 @@ def test_learned_reward_reaches_the_goal():
     res = mmp.fit(WORLD, demos, key=jax.random.key(0), config=CONFIG)
     assert res.reward.shape == (WORLD.n_states,)
     np.testing.assert_allclose(res.reward, np.asarray(WORLD.features) @ res.params, atol=1e-12)
-    assert _reach_probability(WORLD, res.plan.log_policy, 8)[START] > 0.99
+    assert reach_probability(WORLD, res.plan.log_policy, 8)[START] > 0.99
 
 
 @pytest.mark.parametrize("horizon", [2, None])
@@ -126,7 +106,7 @@ def test_per_demo_planning_averages_the_demos_and_agrees_when_losses_agree():
     grid = gridworld(2, 2, horizon=None, discount=0.9, features="onehot")
     # Round the loop 0 → 1 → 3 → 2 → 0 (right, down, left, up) from two different cells:
     # the same visited pairs, so the same loss map.
-    loop = _trajectories([[0, 1, 3, 2, 0], [1, 3, 2, 0, 1]], [[3, 1, 2, 0], [1, 2, 0, 3]])
+    loop = trajectories([[0, 1, 3, 2, 0], [1, 3, 2, 0, 1]], [[3, 1, 2, 0], [1, 2, 0, 3]])
     w = np.array([0.3, -0.2, 0.5, 0.1])
     per_demo, g_per_demo = mmp.objective(grid, loop, w, per_demo=True)
     averaged, g_averaged = mmp.objective(grid, loop, w)
@@ -134,16 +114,16 @@ def test_per_demo_planning_averages_the_demos_and_agrees_when_losses_agree():
     np.testing.assert_allclose(g_per_demo, g_averaged, atol=1e-10)
 
     # Different paths: the per-demo objective is the mean of the single-demo objectives.
-    paths = _trajectories([[0, 1, 3], [2, 2, 3]], [[3, 1], [4, 3]])
+    paths = trajectories([[0, 1, 3], [2, 2, 3]], [[3, 1], [4, 3]])
     both, g_both = mmp.objective(grid, paths, w, per_demo=True)
     singles = [
-        mmp.objective(grid, _trajectories(o[None], a[None]), w, per_demo=True)
+        mmp.objective(grid, trajectories(o[None], a[None]), w, per_demo=True)
         for o, a in zip(np.asarray(paths.observations), np.asarray(paths.actions), strict=True)
     ]
     np.testing.assert_allclose(both, np.mean([c for c, _ in singles]), rtol=1e-10)
     np.testing.assert_allclose(g_both, np.mean([g for _, g in singles], axis=0), atol=1e-10)
     # One demo: per demo and averaged are the same problem.
-    one = _trajectories(np.asarray(paths.observations)[:1], np.asarray(paths.actions)[:1])
+    one = trajectories(np.asarray(paths.observations)[:1], np.asarray(paths.actions)[:1])
     np.testing.assert_allclose(
         mmp.objective(grid, one, w, per_demo=True)[0], mmp.objective(grid, one, w)[0]
     )
@@ -176,10 +156,10 @@ def test_options_override_config_and_float32_by_default():
 @pytest.mark.parametrize(
     ("demos", "match"),
     [
-        (_trajectories([[0, 1, 99]], [[0, 1]]), "observations"),
-        (_trajectories([[0, 1, 2]], [[0, 7]]), "actions"),
-        (_trajectories(np.zeros((0, 3)), np.zeros((0, 2))), "empty"),
-        (_trajectories([[0, 1]], [[3]], lengths=[0]), "empty"),
+        (trajectories([[0, 1, 99]], [[0, 1]]), "observations"),
+        (trajectories([[0, 1, 2]], [[0, 7]]), "actions"),
+        (trajectories(np.zeros((0, 3)), np.zeros((0, 2))), "empty"),
+        (trajectories([[0, 1]], [[3]], lengths=[0]), "empty"),
         (jnp.ones((12, 4)), "shape"),
         (jnp.full((12, 5), jnp.nan), "finite"),
     ],
