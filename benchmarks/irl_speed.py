@@ -50,6 +50,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import cpu_name, source_state, sources_line
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -472,57 +473,17 @@ def main() -> None:
     if args.imitation_steps is None:
         args.imitation_steps = args.steps
 
-    load_before, source_before = os.getloadavg(), _source_state()
+    load_before, source_before = os.getloadavg(), source_state()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         worlds = {world: compare_world(world, args, tmp) for world in args.worlds}
     elapsed = time.perf_counter() - start
-    sources = (source_before, _source_state())
+    sources = (source_before, source_state())
     write_report(args, worlds, load_before, os.getloadavg(), elapsed, sources)
     print(Path(args.out).read_text())
 
 
 # --------------------------------------------------------------------------- report
-
-
-def _source_state() -> tuple[str, str]:
-    """The git commit and a hash of irlax's sources as they are on disk (edits included)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "irlax").rglob("*.py")):
-        digest.update(path.read_bytes())
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    return commit or "?", digest.hexdigest()[:12]
-
-
-def _sources_line(sources) -> str:
-    """Which irlax ran: the commit and source hash at the start, and whether they changed."""
-    (commit, digest), (commit_end, digest_end) = sources
-    text = f"irlax: commit {commit}, sources (working tree) sha256 {digest}"
-    if digest != digest_end:
-        text += (
-            f"; at the end commit {commit_end}, sha256 {digest_end}: **irlax's sources "
-            "changed during the run**, so its workers may have run different code"
-        )
-    elif commit != commit_end:
-        text += f" (commit {commit_end} at the end, the sources unchanged)"
-    return text + "."
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def _ratio(x: float) -> str:
@@ -547,12 +508,12 @@ def write_report(args, worlds: dict, load_before, load_after, elapsed: float, so
         "",
         f"Written by `benchmarks/irl_speed.py` (`make bench`); command: `{command.strip()}`.",
         "",
-        f"Machine: {platform.machine()}, {_cpu_name()}, {os.cpu_count()} cores (shared: load "
+        f"Machine: {platform.machine()}, {cpu_name()}, {os.cpu_count()} cores (shared: load "
         f"average {load_before[0]:.1f} before, {load_after[0]:.1f} after the "
         f"{elapsed / 60:.0f}-minute run), Python {platform.python_version()}, "
         f"JAX {jax.__version__} on {jax.default_backend()}.",
         "",
-        _sources_line(sources),
+        sources_line(sources),
         "",
         "Every learner gets the same MDP (horizon 50, discount 1), the same linear state-feature "
         f"reward, starting at θ = 0, the same sampled demonstrations and {args.steps} Adam steps "

@@ -39,6 +39,8 @@ import sys
 import time
 from pathlib import Path
 
+from _report import cpu_name, source_state, sources_line
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CSV = ROOT / "irlax" / "datasets" / "data" / "rust_bus_original.csv"
@@ -189,7 +191,7 @@ def main() -> None:
         print(json.dumps(worker(spec["repeats"], spec["other_theta3"])))
         return
 
-    load_before, source_before = os.getloadavg(), _source_state()
+    load_before, source_before = os.getloadavg(), source_state()
     start = time.perf_counter()
     peer = None
     if args.econirl_python:
@@ -206,7 +208,7 @@ def main() -> None:
     out, rss = run_measured([sys.executable, __file__, "--worker", spec])
     ours = json.loads(out.strip().splitlines()[-1])
     elapsed = time.perf_counter() - start
-    sources = (source_before, _source_state())
+    sources = (source_before, source_state())
     write_report(args, ours, peer, load_before, os.getloadavg(), elapsed, sources)
     print(Path(args.out).read_text())
 
@@ -216,46 +218,6 @@ def main() -> None:
 
 def _pct(value: float, reference: float) -> str:
     return f"{100 * (value - reference) / reference:+.2f}%"
-
-
-def _source_state() -> tuple[str, str]:
-    """The git commit and a hash of irlax's sources as they are on disk (edits included)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "irlax").rglob("*.py")):
-        digest.update(path.read_bytes())
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    return commit or "?", digest.hexdigest()[:12]
-
-
-def _sources_line(sources) -> str:
-    """Which irlax ran: the commit and source hash at the start, and whether they changed."""
-    (commit, digest), (commit_end, digest_end) = sources
-    text = f"irlax: commit {commit}, sources (working tree) sha256 {digest}"
-    if digest != digest_end:
-        text += (
-            f"; at the end commit {commit_end}, sha256 {digest_end}: **irlax's sources "
-            "changed during the run**, so its workers may have run different code"
-        )
-    elif commit != commit_end:
-        text += f" (commit {commit_end} at the end, the sources unchanged)"
-    return text + "."
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def write_report(
@@ -268,14 +230,14 @@ def write_report(
         "",
         f"Written by `benchmarks/rust_bus.py` (`make bench`); command: `{command.strip()}`.",
         "",
-        f"Machine: {platform.machine()}, {_cpu_name()}, {os.cpu_count()} cores (shared: load "
+        f"Machine: {platform.machine()}, {cpu_name()}, {os.cpu_count()} cores (shared: load "
         f"average {load_before[0]:.1f} before, {load_after[0]:.1f} after the "
         f"{elapsed / 60:.0f}-minute run), Python {platform.python_version()}, "
         f"JAX {ours['jax_version']} (irlax, float64)"
         + (f"; econirl {peer['version']} with JAX {peer['jax_version']}" if peer else "")
         + ".",
         "",
-        _sources_line(sources),
+        sources_line(sources),
         "",
         "irlax: `data = irlax.datasets.rust_bus(groups)`, `maxent.fit(data.mdp(discount=β), "
         'data.trajectories, optimizer="lbfgs", learning_rate=None, steps=200, tol=1e-8, '
