@@ -1,0 +1,100 @@
+"""Tracks as paths of grid cells, and their conversion to `Trajectories` of moves."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from irlax.data import Trajectories
+from irlax.forecast.planning import MOVES
+
+_MOVE_INDEX = {(int(dr), int(dc)): k for k, (dr, dc) in enumerate(MOVES)}
+
+
+def cell_path(rows, cols, *, keep_stays: bool = False) -> np.ndarray:
+    """Join a sequence of cells into a path of 8-neighbour moves.
+
+    Consecutive cells further apart than one move are joined by the straightest chain of
+    moves (diagonal steps spread evenly along the way, as Bresenham's line does): this is how
+    gaps in a sampled track are interpolated. Repeated cells are dropped unless `keep_stays`.
+
+    Args:
+        rows, cols: int sequences of equal length, the cells visited in order.
+        keep_stays: keep consecutive repeats as stay moves (when time steps are meaningful).
+
+    Returns:
+        int `[n, 2]` (row, col) cells, each one move from the one before.
+    """
+    rows = np.asarray(rows, dtype=np.int64).ravel()
+    cols = np.asarray(cols, dtype=np.int64).ravel()
+    if rows.shape != cols.shape or rows.size == 0:
+        raise ValueError(
+            f"rows and cols must be equal-length and non-empty, got {rows.shape}, {cols.shape}"
+        )
+    out = [(rows[0], cols[0])]
+    for r1, c1 in zip(rows[1:], cols[1:], strict=True):
+        r0, c0 = out[-1]
+        n = max(abs(r1 - r0), abs(c1 - c0))
+        if n == 0:
+            if keep_stays:
+                out.append((r1, c1))
+            continue
+        steps = np.arange(1, n + 1)
+        out.extend(
+            zip(
+                r0 + np.round((r1 - r0) * steps / n).astype(np.int64),
+                c0 + np.round((c1 - c0) * steps / n).astype(np.int64),
+                strict=True,
+            )
+        )
+    return np.asarray(out, dtype=np.int64).reshape(-1, 2)
+
+
+def to_trajectories(paths, shape: tuple[int, int]) -> Trajectories:
+    """Cell paths → `Trajectories` of flat cell indices and move indices (into `MOVES`).
+
+    Args:
+        paths: sequence of int `[n_i, 2]` (row, col) paths, each step one of the 9 moves.
+        shape: `(H, W)` of the grid.
+
+    Raises:
+        ValueError: a path leaves the grid, skips cells, or has no cell.
+    """
+    h, w = shape
+    paths = [np.asarray(p, dtype=np.int64).reshape(-1, 2) for p in paths]
+    if not paths:
+        raise ValueError("no tracks given")
+    for i, p in enumerate(paths):
+        if len(p) == 0:
+            raise ValueError(f"track {i} has no cell")
+        outside = (p[:, 0] < 0) | (p[:, 0] >= h) | (p[:, 1] < 0) | (p[:, 1] >= w)
+        if outside.any():
+            t = int(np.argmax(outside))
+            raise ValueError(f"track {i} leaves the {h}x{w} grid at step {t}: cell {p[t].tolist()}")
+        step = np.abs(np.diff(p, axis=0)).max(axis=1) if len(p) > 1 else np.zeros(0)
+        if (step > 1).any():
+            t = int(np.argmax(step > 1))
+            raise ValueError(
+                f"track {i} jumps from {p[t].tolist()} to {p[t + 1].tolist()}; join gaps with "
+                "cell_path first"
+            )
+    n_steps = max(len(p) - 1 for p in paths)
+    obs = np.zeros((len(paths), n_steps + 1), np.int32)
+    act = np.zeros((len(paths), n_steps), np.int32)
+    for i, p in enumerate(paths):
+        flat = p[:, 0] * w + p[:, 1]
+        obs[i, : len(p)] = flat
+        obs[i, len(p) :] = flat[-1]
+        d = np.diff(p, axis=0)
+        act[i, : len(p) - 1] = [_MOVE_INDEX[(int(a), int(b))] for a, b in d]
+    lengths = np.asarray([len(p) - 1 for p in paths], np.int32)
+    return Trajectories(jnp.asarray(obs), jnp.asarray(act), jnp.asarray(lengths))
+
+
+def to_paths(trajectories: Trajectories, shape: tuple[int, int]) -> list[np.ndarray]:
+    """`Trajectories` of flat cells → list of int `[n_i, 2]` (row, col) paths."""
+    obs = np.asarray(trajectories.observations)
+    lengths = np.asarray(trajectories.lengths)
+    return [
+        np.stack(np.divmod(o[: n + 1], shape[1]), axis=1) for o, n in zip(obs, lengths, strict=True)
+    ]
