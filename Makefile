@@ -7,7 +7,7 @@ PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed-stamp
 ECONIRL := .venv-econirl
 ECONIRL_STAMP := $(ECONIRL)/.installed-stamp
-OUT ?= results/demo
+OUT ?= results/forecast
 
 .PHONY: install test lint demo bench clean
 
@@ -26,8 +26,10 @@ lint: install
 test: lint
 	$(BIN)/pytest -n 2 -q
 
+# The main job: activity forecasting on the built-in street scene (Kitani et al. 2012).
 demo: install
-	$(BIN)/irlax demo --out $(OUT)
+	$(BIN)/irlax forecast --out $(OUT)
+	@echo "pictures: $(OUT)/scene.png cost.png forecast.png destinations.png (report: $(OUT)/report.txt)"
 
 # Peer libraries live in their own virtualenv; irlax never imports them.
 $(PEERS_STAMP): benchmarks/peers/requirements-imitation.txt

@@ -30,12 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--width", type=int, default=30)
     demo.add_argument("--temperature", type=float, default=0.2)
     _add_irl_command(commands)
+    _add_forecast_command(commands)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
             return _demo(args)
         if args.command == "irl":
             return _irl(args)
+        if args.command == "forecast":
+            return _forecast(args)
     except ValueError as e:
         print(f"irlax {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -363,3 +366,85 @@ def _demo(args) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _add_forecast_command(commands) -> None:
+    from irlax.forecast import ForecastConfig
+
+    sub = commands.add_parser(
+        "forecast",
+        help="learn where walkers go on a semantic map and forecast held-out tracks (Kitani 12)",
+        description="Activity forecasting (Kitani et al. 2012): learn per-class walking costs "
+        "from tracks by goal-conditioned MaxEnt IRL, forecast held-out tracks from their first "
+        "half, and compare with baselines. Writes scene.png, cost.png, forecast.png, "
+        "destinations.png, learning_curve.png, metrics.json and report.txt.",
+    )
+    data = sub.add_argument_group("data (default: the built-in street scene)")
+    data.add_argument(
+        "--scene",
+        choices=("street", "harbor"),
+        default="street",
+        help="street: generated street scene with hidden costs; harbor: New York Harbor AIS "
+        "tracks, December 2020 (train days 1-5, test days 6-7)",
+    )
+    data.add_argument(
+        "--size", type=int, default=64, help="street scene side in cells (default: 64)"
+    )
+    data.add_argument("--goals", type=int, default=None, help="street scene destinations")
+    data.add_argument("--n-train", type=int, default=200, help="street scene train tracks")
+    data.add_argument("--n-test", type=int, default=50, help="street scene test tracks")
+    data.add_argument("--labels", type=Path, help="your map: a PNG of class colours")
+    data.add_argument("--classes", type=Path, help="your class list (JSON; see irlax.forecast.io)")
+    data.add_argument("--tracks", type=Path, help="your tracks: CSV of track_id,t,x,y (pixels)")
+    data.add_argument(
+        "--radius",
+        type=float,
+        default=2.0,
+        help="radius in cells of destinations found from where tracks end (harbor, your data)",
+    )
+    run = sub.add_argument_group("fit and evaluation")
+    run.add_argument("--seed", type=int, default=0, help="scene, tracks and samples seed")
+    run.add_argument("--observe", type=float, default=0.5, help="fraction of a test track observed")
+    run.add_argument("--samples", type=int, default=16, help="sampled continuations per track")
+    _add_config_options(run, ForecastConfig)
+    sub.add_argument("--out", type=Path, default=Path("results/forecast"), help="results folder")
+
+
+def _forecast(args) -> int:
+    from tqdm import tqdm
+
+    from irlax.forecast import ForecastConfig, experiment
+
+    own = [args.labels, args.classes, args.tracks]
+    if any(x is not None for x in own):
+        if not all(x is not None for x in own):
+            raise ValueError("your own data needs all three of --labels, --classes and --tracks")
+        data = experiment.files(args.labels, args.classes, args.tracks, radius=args.radius)
+    elif args.scene == "harbor":
+        data = experiment.harbor(radius=args.radius)
+    else:
+        data = experiment.street(args.seed, args.size, args.goals, args.n_train, args.n_test)
+    names = [f.name for f in dataclasses.fields(ForecastConfig)]
+    config = ForecastConfig(**{n: getattr(args, n) for n in names if getattr(args, n) is not None})
+    print(
+        f"irlax forecast: {data.name}: {data.scene.shape[0]}x{data.scene.shape[1]} cells, "
+        f"{len(data.goals)} destinations, {len(data.train)} train / {len(data.test)} test tracks"
+    )
+    with tqdm(total=config.steps, desc="fitting costs (L-BFGS)", unit="it", leave=False) as bar:
+
+        def progress(i, loss):
+            bar.update(1)
+            bar.set_postfix(nll=f"{float(loss):.4f}")
+
+        outcome = experiment.run(
+            data,
+            seed=args.seed,
+            config=config,
+            progress=progress,
+            n_samples=args.samples,
+            observe=args.observe,
+        )
+    written = experiment.write(outcome, args.out)
+    print((args.out / "report.txt").read_text(), end="")
+    print(f"pictures and metrics in {args.out}/: " + ", ".join(p.name for p in written))
+    return 0

@@ -59,8 +59,10 @@ class ForecastConfig:
 
     steps: int = 100
     """Most L-BFGS iterations."""
-    tol: float = 1e-5
+    tol: float = 1e-4
     """Stop when the gradient norm falls below this."""
+    ftol: float = 1e-6
+    """Or when two iterations in a row improve the loss by less than this, relatively."""
     l2: float = 1e-3
     """Weight of `l2/2 ‖θ‖²` added to the NLL per step."""
     prior_pseudocount: float = 1.0
@@ -71,7 +73,7 @@ class ForecastConfig:
     def __post_init__(self) -> None:
         if not (isinstance(self.steps, int) and self.steps >= 1):
             raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
-        for name in ("tol", "l2", "prior_pseudocount"):
+        for name in ("tol", "ftol", "l2", "prior_pseudocount"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number ≥ 0, got {value!r}")
@@ -266,6 +268,7 @@ def fit(
             their destination, leave the grid or step onto impassable cells.
     """
     config = _config(config, options)
+    names = scene.feature_names if features is None else ()
     features = scene.features if features is None else jnp.asarray(features)
     shape = scene.shape
     if features.ndim != 3 or features.shape[:2] != shape:
@@ -291,7 +294,7 @@ def fit(
         goals=jnp.asarray(goals),
         passable=scene.passable,
         history=history,
-        feature_names=scene.feature_names if features is scene.features else (),
+        feature_names=names,
         cell_size=scene.cell_size,
     )
 
@@ -367,7 +370,9 @@ def _fit(features, goals, passable, stats, config: ForecastConfig, progress):
             "loss": history["loss"].at[i].set(loss),
             "grad_norm": history["grad_norm"].at[i].set(grad_norm),
         }
-        done = grad_norm <= config.tol
+        loss_ago = history["loss"][jnp.maximum(i - 2, 0)]
+        stalled = (i >= 2) & (loss_ago - loss <= config.ftol * jnp.abs(loss))
+        done = (grad_norm <= config.tol) | stalled
         updates, new_state = optimizer.update(
             grad, state, theta, value=loss, grad=grad, value_fn=loss_fn
         )
@@ -432,19 +437,20 @@ def _prefix_cells(model: ForecastModel, prefix) -> jnp.ndarray:
     return jnp.asarray(p[:, 0] * w + p[:, 1], jnp.int32)
 
 
-@jax.jit
-def _neighbour_logits(model: ForecastModel, cell):
-    """`[G, 9]` log π_g(a | cell) (−inf for moves off the grid or into impassable cells)."""
+def _neighbour_logits(model: ForecastModel, cell, goal=None):
+    """log π_g(a | cell): `[G, 9]`, or `[9]` for one `goal` (−inf for impossible moves)."""
     h, w = model.shape
     r, c = cell // w, cell % w
     rr, cc = r + MOVES[:, 0], c + MOVES[:, 1]
     inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
     target = jnp.clip(rr, 0, h - 1) * w + jnp.clip(cc, 0, w - 1)
     v = _flat(model.values)
-    ok = inside & model.passable.reshape(-1)[target]
+    # Gather only the 9 neighbours' values (one goal's row would copy the whole map).
+    here, there = (v[:, cell], v[:, target]) if goal is None else (v[goal, cell], v[goal, target])
+    ok = inside & model.passable.reshape(-1)[target] & (there > _NEG / 2)
     step = -jnp.asarray(MOVE_LENGTHS, v.dtype) * model.cost.reshape(-1)[cell]
-    logits = step[None] + v[:, target] - v[:, cell][:, None]
-    return jnp.where(ok[None] & (v[:, target] > _NEG / 2), jnp.minimum(logits, 0.0), -jnp.inf)
+    logits = step + there - here[..., None]
+    return jnp.where(ok, jnp.minimum(logits, 0.0), -jnp.inf)
 
 
 @jax.jit
@@ -578,12 +584,12 @@ def _walk(model: ForecastModel, goal, cell, key, steps):
 
     def step(carry, k):
         cell, arrived, n = carry
-        logits = _neighbour_logits(model, cell)[goal]
+        logits = _neighbour_logits(model, cell, goal)
         move = jax.random.categorical(k, logits)
         offset = jnp.asarray(MOVES)[move]
         nxt = cell + offset[0] * w + offset[1]
         stuck = arrived | ~jnp.isfinite(logits).any()
-        nxt = jnp.where(stuck, cell, nxt)
+        nxt = jnp.where(stuck, cell, nxt).astype(cell.dtype)
         n = n + (~stuck).astype(n.dtype)
         return (nxt, arrived | goal_cells[nxt], n), nxt
 

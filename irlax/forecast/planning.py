@@ -297,7 +297,12 @@ def expected_visits(probs, source, *, tol=None, max_rounds=200):
     Returns:
         `[G, H, W]` expected visits.
     """
-    tol = default_tolerance(probs.dtype) if tol is None else tol
+    tol = default_tolerance(probs.dtype) if tol is None else float(tol)
+    return _expected_visits(probs, source, tol, int(max_rounds))
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _expected_visits(probs, source, tol, max_rounds):
     weights = _inflow_weights(probs)
     stay = _layout(probs[:, 0])
     d, _, _ = _rounds(
@@ -334,6 +339,7 @@ def _goal_values_bwd(tol, max_rounds, residuals, cotangent):
 
 
 _goal_values.defvjp(_goal_values_fwd, _goal_values_bwd)
+_goal_values_jit = jax.jit(_goal_values, static_argnums=(3, 4))
 
 
 def goal_values(cost, goals, passable=None, *, tol=None, max_rounds=200):
@@ -361,8 +367,8 @@ def goal_values(cost, goals, passable=None, *, tol=None, max_rounds=200):
     goals = jnp.asarray(goals, bool)
     passable = jnp.ones(cost.shape, bool) if passable is None else jnp.asarray(passable, bool)
     check_inputs(cost, goals, passable)
-    tol = default_tolerance(cost.dtype) if tol is None else tol
-    return _goal_values(cost, goals, passable, tol, max_rounds)
+    tol = default_tolerance(cost.dtype) if tol is None else float(tol)
+    return _goal_values_jit(cost, goals, passable, tol, int(max_rounds))
 
 
 def check_inputs(cost, goals, passable) -> None:
