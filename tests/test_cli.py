@@ -51,3 +51,56 @@ def test_irl_options_come_from_the_config_and_are_checked(tmp_path, capsys):
     assert "--hidden" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse: an option no config has
         main([*argv, "--speed", "3"])
+
+
+FORECAST_FILES = (
+    "scene.png",
+    "cost.png",
+    "forecast.png",
+    "destinations.png",
+    "learning_curve.png",
+    "metrics.json",
+    "report.txt",
+)
+PREDICTORS = ("model", "shortest_path", "behaviour_cloning", "constant_velocity", "random_walk")
+
+
+def test_forecast_on_the_street_scene_writes_pictures_metrics_and_report(tmp_path, capsys):
+    out = tmp_path / "street"
+    argv = ["forecast", "--size", "32", "--n-train", "40", "--n-test", "8", "--steps", "8"]
+    assert main([*argv, "--out", str(out)]) == 0
+    for name in FORECAST_FILES:
+        assert (out / name).stat().st_size > 0, name
+    metrics = json.loads((out / "metrics.json").read_text())
+    for name in (*PREDICTORS, "true_cost"):
+        assert set(metrics[name]) >= {"nll_per_step", "mhd", "destination_accuracy"}, name
+    report = capsys.readouterr().out
+    assert all(name in report for name in PREDICTORS)
+    assert str(out) in report
+
+
+def test_forecast_on_your_own_files(tmp_path, capsys):
+    from irlax.forecast import io
+
+    files = io.write_example(tmp_path / "in")
+    out = tmp_path / "out"
+    argv = ["forecast", "--labels", str(files.labels), "--classes", str(files.classes)]
+    argv += ["--tracks", str(files.tracks), "--steps", "5", "--out", str(out)]
+    assert main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(PREDICTORS) <= set(metrics)
+    assert "true_cost" not in metrics
+
+
+def test_forecast_refuses_incomplete_or_bad_files(tmp_path, capsys):
+    from irlax.forecast import io
+
+    files = io.write_example(tmp_path)
+    assert main(["forecast", "--labels", str(files.labels), "--out", str(tmp_path / "o")]) == 2
+    assert "needs all three" in capsys.readouterr().err
+    files.classes.write_text('{"classes": [')
+    argv = ["forecast", "--labels", str(files.labels), "--classes", str(files.classes)]
+    assert main([*argv, "--tracks", str(files.tracks), "--out", str(tmp_path / "o")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert main(["forecast", "--steps", "0", "--size", "32", "--out", str(tmp_path / "o")]) == 2
+    assert "steps must be a positive integer" in capsys.readouterr().err
