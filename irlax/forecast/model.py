@@ -434,6 +434,10 @@ def _prefix_cells(model: ForecastModel, prefix) -> jnp.ndarray:
         raise ValueError("the prefix has no cell")
     if (p < 0).any() or (p[:, 0] >= h).any() or (p[:, 1] >= w).any():
         raise ValueError(f"the prefix leaves the {h}x{w} grid")
+    if len(p) > 1 and np.abs(np.diff(p, axis=0)).max() > 1:
+        raise ValueError("the prefix jumps between cells; join it with tracks.cell_path")
+    if not np.asarray(model.passable)[p[:, 0], p[:, 1]].all():
+        raise ValueError("the prefix enters an impassable cell")
     return jnp.asarray(p[:, 0] * w + p[:, 1], jnp.int32)
 
 

@@ -77,20 +77,17 @@ def default_tolerance(dtype) -> float:
     return 64 * float(jnp.finfo(dtype).eps)
 
 
-def _shift_cols(x, offset):
-    """`y[..., j] = x[..., j + offset]` along the last axis, padded with `_NEG`-free zeros."""
-    pad = jnp.zeros_like(x[..., :1])
+def _shift(x, offset, fill=0.0):
+    """`y[..., j] = x[..., j + offset]` (offset ±1) along the last axis; `fill` past the edge."""
+    pad = jnp.full_like(x[..., :1], fill)
     if offset == 1:
         return jnp.concatenate([x[..., 1:], pad], axis=-1)
     return jnp.concatenate([pad, x[..., :-1]], axis=-1)
 
 
 def _shift_neg(x, offset):
-    """Like `_shift_cols`, but the cell beyond the edge is unreachable (`_NEG`)."""
-    pad = jnp.full_like(x[..., :1], _NEG)
-    if offset == 1:
-        return jnp.concatenate([x[..., 1:], pad], axis=-1)
-    return jnp.concatenate([pad, x[..., :-1]], axis=-1)
+    """`_shift` where the cell beyond the edge is unreachable (value `_NEG`)."""
+    return _shift(x, offset, _NEG)
 
 
 def _value_sweep(v, cost, free, fixed):
@@ -121,8 +118,9 @@ def _value_sweep(v, cost, free, fixed):
 def _occupancy_sweep(d, source, weights, stay):
     """One downward Gauss–Seidel sweep of `d = source + P_πᵀ d`; arrays are `[rows, G, cols]`.
 
-    `weights[i, j]` is the probability of the move into each cell from its neighbour at
-    offset `(i − 1, j − 1)`, read at the receiving cell; `stay` is the stay probability.
+    `weights[:, i, j]` is the probability of the move into each cell from its neighbour at
+    offset `(i − 1, j − 1)`, read at the receiving cell (`[rows, 3, 3, G, cols]`, rows first
+    so that the scan slices it without a copy); `stay` is the stay probability.
     """
     below = jnp.concatenate([d[1:], jnp.zeros_like(d[:1])])
 
@@ -133,12 +131,12 @@ def _occupancy_sweep(d, source, weights, stay):
             for i, line in ((0, above), (1, same), (2, down)):
                 if (i, j) == (1, 1):
                     continue
-                inflow = inflow + w[i, j] * (line if col == 0 else _shift_cols(line, col))
+                inflow = inflow + w[i, j] * (line if col == 0 else _shift(line, col))
         new = inflow / (1 - p_stay)
         return new, new
 
     first = jnp.zeros_like(d[0])
-    xs = (d, below, source, jnp.moveaxis(weights, 2, 0), stay)
+    xs = (d, below, source, weights, stay)
     _, rows = jax.lax.scan(row, first, xs)
     return rows
 
@@ -152,11 +150,11 @@ def _transpose(x):
 
 
 def _flip_weights(w):
-    return w[::-1, :, ::-1]
+    return w[::-1, ::-1]
 
 
 def _transpose_weights(w):
-    return jnp.swapaxes(jnp.swapaxes(w, 0, 1), 2, 4)
+    return jnp.transpose(w, (4, 2, 1, 3, 0))
 
 
 def _rounds(sweep, x, args, flip_args, transpose_args, tol, max_rounds, relative):
@@ -263,20 +261,20 @@ def move_probabilities(cost, values, goals, passable):
 
 
 def _inflow_weights(probs):
-    """`[G, 9, H, W]` outgoing move probabilities → `[3, 3, H, G, W]` inflow weights.
+    """`[G, 9, H, W]` outgoing move probabilities → `[H, 3, 3, G, W]` inflow weights.
 
-    `weights[i, j]` at a cell is the probability that the walker in the neighbour at offset
-    `(i − 1, j − 1)` moves into the cell.
+    `weights[:, i, j]` at a cell is the probability that the walker in the neighbour at
+    offset `(i − 1, j − 1)` moves into the cell.
     """
     g, _, h, w = probs.shape
-    weights = jnp.zeros((3, 3, h, g, w), probs.dtype)
+    weights = jnp.zeros((h, 3, 3, g, w), probs.dtype)
     for k, (dr, dc) in enumerate(MOVES):
         if dr == 0 and dc == 0:
             continue
         # The neighbour at offset (−dr, −dc) moves by (dr, dc) into the cell.
         p = jnp.pad(probs[:, k], ((0, 0), (1, 1), (1, 1)))
         p = p[:, 1 - dr : 1 - dr + h, 1 - dc : 1 - dc + w]
-        weights = weights.at[1 - dr, 1 - dc].set(_layout(p))
+        weights = weights.at[:, 1 - dr, 1 - dc].set(_layout(p))
     return weights
 
 

@@ -327,6 +327,10 @@ def test_bad_inputs_get_clear_errors():
     )
     with pytest.raises(ValueError, match="leaves the 32x32 grid"):
         forecast(model, np.array([[40, 3]]), key=jax.random.key(0))
+    with pytest.raises(ValueError, match="jumps"):
+        goal_posterior(model, np.array([[20, 3], [22, 3]]))
+    with pytest.raises(ValueError, match="impassable"):
+        goal_posterior(model, np.array([[3, 22]]))
     with pytest.raises(ValueError, match="no cell"):
         goal_posterior(model, np.zeros((0, 2), int))
     with pytest.raises(ValueError, match="MIN_COST"):
