@@ -266,16 +266,19 @@ def _inflow_weights(probs):
     `weights[:, i, j]` at a cell is the probability that the walker in the neighbour at
     offset `(i − 1, j − 1)` moves into the cell.
     """
-    g, _, h, w = probs.shape
-    weights = jnp.zeros((h, 3, 3, g, w), probs.dtype)
-    for k, (dr, dc) in enumerate(MOVES):
-        if dr == 0 and dc == 0:
-            continue
-        # The neighbour at offset (−dr, −dc) moves by (dr, dc) into the cell.
-        p = jnp.pad(probs[:, k], ((0, 0), (1, 1), (1, 1)))
-        p = p[:, 1 - dr : 1 - dr + h, 1 - dc : 1 - dc + w]
-        weights = weights.at[:, 1 - dr, 1 - dc].set(_layout(p))
-    return weights
+    _, _, h, w = probs.shape
+    index = {(int(dr), int(dc)): k for k, (dr, dc) in enumerate(MOVES)}
+    padded = jnp.pad(jnp.transpose(probs, (2, 1, 0, 3)), ((1, 1), (0, 0), (0, 0), (1, 1)))
+    rows = []
+    for i in range(3):
+        cols = []
+        for j in range(3):
+            # The neighbour at offset (i − 1, j − 1) moves by (1 − i, 1 − j) into the cell.
+            k = index[(1 - i, 1 - j)]
+            inflow = padded[i : i + h, k, :, j : j + w]  # [H, G, W]
+            cols.append(jnp.zeros_like(inflow) if (i, j) == (1, 1) else inflow)
+        rows.append(jnp.stack(cols, axis=1))
+    return jnp.stack(rows, axis=1)
 
 
 def expected_visits(probs, source, *, tol=None, max_rounds=200):
