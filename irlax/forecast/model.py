@@ -61,8 +61,11 @@ class ForecastConfig:
     """Most L-BFGS iterations."""
     tol: float = 1e-4
     """Stop when the gradient norm falls below this."""
-    ftol: float = 1e-6
-    """Or when two iterations in a row improve the loss by less than this, relatively."""
+    ftol: float = 1e-5
+    """Or when an iteration improves the NLL per step by less than this, relatively (float32
+    soft values carry relative errors near 1e-5, below which steps chase rounding)."""
+    max_linesearch_steps: int = 8
+    """Most function evaluations in one L-BFGS line search (each is a full solve)."""
     l2: float = 1e-3
     """Weight of `l2/2 ‖θ‖²` added to the NLL per step."""
     prior_pseudocount: float = 1.0
@@ -71,8 +74,10 @@ class ForecastConfig:
     """Relative tolerance of the soft-value sweeps (default: 64 ulps of the float type)."""
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.steps, int) and self.steps >= 1):
-            raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
+        for name in ("steps", "max_linesearch_steps"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         for name in ("tol", "ftol", "l2", "prior_pseudocount"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
@@ -354,7 +359,11 @@ def _fit(features, goals, passable, stats, config: ForecastConfig, progress):
         return nll + 0.5 * config.l2 * jnp.sum(theta**2)
 
     value_and_grad = optax.value_and_grad_from_state(loss_fn)
-    optimizer = optax.lbfgs()
+    optimizer = optax.lbfgs(
+        linesearch=optax.scale_by_zoom_linesearch(
+            max_linesearch_steps=config.max_linesearch_steps, initial_guess_strategy="one"
+        )
+    )
     theta = jnp.zeros(features.shape[-1], features.dtype)
     nan = jnp.full(config.steps, jnp.nan, features.dtype)
 
@@ -370,8 +379,8 @@ def _fit(features, goals, passable, stats, config: ForecastConfig, progress):
             "loss": history["loss"].at[i].set(loss),
             "grad_norm": history["grad_norm"].at[i].set(grad_norm),
         }
-        loss_ago = history["loss"][jnp.maximum(i - 2, 0)]
-        stalled = (i >= 2) & (loss_ago - loss <= config.ftol * jnp.abs(loss))
+        previous = history["loss"][jnp.maximum(i - 1, 0)]
+        stalled = (i >= 1) & (previous - loss <= config.ftol * jnp.abs(loss))
         done = (grad_norm <= config.tol) | stalled
         updates, new_state = optimizer.update(
             grad, state, theta, value=loss, grad=grad, value_fn=loss_fn

@@ -281,7 +281,7 @@ def _inflow_weights(probs):
     return jnp.stack(rows, axis=1)
 
 
-def expected_visits(probs, source, *, tol=None, max_rounds=200):
+def expected_visits(probs, source, *, tol=None, max_rounds=500):
     """Expected visits to every cell before reaching the goal, from a source of walkers.
 
     Solves `d = source + P_πᵀ d` with the goal cells absorbing: `d[g, s]` is the expected
@@ -343,7 +343,7 @@ _goal_values.defvjp(_goal_values_fwd, _goal_values_bwd)
 _goal_values_jit = jax.jit(_goal_values, static_argnums=(3, 4))
 
 
-def goal_values(cost, goals, passable=None, *, tol=None, max_rounds=200):
+def goal_values(cost, goals, passable=None, *, tol=None, max_rounds=500):
     """Soft values `V_g(s) = log Z_g(s)` of reaching each goal from each cell.
 
     Differentiable in `cost` (reverse mode, by the implicit function theorem).
