@@ -37,6 +37,7 @@ import numpy as np
 import optax
 
 from irlax._pytree import pytree_dataclass, static_field
+from irlax.algorithms._common import make_config
 from irlax.forecast.planning import (
     _NEG,
     MIN_COST,
@@ -272,7 +273,7 @@ def fit(
         ValueError: bad shapes, tracks that end outside every destination, start inside
             their destination, leave the grid or step onto impassable cells.
     """
-    config = _config(config, options)
+    config = make_config(ForecastConfig, config, options)
     names = scene.feature_names if features is None else ()
     features = scene.features if features is None else jnp.asarray(features)
     shape = scene.shape
@@ -302,18 +303,6 @@ def fit(
         feature_names=names,
         cell_size=scene.cell_size,
     )
-
-
-def _config(config, options) -> ForecastConfig:
-    if config is None:
-        config = ForecastConfig()
-    if not isinstance(config, ForecastConfig):
-        raise ValueError(f"config must be a ForecastConfig, got {type(config).__name__}")
-    names = {f.name for f in dataclasses.fields(ForecastConfig)}
-    unknown = sorted(set(options) - names)
-    if unknown:
-        raise ValueError(f"unknown option(s) {unknown}; the options are {sorted(names)}")
-    return dataclasses.replace(config, **options)
 
 
 def _check_goals(goals, scene: Scene) -> np.ndarray:
