@@ -30,7 +30,6 @@ from irlax.forecast.model import (
     forecast,
     simulate,
 )
-from irlax.forecast.planning import goal_values
 from irlax.forecast.scene import Scene
 
 
@@ -175,12 +174,9 @@ def run(
         "random_walk": baselines.random_walk(data.scene, data.train),
     }
     if data.true_cost is not None:
-        predictors["true_cost"] = dataclasses.replace(
-            model,
-            cost=data.true_cost.astype(model.cost.dtype),
-            values=goal_values(
-                data.true_cost.astype(model.cost.dtype), data.goals, data.scene.passable
-            ),
+        true_cost = data.true_cost.astype(model.cost.dtype)
+        predictors["true_cost"] = ForecastModel.from_cost(
+            true_cost, data.goals, data.scene.passable, log_prior=model.log_prior
         )
     timings["baselines_s"] = time.perf_counter() - start
     key_eval, key_example = jax.random.split(jax.random.key(seed))

@@ -113,6 +113,30 @@ class ForecastModel:
     feature_names: tuple[str, ...] = static_field(default=())
     cell_size: float = static_field(default=1.0)
 
+    @classmethod
+    def from_cost(cls, cost, goals, passable, *, log_prior=None) -> ForecastModel:
+        """The forecaster of a given cost map (e.g. the hidden one), with no learned θ.
+
+        Args:
+            cost: `[H, W]` cost per unit move.
+            goals: bool `[G, H, W]` destination regions.
+            passable: bool `[H, W]`.
+            log_prior: `[G]` log destination prior (default uniform).
+        """
+        cost, goals = jnp.asarray(cost), jnp.asarray(goals, bool)
+        n_goals = goals.shape[0]
+        if log_prior is None:
+            log_prior = jnp.full(n_goals, -jnp.log(n_goals), cost.dtype)
+        return cls(
+            theta=jnp.zeros(0, cost.dtype),
+            cost=cost,
+            values=goal_values(cost, goals, passable),
+            log_prior=jnp.asarray(log_prior, cost.dtype),
+            goals=goals,
+            passable=jnp.asarray(passable, bool),
+            history={},
+        )
+
     @property
     def shape(self) -> tuple[int, int]:
         """`(H, W)`."""
@@ -627,16 +651,7 @@ def simulate(
     if n_goals < 2:
         raise ValueError("simulate needs at least two destination regions")
     h, w = cost.shape
-    values = goal_values(cost, goals, passable)
-    model = ForecastModel(
-        theta=jnp.zeros(0),
-        cost=jnp.asarray(cost),
-        values=values,
-        log_prior=jnp.zeros(n_goals),
-        goals=goals,
-        passable=passable,
-        history={},
-    )
+    model = ForecastModel.from_cost(cost, goals, passable)
     steps = 4 * (h + w) if max_steps is None else int(max_steps)
     prior = jnp.full(n_goals, 1 / n_goals) if prior is None else jnp.asarray(prior)
     key_goal, key_from, key_cell, key_walk = jax.random.split(key, 4)

@@ -128,27 +128,3 @@ class Scene:
     def cell(self, rows, cols):
         """Flat cell indices `row * W + col`."""
         return np.asarray(rows) * self.shape[1] + np.asarray(cols)
-
-    def coarsen(self, factor: int) -> Scene:
-        """The scene at `factor` times coarser cells (class probabilities averaged).
-
-        A coarse cell is passable when most of its fine cells are.
-        """
-        if factor == 1:
-            return self
-        h, w = self.shape
-        hh, ww = h // factor, w // factor
-        if hh < 2 or ww < 2:
-            raise ValueError(f"cannot coarsen a {h}x{w} scene by {factor}")
-
-        def pool(x):
-            x = np.asarray(x, np.float32)[: hh * factor, : ww * factor]
-            return x.reshape(hh, factor, ww, factor, *x.shape[2:]).mean(axis=(1, 3))
-
-        return Scene.from_probs(
-            pool(self.probs),
-            self.classes,
-            cell_size=self.cell_size * factor,
-            passable=pool(self.passable) >= 0.5,
-            extra=pool(self.extra),
-        )

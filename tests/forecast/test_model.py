@@ -50,15 +50,7 @@ def fitted():
     paths, dest = simulate(cost, goals, scene.passable, 300, jax.random.key(0))
     train, test = paths[:240], paths[240:]
     model = fit(scene, train, goals)
-    truth = ForecastModel(
-        theta=model.theta,
-        cost=jnp.asarray(cost),
-        values=goal_values(cost, goals, scene.passable),
-        log_prior=model.log_prior,
-        goals=model.goals,
-        passable=model.passable,
-        history={},
-    )
+    truth = ForecastModel.from_cost(cost, goals, scene.passable, log_prior=model.log_prior)
     predictors = {
         "model": model,
         "true_cost": truth,
@@ -135,14 +127,8 @@ def tiny():
         goals[0, 0, 1] = True
         goals[1, 2, 1] = True
         cost = jnp.asarray([[8.0, 9.0, 12.0], [8.5, 10.0, 12.0], [9.5, 8.2, 12.0]])
-        model = ForecastModel(
-            theta=jnp.zeros(0),
-            cost=cost,
-            values=goal_values(cost, goals, scene.passable),
-            log_prior=jnp.log(jnp.asarray([0.3, 0.7])),
-            goals=jnp.asarray(goals),
-            passable=scene.passable,
-            history={},
+        model = ForecastModel.from_cost(
+            cost, goals, scene.passable, log_prior=jnp.log(jnp.asarray([0.3, 0.7]))
         )
         yield model
 
@@ -316,15 +302,7 @@ def test_bad_inputs_get_clear_errors():
         ForecastConfig(steps=0)
     with pytest.raises(ValueError, match="bool"):
         fit(scene, [good], goals.astype(int))
-    model = ForecastModel(
-        theta=jnp.zeros(0),
-        cost=jnp.asarray(cost),
-        values=goal_values(cost, goals, scene.passable),
-        log_prior=jnp.zeros(6),
-        goals=jnp.asarray(goals),
-        passable=scene.passable,
-        history={},
-    )
+    model = ForecastModel.from_cost(cost, goals, scene.passable)
     with pytest.raises(ValueError, match="leaves the 32x32 grid"):
         forecast(model, np.array([[40, 3]]), key=jax.random.key(0))
     with pytest.raises(ValueError, match="jumps"):
