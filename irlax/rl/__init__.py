@@ -1,0 +1,1 @@
+"""Forward reinforcement learning: PPO, SAC, soft Q-learning, soft policy gradient."""

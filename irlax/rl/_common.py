@@ -1,0 +1,186 @@
+"""What the forward-RL trainers share: the result type, batched env stepping, episode returns.
+
+Every module in `irlax.rl` exposes `make_trainer(config, env, env_params=None, reward_fn=None)
+-> Trainer` and `make_train(...) -> train`, with `train(key, reward_params=None) -> Result`.
+`train` is a pure function of its key: jit it, or `jax.vmap` it over keys to train many seeds at
+once (JAX envs only). It is `Trainer.init`, then `Trainer.update` under `lax.scan`
+`Trainer.n_updates` times, then `Trainer.result`; the pieces are public so that a checkpointing
+host loop (`irlax expert`) or an IRL method (which changes `reward_params` between updates)
+can drive them.
+
+`env` follows the gymnax API (`irlax.envs.Env`). A host-stepped vector env (a Gymnasium
+adapter, `env.is_vector` true) already holds `num_envs` copies and is stepped by a callback;
+`reset_envs` and `step_envs` hide the difference, so the trainers never branch on it.
+
+`reward_fn(reward_params, obs, action, next_obs) -> reward` replaces the env's reward when it is
+given (the hook the IRL methods train their policies through); `next_obs` is the observation
+the action led to, before any automatic reset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+RewardFn = Callable[[Any, jnp.ndarray, jnp.ndarray, jnp.ndarray], jnp.ndarray]
+
+
+class Trainer(NamedTuple):
+    """A trainer in pieces (all pure; `init` and `update` jit and vmap).
+
+    Attributes:
+        init: `init(key) -> state`, a pytree holding everything training needs (parameters,
+            optimiser states, env states, buffers, keys, `EpisodeStats`).
+        update: `update(state, reward_params) -> (state, metrics)`, one update (a rollout and
+            its gradient steps); `metrics` is a dict of scalars with at least
+            `episode_return` and `env_steps`.
+        result: `result(state, metrics) -> Result`, with `metrics` stacked over updates.
+        n_updates: how many updates `make_train` runs (from the config's step budget).
+    """
+
+    init: Callable
+    update: Callable
+    result: Callable
+    n_updates: int
+
+
+def train_from(trainer: Trainer) -> Callable:
+    """`train(key, reward_params=None) -> Result`: init, `n_updates` updates, result."""
+
+    def train(key: jax.Array, reward_params: Any = None) -> Result:
+        state = trainer.init(key)
+        state, metrics = jax.lax.scan(
+            lambda s, _: trainer.update(s, reward_params), state, None, trainer.n_updates
+        )
+        return trainer.result(state, metrics)
+
+    return train
+
+
+@struct.dataclass
+class Result:
+    """What a forward-RL trainer returns.
+
+    Attributes:
+        params: the trained parameters (a pytree; for actor-critic methods, the actor's and
+            critic's together).
+        metrics: per-update arrays, each `[n_updates]` (with a leading seed axis under
+            `jax.vmap`). Always holds `episode_return`: the mean over parallel envs of the
+            return of each env's most recently finished episode (NaN until one has finished),
+            and `env_steps`: environment steps taken so far.
+        act_fn: `act_fn(params, obs, key, deterministic) -> action`, static.
+        q_fn: `q_fn(params, obs) -> [A]` for value-based methods, else None; static.
+    """
+
+    params: Any
+    metrics: dict
+    act_fn: Callable = struct.field(pytree_node=False)
+    q_fn: Callable | None = struct.field(pytree_node=False, default=None)
+
+    def policy(self, obs: jnp.ndarray, key: jax.Array, deterministic: bool = False):
+        """An action for one observation (sampled, or the mode with `deterministic=True`)."""
+        return self.act_fn(self.params, obs, key, deterministic)
+
+    def q_values(self, obs: jnp.ndarray) -> jnp.ndarray:
+        """Soft Q-values `[A]` of one observation (value-based methods only)."""
+        if self.q_fn is None:
+            raise ValueError("q_values needs a value-based method (soft_q, discrete sac)")
+        return self.q_fn(self.params, obs)
+
+
+@struct.dataclass
+class EpisodeStats:
+    """Running episode statistics of `n` parallel envs (a pytree, carried through `lax.scan`).
+
+    Attributes:
+        running_return: `[n]` undiscounted env reward summed since the episode began.
+        running_length: int `[n]` steps since the episode began.
+        last_return: `[n]` return of the most recently finished episode (0 before any).
+        last_length: int `[n]` its length.
+        finished: int `[n]` episodes finished so far.
+    """
+
+    running_return: jnp.ndarray
+    running_length: jnp.ndarray
+    last_return: jnp.ndarray
+    last_length: jnp.ndarray
+    finished: jnp.ndarray
+
+    @classmethod
+    def zeros(cls, n: int) -> EpisodeStats:
+        """Statistics of `n` envs that have not stepped yet."""
+        zero = jnp.zeros(n)
+        count = jnp.zeros(n, jnp.int32)
+        return cls(zero, count, zero, count, count)
+
+    def update(self, reward: jnp.ndarray, done: jnp.ndarray) -> EpisodeStats:
+        """After one step of every env: add `reward [n]`; close episodes where `done [n]`."""
+        ret = self.running_return + reward
+        length = self.running_length + 1
+        return EpisodeStats(
+            running_return=jnp.where(done, 0.0, ret),
+            running_length=jnp.where(done, 0, length),
+            last_return=jnp.where(done, ret, self.last_return),
+            last_length=jnp.where(done, length, self.last_length),
+            finished=self.finished + done.astype(jnp.int32),
+        )
+
+    def mean_return(self) -> jnp.ndarray:
+        """Mean of `last_return` over envs that have finished an episode; NaN if none has."""
+        seen = self.finished > 0
+        total = jnp.sum(jnp.where(seen, self.last_return, 0.0))
+        count = jnp.sum(seen)
+        return jnp.where(count > 0, total / jnp.maximum(count, 1), jnp.nan)
+
+
+def env_params_or_default(env, env_params):
+    """`env_params`, or the env's defaults when None."""
+    return env.default_params if env_params is None else env_params
+
+
+def reset_envs(env, env_params, key: jax.Array, num_envs: int):
+    """Reset `num_envs` copies: `(obs [n, ...], state)`.
+
+    A JAX env is vmapped over split keys; a host vector env resets its own copies and must
+    hold exactly `num_envs` of them.
+    """
+    if getattr(env, "is_vector", False):
+        if env.num_envs != num_envs:
+            raise ValueError(
+                f"the config asks for num_envs={num_envs}, but the vector env holds "
+                f"{env.num_envs}; build it with num_envs={num_envs}"
+            )
+        return env.reset(key, env_params)
+    keys = jax.random.split(key, num_envs)
+    return jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
+
+
+def step_envs(env, env_params, key: jax.Array, state, actions: jnp.ndarray):
+    """Step every copy once with auto-reset: `(obs, state, reward, terminated, truncated, info)`.
+
+    Each output has a leading `[n]` axis; `info["final_observation"]` is the observation each
+    action led to (before any reset), which `reward_fn` and bootstrapping need.
+    """
+    if getattr(env, "is_vector", False):
+        return env.step(key, state, actions, env_params)
+    keys = jax.random.split(key, actions.shape[0])
+    return jax.vmap(env.step, in_axes=(0, 0, 0, None))(keys, state, actions, env_params)
+
+
+def transition_reward(reward_fn, reward_params, obs, action, next_obs, env_reward):
+    """`reward_fn(reward_params, obs, action, next_obs)` batched over the leading axis, or the
+    env's reward when `reward_fn` is None."""
+    if reward_fn is None:
+        return env_reward
+    reward = jax.vmap(reward_fn, in_axes=(None, 0, 0, 0))(reward_params, obs, action, next_obs)
+    return jnp.reshape(reward, env_reward.shape).astype(env_reward.dtype)
+
+
+def check_config(config, cls: type) -> None:
+    """Refuse a config of the wrong type with a clear message."""
+    if not isinstance(config, cls):
+        raise ValueError(f"config must be a {cls.__name__}, got {type(config).__name__}")
