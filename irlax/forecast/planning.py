@@ -183,8 +183,9 @@ def _rounds(sweep, x, args, flip_args, transpose_args, tol, max_rounds, relative
         x, _, n = state
         new = one_round(x)
         live = new > _NEG / 2
-        if relative:  # to the largest entry (occupancies)
-            scale = jnp.maximum(jnp.max(jnp.abs(jnp.where(live, new, 0))), 1)
+        if relative:  # to the largest entry (occupancies, at whatever scale the source has)
+            largest = jnp.max(jnp.abs(jnp.where(live, new, 0)))
+            scale = jnp.where(largest > 0, largest, 1)
         else:  # to each entry (values, which grow with the distance to the goal)
             scale = jnp.maximum(jnp.abs(new), 1)
         return new, jnp.max(jnp.where(live, jnp.abs(new - x) / scale, 0)), n + 1
@@ -246,18 +247,25 @@ def move_probabilities(cost, values, goals, passable):
 
     Returns:
         `[G, 9, H, W]` move probabilities in the order of `MOVES`. They sum to 1 in every
-        reachable non-goal cell (up to the solver's tolerance), and are 0 in goal and
-        unreachable cells.
+        reachable non-goal cell, and are 0 in goal and unreachable cells.
     """
     _, h, w = values.shape
     padded = jnp.pad(values, ((0, 0), (1, 1), (1, 1)), constant_values=_NEG)
     live = (values > _NEG / 2) & passable[None] & ~goals
-    probs = []
+    logits, valid = [], []
     for (dr, dc), length in zip(MOVES, MOVE_LENGTHS, strict=True):
         target = padded[:, 1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w]
-        logit = jnp.minimum(target - length * cost[None] - values, 0.0)
-        probs.append(jnp.where(live & (target > _NEG / 2), jnp.exp(logit), 0.0))
-    return jnp.stack(probs, axis=1)
+        logits.append(target - length * cost[None])
+        valid.append(live & (target > _NEG / 2))
+    logits, valid = jnp.stack(logits, axis=1), jnp.stack(valid, axis=1)
+    # Normalised by the backup of these values, not by `values` itself: at the fixed point the
+    # two agree, but a float32 solve leaves rows off 1 by ~1e-4, and the occupancy solve of the
+    # gradient amplifies that by the expected path length (hundreds of moves at 256x256).
+    logits = jnp.where(valid, logits, _NEG)
+    top = jnp.max(logits, axis=1, keepdims=True)
+    weights = jnp.where(valid, jnp.exp(logits - top), 0.0)
+    total = jnp.sum(weights, axis=1, keepdims=True)
+    return weights / jnp.where(total > 0, total, 1.0)
 
 
 def _inflow_weights(probs):

@@ -154,6 +154,19 @@ def test_float32_agrees_with_float64():
     np.testing.assert_allclose(np.asarray(single)[free], exact[free], rtol=1e-5)
 
 
+def test_float32_gradient_does_not_depend_on_the_scale_of_the_cotangent():
+    # A per-step NLL scales the cotangent by 1/(moves in the training set); the adjoint
+    # solve must converge relative to that scale, not stop once changes fall below 1.
+    cost, goals, passable = tiny(seed=3, h=12, w=12)
+    cost = np.full_like(cost, MIN_COST + 0.3)  # cheap moves: long, diffusive walks
+    exact = jax.grad(lambda c: goal_values(c, goals, passable)[0, 11, 0])(jnp.asarray(cost))
+    with jax.enable_x64(False):
+        c32 = jnp.asarray(cost, jnp.float32)
+        for scale in (1.0, 1e-5):
+            grad = jax.grad(lambda c, s=scale: s * goal_values(c, goals, passable)[0, 11, 0])(c32)
+            np.testing.assert_allclose(np.asarray(grad) / scale, exact, rtol=2e-3, atol=1e-6)
+
+
 def test_vmap_over_cost_maps_equals_a_loop():
     costs = np.stack([tiny(seed=s)[0] for s in range(3)])
     _, goals, passable = tiny()
