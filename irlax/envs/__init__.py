@@ -1,5 +1,21 @@
-"""Worlds to learn in: tabular world builders (and, later, the sampled-dynamics Env API)."""
+"""Worlds to learn in: tabular world builders and the sampled-dynamics Env API.
 
+`make(name)` builds a gymnax-API env (`Env`): a pure-JAX classic-control env, or any Gymnasium
+env through the host-stepped `GymnasiumEnv` adapter. `TabularEnv` samples a `TabularMDP`.
+"""
+
+from irlax.envs.core import (
+    NATIVE_ENVS,
+    CheckedEnv,
+    Env,
+    EnvParams,
+    EnvState,
+    Wrapper,
+    check_action,
+    make,
+    spaces,
+)
+from irlax.envs.gymnasium import GymnasiumEnv, GymnasiumParams, GymnasiumState
 from irlax.envs.objectworld import (
     OBJECT_DENSITY,
     OBJECTWORLD_FEATURES,
@@ -10,16 +26,50 @@ from irlax.envs.objectworld import (
     objectworld_layout,
 )
 from irlax.envs.tabular import GRID_ACTIONS, gridworld, random_mdp
+from irlax.envs.tabular_env import TabularEnv, TabularEnvParams, TabularEnvState
+from irlax.envs.wrappers import (
+    ClipAction,
+    EpisodeStatistics,
+    EpisodeStatisticsState,
+    NormalizeObservation,
+    NormalizeObservationState,
+    RunningMeanVar,
+    TimeLimit,
+    TimeLimitState,
+)
 
 __all__ = [
     "GRID_ACTIONS",
+    "NATIVE_ENVS",
     "OBJECTWORLD_FEATURES",
     "OBJECT_DENSITY",
+    "CheckedEnv",
+    "ClipAction",
+    "Env",
+    "EnvParams",
+    "EnvState",
+    "EpisodeStatistics",
+    "EpisodeStatisticsState",
+    "GymnasiumEnv",
+    "GymnasiumParams",
+    "GymnasiumState",
+    "NormalizeObservation",
+    "NormalizeObservationState",
     "ObjectworldLayout",
+    "RunningMeanVar",
+    "TabularEnv",
+    "TabularEnvParams",
+    "TabularEnvState",
+    "TimeLimit",
+    "TimeLimitState",
+    "Wrapper",
     "binaryworld",
+    "check_action",
     "gridworld",
+    "make",
     "noisy_expert_demos",
     "objectworld",
     "objectworld_layout",
     "random_mdp",
+    "spaces",
 ]

@@ -1,0 +1,310 @@
+"""The sampled-dynamics env API: gymnax's functional interface, `make`, and action checks.
+
+An env is an object with pure methods (the gymnax API, Lange 2022):
+
+    obs, state = env.reset(key, params)
+    obs, state, reward, terminated, truncated, info = env.step(key, state, action, params)
+
+`step` resets automatically: when `terminated | truncated`, the returned `obs` and `state`
+begin a new episode and `info["final_observation"]` holds the observation the action led to.
+`env.action_space(params)` and `env.observation_space(params)` are `spaces.Discrete` (`.n`) or
+`spaces.Box` (`.low`, `.high`, `.shape`); `env.default_params` are the default parameters.
+Write a new env by subclassing `Env` and implementing `reset_env`, `step_env`, `get_obs`,
+`action_space`, `observation_space` and `default_params` (see `TabularEnv`).
+
+Checking actions: JAX cannot inspect the value of a traced array, so an action is checked
+against the action space only when it is concrete, that is when `step` is called eagerly
+(outside `jax.jit`, `jax.vmap`, `lax.scan`). Inside a transformation an out-of-space action
+goes through unchecked; what happens then is the env's business (gymnax's CartPole, for
+instance, treats any action other than 1 as a push to the left). Debug a policy eagerly, or
+call `check_action` on the actions a rollout produced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import gymnax
+import jax.numpy as jnp
+import numpy as np
+from gymnax.environments import spaces
+from gymnax.environments.environment import Environment, EnvParams, EnvState
+
+from irlax._pytree import float_dtype, is_concrete
+
+Env = Environment
+"""The base class of every env: gymnax's `Environment`. Subclass it to write a new env."""
+
+NATIVE_ENVS = (
+    "CartPole-v1",
+    "Acrobot-v1",
+    "MountainCar-v0",
+    "Pendulum-v1",
+    "MountainCarContinuous-v0",
+)
+"""Names `make` builds as pure-JAX (gymnax) envs; `"gymnasium:<id>"` builds any Gymnasium env."""
+
+GYMNASIUM_PREFIX = "gymnasium:"
+
+# CartPole's parameters hold two derived quantities that gymnax does not recompute.
+_CARTPOLE_DERIVED = {
+    "total_mass": (("masscart", "masspole"), lambda p: p.masscart + p.masspole),
+    "polemass_length": (("masspole", "length"), lambda p: p.masspole * p.length),
+}
+
+__all__ = [
+    "NATIVE_ENVS",
+    "CheckedEnv",
+    "Env",
+    "EnvParams",
+    "EnvState",
+    "Wrapper",
+    "check_action",
+    "check_in_space",
+    "make",
+    "spaces",
+]
+
+
+def make(name: str, **param_overrides: Any) -> tuple[Env, Any]:
+    """Build an env and its parameters by name.
+
+    Args:
+        name: one of `NATIVE_ENVS` (gymnax's pure-JAX classic-control envs, which jit and vmap),
+            or `"gymnasium:<id>"` for any registered Gymnasium env through the host-stepped
+            `GymnasiumEnv` adapter (which jits but does not vmap).
+        **param_overrides: for a native env, fields of its params to change (e.g.
+            `max_steps_in_episode=200`, `gravity=9.0`); CartPole's derived `total_mass` and
+            `polemass_length` follow `masscart`, `masspole` and `length` unless given too.
+            For a Gymnasium env: `num_envs` (default 1), and anything else is passed on to
+            `gymnasium.make` (e.g. `max_episode_steps`).
+
+    Returns:
+        `(env, params)`. A native env is wrapped in `CheckedEnv`, so that stepping it eagerly
+        with an action outside its action space raises a ValueError.
+
+    Raises:
+        ValueError: an unknown name (the message lists the available ones) or an override that
+            is not a field of the params (the message lists the fields).
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a string, got {type(name).__name__}")
+    if name.startswith(GYMNASIUM_PREFIX):
+        # Imported here: the adapter imports this module.
+        from irlax.envs.gymnasium import GymnasiumEnv
+
+        env = GymnasiumEnv(name[len(GYMNASIUM_PREFIX) :], **param_overrides)
+        return env, env.default_params
+    if name not in NATIVE_ENVS:
+        raise ValueError(
+            f"unknown env name {name!r}; available: {', '.join(NATIVE_ENVS)}, or "
+            f"'{GYMNASIUM_PREFIX}<id>' for a registered Gymnasium env"
+        )
+    env, params = gymnax.make(name)
+    return CheckedEnv(env), _override_params(name, params, param_overrides)
+
+
+def _override_params(name: str, params: Any, overrides: dict[str, Any]) -> Any:
+    if not overrides:
+        return params
+    fields = [f.name for f in dataclasses.fields(params)]
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"{name} has no parameter(s) {', '.join(unknown)}; its params are: {', '.join(fields)}"
+        )
+    for key, value in overrides.items():
+        v = np.asarray(value)
+        if v.dtype.kind not in "biuf" or not np.isfinite(v).all():
+            raise ValueError(f"parameter {key} must be a finite number, got {value!r}")
+    steps = overrides.get("max_steps_in_episode")
+    if steps is not None and (
+        isinstance(steps, bool) or int(np.asarray(steps)) != steps or steps < 1
+    ):
+        raise ValueError(f"max_steps_in_episode must be a positive integer, got {steps!r}")
+    params = params.replace(**overrides)
+    if name == "CartPole-v1":
+        derived = {
+            field: fn(params)
+            for field, (sources, fn) in _CARTPOLE_DERIVED.items()
+            if field not in overrides and any(s in overrides for s in sources)
+        }
+        params = params.replace(**derived)
+    return params
+
+
+def check_action(
+    env: Env, params: Any, action: Any, *, batch_shape: tuple[int, ...] | None = None
+) -> None:
+    """Raise a ValueError if a concrete action lies outside the env's action space.
+
+    A traced action (inside `jax.jit`, `jax.vmap`, `lax.scan`) cannot be inspected and passes
+    unchecked; so do actions of spaces other than `Discrete` and `Box`.
+
+    Args:
+        env: the env (a host vector env checks `[num_envs, ...]` against its single space).
+        params: its params, or None for `env.default_params`.
+        action: one action (`[]` int for `Discrete`, `[*shape]` for `Box`), or a batch of them.
+        batch_shape: leading batch axes of `action`; None for `(env.num_envs,)` on a vector
+            env and `()` otherwise.
+
+    Raises:
+        ValueError: naming the action and the space: a wrong shape, a non-integer or
+            out-of-range index, a NaN or infinity, or a value outside `[low, high]`.
+    """
+    if not is_concrete(action):
+        return
+    if params is None:
+        params = env.default_params
+    if batch_shape is None:
+        batch_shape = (env.num_envs,) if getattr(env, "is_vector", False) else ()
+    check_in_space(env.action_space(params), action, batch_shape=batch_shape, name="action")
+
+
+def check_in_space(
+    space: Any, value: Any, *, batch_shape: tuple[int, ...] = (), name: str = "value"
+) -> None:
+    """Raise a ValueError if a concrete value (or batch of values) is not in a space.
+
+    Args:
+        space: a `spaces.Discrete` or `spaces.Box` (others are not checked).
+        value: the value, with leading axes `batch_shape`.
+        batch_shape: its leading batch axes.
+        name: what to call the value in the message ("action").
+
+    Raises:
+        ValueError: naming the value and the space, and what is wrong.
+    """
+    if not isinstance(space, spaces.Discrete | spaces.Box) or not is_concrete(value):
+        return
+    x = np.asarray(value)
+    expected = tuple(batch_shape) + tuple(space.shape)
+
+    def fail(reason: str):
+        shown = x.tolist() if x.size <= 16 else f"array of shape {x.shape}"
+        raise ValueError(f"{name} {shown!r} is outside the {name} space {space!r}: {reason}")
+
+    if x.shape != expected:
+        fail(f"expected shape {expected}, got {x.shape}")
+    if isinstance(space, spaces.Discrete):
+        if x.dtype.kind not in "iu":
+            fail(f"expected integers, got dtype {x.dtype}")
+        if x.size and (x.min() < 0 or x.max() >= space.n):
+            fail(f"expected integers in [0, {space.n})")
+        return
+    if x.dtype.kind not in "biuf":
+        fail(f"expected numbers, got dtype {x.dtype}")
+    if not np.isfinite(x).all():
+        fail("found NaN or infinity")
+    if is_concrete(space.low, space.high):
+        low = np.asarray(space.low, np.float64)
+        high = np.asarray(space.high, np.float64)
+        x64 = x.astype(np.float64)
+        if (x64 < low).any() or (x64 > high).any():
+            fail("expected values in [low, high]")
+
+
+class Wrapper(Env):
+    """Base of env wrappers: delegates the gymnax API and any other attribute to `env`.
+
+    A subclass overrides `reset` and `step` (and the spaces, if it changes them); its state
+    is typically a pytree holding the inner env's state.
+    """
+
+    def __init__(self, env: Env):
+        super().__init__()
+        self._env = env
+
+    @property
+    def env(self) -> Env:
+        """The wrapped env."""
+        return self._env
+
+    @property
+    def unwrapped(self) -> Env:
+        """The innermost env under every wrapper."""
+        env = self._env
+        while isinstance(env, Wrapper):
+            env = env.env
+        return env
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails; `_env` may be missing while unpickling.
+        if name == "_env" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._env, name)
+
+    @property
+    def default_params(self) -> Any:
+        return self._env.default_params
+
+    @property
+    def name(self) -> str:
+        return self._env.name
+
+    @property
+    def num_actions(self) -> int:
+        return self._env.num_actions
+
+    def action_space(self, params: Any = None) -> Any:
+        return self._env.action_space(self._params(params))
+
+    def observation_space(self, params: Any = None) -> Any:
+        return self._env.observation_space(self._params(params))
+
+    def state_space(self, params: Any = None) -> Any:
+        return self._env.state_space(self._params(params))
+
+    def reset(self, key, params=None):
+        return self._env.reset(key, self._params(params))
+
+    def step(self, key, state, action, params=None):
+        return self._env.step(key, state, action, self._params(params))
+
+    def _params(self, params: Any) -> Any:
+        return self.default_params if params is None else params
+
+    def _check_action(self, params: Any, action: Any) -> None:
+        """Raise a ValueError if the inner env would refuse a concrete action."""
+        if isinstance(self._env, Wrapper):
+            self._env._check_action(params, action)
+        else:
+            check_action(self._env, params, action)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._env!r})"
+
+
+class CheckedEnv(Wrapper):
+    """An env whose `step` refuses concrete actions outside the action space (ValueError).
+
+    Transparent otherwise: same state, params, spaces and results as the wrapped env, except
+    that `Box` actions are cast to the default float dtype (gymnax fails on a float32 action
+    when x64 makes its states float64). Traced actions are not checked (see the module
+    docstring). `make` wraps native envs in it.
+    """
+
+    def step(self, key, state, action, params=None):
+        params = self._params(params)
+        self._check_action(params, action)
+        if isinstance(self._env.action_space(params), spaces.Box):
+            # gymnax mixes dtypes (and fails) when a float32 action meets float64 states.
+            action = jnp.asarray(action, float_dtype())
+        return self._env.step(key, state, action, params)
+
+    # The state is the inner env's, so its pieces may be used directly.
+    def step_env(self, key, state, action, params):
+        return self._env.step_env(key, state, action, params)
+
+    def reset_env(self, key, params):
+        return self._env.reset_env(key, params)
+
+    def get_obs(self, state, params=None, key=None):
+        return self._env.get_obs(state, params=params, key=key)
+
+    def is_terminated(self, state, params):
+        return self._env.is_terminated(state, params)
+
+    def is_truncated(self, state, params):
+        return self._env.is_truncated(state, params)
