@@ -1,0 +1,191 @@
+"""Checkpoints: a pytree and JSON metadata in one msgpack file, written atomically.
+
+The file is a msgpack map `{"format", "metadata", "state"}`: `metadata` is a JSON string,
+`state` the bytes of `flax.serialization.to_bytes({leaf path: leaf})`, the pytree's leaves
+keyed by their `jax.tree_util.keystr` paths (so any JAX pytree saves, Flax struct dataclasses,
+optax states and irlax's own dataclasses alike). Nothing is ever unpickled.
+Saving writes a temporary file in the destination's directory, fsyncs it and renames it over
+the destination, so an interrupted save leaves the previous checkpoint intact.
+
+Typed PRNG key arrays (`jax.random.key`) are stored as their key data and rewrapped on load
+with the implementation of the template's key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import serialization
+
+_FORMAT = "irlax.checkpoint/1"
+
+
+def _is_typed_key(x: Any) -> bool:
+    return isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _leaf_dict(tree: Any) -> dict:
+    """`{path: leaf}` in flattening order (paths as `jax.tree_util.keystr`), keys unwrapped.
+
+    Flattening with JAX's own registry (not Flax's state dicts) lets any pytree be saved,
+    and names the leaves that differ when a checkpoint does not fit its template.
+    """
+    pairs = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {
+        jax.tree_util.keystr(p) or "<root>": jax.random.key_data(x) if _is_typed_key(x) else x
+        for p, x in pairs
+    }
+
+
+def save_checkpoint(path: str | os.PathLike, pytree: Any, metadata: dict | None = None) -> None:
+    """Save `pytree` and `metadata` to `path` atomically.
+
+    Args:
+        path: destination file; an existing file is replaced only once the new one is
+            complete and flushed to disk.
+        pytree: arrays, scalars, dicts, lists, `flax.struct` dataclasses, typed PRNG keys.
+        metadata: a JSON-serialisable dict (e.g. the config, the step, the env id).
+
+    Raises:
+        ValueError: `metadata` is not a dict or not JSON-serialisable.
+    """
+    metadata = {} if metadata is None else metadata
+    if not isinstance(metadata, dict):
+        raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}")
+    try:
+        metadata_json = json.dumps(metadata, allow_nan=True)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"metadata must be JSON-serialisable: {e}") from e
+    state = serialization.to_bytes(_leaf_dict(pytree))
+    blob = serialization.msgpack_serialize(
+        {"format": _FORMAT, "metadata": metadata_json, "state": state}
+    )
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read(path: Path) -> dict:
+    data = path.read_bytes()
+    try:
+        container = serialization.msgpack_restore(data)
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable checkpoint (corrupt or truncated: {e})") from e
+    if not isinstance(container, dict) or container.get("format") != _FORMAT:
+        raise ValueError(f"{path}: not an irlax checkpoint (format tag {_FORMAT!r})")
+    if not isinstance(container.get("state"), bytes) or not isinstance(
+        container.get("metadata"), str
+    ):
+        raise ValueError(f"{path}: checkpoint lacks its state or metadata")
+    try:
+        container["metadata"] = json.loads(container["metadata"])
+    except ValueError as e:
+        raise ValueError(f"{path}: checkpoint metadata is not valid JSON ({e})") from e
+    return container
+
+
+def read_checkpoint_metadata(path: str | os.PathLike) -> dict:
+    """The metadata of a checkpoint, without restoring its state (to build the template).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: naming the file, when it is not a readable irlax checkpoint.
+    """
+    return _read(Path(path))["metadata"]
+
+
+def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[Any, dict]:
+    """Load a checkpoint written by `save_checkpoint` into the structure of `like`.
+
+    Args:
+        path: the checkpoint file.
+        like: a pytree of the saved structure (e.g. a freshly initialised train state); its
+            leaves fix the expected shapes and dtypes and are not modified.
+
+    Returns:
+        `(pytree, metadata)`: the restored pytree, with `like`'s structure and static fields
+        and JAX arrays where `like` has them, and the metadata dict.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: naming the file, when it is corrupt or truncated, or its structure, a
+            leaf's shape or a leaf's dtype differs from `like`.
+    """
+    path = Path(path)
+    container = _read(path)
+    template = _leaf_dict(like)
+    try:
+        saved = serialization.msgpack_restore(container["state"])
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable checkpoint (corrupt state: {e})") from e
+    if not isinstance(saved, dict) or saved.keys() != template.keys():
+        saved_keys = set(saved) if isinstance(saved, dict) else set()
+        missing = sorted(template.keys() - saved_keys)
+        extra = sorted(saved_keys - template.keys())
+        raise ValueError(
+            f"{path}: checkpoint does not match the structure of `like`: leaves missing from "
+            f"the checkpoint {missing[:5]}, leaves not in `like` {extra[:5]}"
+        )
+    try:
+        restored = serialization.from_state_dict(template, saved)
+    except Exception as e:
+        raise ValueError(f"{path}: checkpoint does not match the structure of `like` ({e})") from e
+    out = []
+    for (where, old), original in zip(template.items(), jax.tree.leaves(like), strict=True):
+        new = restored[where]
+        new_shape, old_shape = np.shape(new), np.shape(old)
+        if new_shape != old_shape:
+            raise ValueError(
+                f"{path}: leaf {where} has shape {new_shape} in the checkpoint, but {old_shape} "
+                "in `like`"
+            )
+        if isinstance(old, (bool, int, float, complex)):
+            out.append(type(old)(np.asarray(new).item()))
+            continue
+        if np.asarray(new).dtype != np.dtype(old.dtype):
+            raise ValueError(
+                f"{path}: leaf {where} has dtype {np.asarray(new).dtype} in the checkpoint, "
+                f"but {old.dtype} in `like`"
+            )
+        if _is_typed_key(original):
+            impl = jax.random.key_impl(original)
+            out.append(jax.random.wrap_key_data(jnp.asarray(new), impl=impl))
+        elif isinstance(old, jax.Array):
+            out.append(jnp.asarray(new))
+        else:
+            out.append(np.asarray(new))
+    tree = jax.tree.unflatten(jax.tree.structure(like), out)
+    return tree, container["metadata"]
