@@ -157,8 +157,9 @@ def state_action_reward(mdp: TabularMDP, reward) -> jnp.ndarray:
         raise ValueError(
             f"reward must have shape [S] = ({s},) or [S, A] = ({s}, {a}), got {r.shape}"
         )
-    if not jnp.issubdtype(r.dtype, jnp.floating):
-        r = r.astype(mdp.probs.dtype)
+    # The MDP's dtype governs: a float32 reward on a float64 MDP would otherwise break the
+    # solvers' loop carries deep inside JAX.
+    r = r.astype(mdp.probs.dtype)
     if is_concrete(r) and not np.isfinite(np.asarray(r)).all():
         raise ValueError("reward must be finite, found NaN or infinity")
     return jnp.broadcast_to(r[:, None] if r.ndim == 1 else r, (s, a))

@@ -210,6 +210,15 @@ def test_float32_by_default():
         assert mdp.probs.dtype == plan.q.dtype == plan.v.dtype == jnp.float32
 
 
+@pytest.mark.parametrize("discount,horizon", [(0.9, None), (1.0, 4)])
+def test_a_float32_reward_on_a_float64_mdp_is_planned_in_float64(discount, horizon):
+    mdp = gridworld(3, 3, slip=0.1, horizon=horizon, discount=discount)
+    reward = np.linspace(-1, 1, 9)
+    plan = soft_value_iteration(mdp, reward.astype(np.float32))
+    assert plan.q.dtype == jnp.float64
+    np.testing.assert_allclose(plan.q, soft_value_iteration(mdp, reward).q, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [
