@@ -1,0 +1,449 @@
+"""Entropy-regularised (soft) policy gradient: actor-critic on the maximum-entropy objective.
+
+The policy maximises the soft return (Levine 2018 §4.2; Schulman, Abbeel & Chen 2017)
+
+    J(π) = E[Σ_t γ^t (r_t − τ · log π(a_t | s_t))],
+
+whose score-function gradient is `E[Σ_t ∇ log π(a_t|s_t) · Â_t]`, where `Â_t` is the
+advantage of the soft reward `r̃_t = r_t − τ log π(a_t|s_t)` (the extra `−τ` from
+differentiating `log π` itself has zero mean and is dropped, like any baseline). `Â_t` is
+generalised advantage estimation (Schulman et al. 2016) on `r̃` with a learned soft value
+`V(s) ≈ E_π[Σ_k γ^k r̃_{t+k} | s_t = s]` as the baseline; `gae_lambda=1` gives the soft
+Monte-Carlo returns (bootstrapped only where a rollout or episode is cut short).
+
+Each update collects an on-policy rollout of `num_envs × rollout_length` steps and takes one
+gradient step on the actor and the critic. For a tabular softmax policy the fixed point is
+`π(a|s) ∝ exp(Q^π(s, a)/τ)`, the soft-optimal policy that `irlax.mdp.soft_value_iteration`
+computes. Discrete actions get a categorical policy; continuous ones a Gaussian with a learned
+state-independent standard deviation (sampled actions are clipped to the action space's bounds
+before the env sees them; the log-density is of the unclipped sample).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from irlax.nets.mlp import MLP
+from irlax.rl._common import (
+    EpisodeStats,
+    Result,
+    Trainer,
+    check_config,
+    env_params_or_default,
+    reset_envs,
+    step_envs,
+    train_from,
+    transition_reward,
+)
+from irlax.rl.soft_q import _require_hidden, _require_int, _require_real
+
+
+@dataclasses.dataclass(frozen=True)
+class SoftPGConfig:
+    """Options of the soft policy gradient (all static).
+
+    Attributes:
+        total_steps: environment steps in all, over all parallel envs; training runs
+            `total_steps // (num_envs * rollout_length)` updates.
+        num_envs: parallel environments.
+        rollout_length: steps each env takes per update (one on-policy batch).
+        learning_rate: Adam step size, shared by actor and critic.
+        anneal_lr: decay the step size linearly to 0 over the updates.
+        max_grad_norm: clip the joint gradient to this global norm; None for no clipping.
+        discount: the discount factor γ in [0, 1].
+        temperature: τ > 0, the weight of the entropy: the soft reward is
+            `r − τ log π(a|s)`.
+        gae_lambda: λ in [0, 1] of generalised advantage estimation on the soft reward; 1 is
+            the Monte-Carlo soft return minus the baseline.
+        value_coef: weight of the critic's squared error in the joint loss.
+        normalize_advantages: standardise the advantages within each batch (a per-batch
+            rescaling of the step; off by default so the estimator stays unbiased).
+        hidden: widths of the hidden layers of actor and critic; () makes both linear in the
+            observation (a tabular softmax policy on one-hot observations).
+        init_log_std: the initial log standard deviation of a Gaussian policy (continuous
+            actions only).
+    """
+
+    total_steps: int = 500_000
+    num_envs: int = 8
+    rollout_length: int = 64
+    learning_rate: float = 1e-3
+    anneal_lr: bool = False
+    max_grad_norm: float | None = 0.5
+    discount: float = 0.99
+    temperature: float = 0.01
+    gae_lambda: float = 0.95
+    value_coef: float = 0.5
+    normalize_advantages: bool = False
+    hidden: tuple[int, ...] = (64, 64)
+    init_log_std: float = 0.0
+
+    def __post_init__(self):
+        for name in ("total_steps", "num_envs", "rollout_length"):
+            _require_int(self, name, minimum=1)
+        if self.total_steps < self.num_envs * self.rollout_length:
+            raise ValueError(
+                "total_steps must be at least num_envs * rollout_length = "
+                f"{self.num_envs * self.rollout_length}, got {self.total_steps}"
+            )
+        _require_real(self, "learning_rate", lambda x: x > 0, "> 0")
+        if self.max_grad_norm is not None:
+            _require_real(self, "max_grad_norm", lambda x: x > 0, "> 0 or None")
+        _require_real(self, "discount", lambda x: 0 <= x <= 1, "in [0, 1]")
+        _require_real(self, "temperature", lambda x: x > 0, "> 0")
+        _require_real(self, "gae_lambda", lambda x: 0 <= x <= 1, "in [0, 1]")
+        _require_real(self, "value_coef", lambda x: x >= 0, ">= 0")
+        _require_real(self, "init_log_std", lambda x: True, "")
+        _require_hidden(self)
+
+
+class Policy(NamedTuple):
+    """The actor's distribution, as pure functions of its parameters.
+
+    Attributes:
+        init: `init(key, obs [1, D]) -> params`.
+        log_prob: `log_prob(params, obs [n, ...], action [n, ...]) -> [n]`.
+        sample: `sample(params, obs [n, ...], key) -> action [n, ...]` (unclipped).
+        mode: `mode(params, obs [n, ...]) -> action [n, ...]`.
+        entropy: `entropy(params, obs [n, ...]) -> [n]`.
+        to_env: maps a sampled action onto what the env accepts (clipping for a Box).
+        discrete: whether the actions are discrete.
+    """
+
+    init: Callable
+    log_prob: Callable
+    sample: Callable
+    mode: Callable
+    entropy: Callable
+    to_env: Callable
+    discrete: bool
+
+
+def _flat(obs: jnp.ndarray) -> jnp.ndarray:
+    return jnp.reshape(obs, (obs.shape[0], -1)).astype(jnp.float32)
+
+
+def make_policy(config: SoftPGConfig, env, env_params=None) -> Policy:
+    """The actor of `config` for `env`'s action space: categorical or diagonal Gaussian.
+
+    Args:
+        config: a `SoftPGConfig` (its `hidden` and `init_log_std`).
+        env: the gymnax-style env.
+        env_params: its parameters; None for the defaults.
+
+    Returns:
+        The `Policy`; `log_prob` is what an IRL method needs of a policy trained here.
+
+    Raises:
+        ValueError: an action space that is neither `Discrete` (`.n`) nor `Box`.
+    """
+    check_config(config, SoftPGConfig)
+    env_params = env_params_or_default(env, env_params)
+    space = env.action_space(env_params)
+    n = getattr(space, "n", None)
+    if n is not None:
+        return _categorical(config, int(n))
+    shape = getattr(space, "shape", None)
+    if shape is None or not hasattr(space, "low"):
+        raise ValueError(
+            f"soft_pg needs a Discrete or Box action space, got {type(space).__name__}"
+        )
+    return _gaussian(config, space)
+
+
+def _categorical(config: SoftPGConfig, n_actions: int) -> Policy:
+    network = MLP(hidden=config.hidden, out=n_actions, out_scale=0.01)
+
+    def logits(params, obs):
+        return network.apply(params, _flat(obs))
+
+    def log_prob(params, obs, action):
+        log_pi = jax.nn.log_softmax(logits(params, obs))
+        return jnp.take_along_axis(log_pi, action.astype(jnp.int32)[:, None], axis=1)[:, 0]
+
+    def entropy(params, obs):
+        log_pi = jax.nn.log_softmax(logits(params, obs))
+        return -jnp.sum(jnp.exp(log_pi) * log_pi, axis=-1)
+
+    return Policy(
+        init=network.init,
+        log_prob=log_prob,
+        sample=lambda params, obs, key: jax.random.categorical(key, logits(params, obs)),
+        mode=lambda params, obs: jnp.argmax(logits(params, obs), axis=-1),
+        entropy=entropy,
+        to_env=lambda action: action,
+        discrete=True,
+    )
+
+
+def _gaussian(config: SoftPGConfig, space) -> Policy:
+    shape = tuple(space.shape)
+    size = int(np.prod(shape))
+    network = MLP(hidden=config.hidden, out=size, out_scale=0.01)
+    low = jnp.broadcast_to(jnp.asarray(space.low, jnp.float32), shape)
+    high = jnp.broadcast_to(jnp.asarray(space.high, jnp.float32), shape)
+
+    def init(key, obs):
+        return {
+            "mean": network.init(key, obs),
+            "log_std": jnp.full(size, config.init_log_std, jnp.float32),
+        }
+
+    def mean(params, obs):
+        return network.apply(params["mean"], _flat(obs))
+
+    def log_prob(params, obs, action):
+        mu = mean(params, obs)
+        log_std = params["log_std"]
+        z = (jnp.reshape(action, mu.shape) - mu) * jnp.exp(-log_std)
+        return jnp.sum(-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi), axis=-1)
+
+    def sample(params, obs, key):
+        mu = mean(params, obs)
+        noise = jax.random.normal(key, mu.shape, mu.dtype)
+        return jnp.reshape(mu + jnp.exp(params["log_std"]) * noise, (mu.shape[0], *shape))
+
+    def entropy(params, obs):
+        per_dim = params["log_std"] + 0.5 * math.log(2 * math.pi * math.e)
+        return jnp.full(obs.shape[0], jnp.sum(per_dim))
+
+    return Policy(
+        init=init,
+        log_prob=log_prob,
+        sample=sample,
+        mode=lambda params, obs: jnp.reshape(mean(params, obs), (obs.shape[0], *shape)),
+        entropy=entropy,
+        to_env=lambda action: jnp.clip(action, low, high),
+        discrete=False,
+    )
+
+
+@struct.dataclass
+class SoftPGState:
+    """Everything the soft policy gradient carries from one update to the next.
+
+    Attributes:
+        params: `{"actor": ..., "critic": ...}`.
+        opt_state: the optimiser's state.
+        env_state: the parallel envs' states.
+        obs: `[num_envs, ...]` the envs' current observations.
+        stats: episode statistics of the envs.
+        key: the PRNG key for what follows.
+        env_steps: env steps taken so far (all envs).
+    """
+
+    params: dict
+    opt_state: optax.OptState
+    env_state: object
+    obs: jnp.ndarray
+    stats: EpisodeStats
+    key: jax.Array
+    env_steps: jnp.ndarray
+
+
+def soft_advantages(
+    soft_reward: jnp.ndarray,
+    value: jnp.ndarray,
+    next_value: jnp.ndarray,
+    terminated: jnp.ndarray,
+    done: jnp.ndarray,
+    discount: float,
+    gae_lambda: float,
+) -> jnp.ndarray:
+    """GAE (Schulman et al. 2016, eq. 16) on the soft reward, cut at episode ends.
+
+    `δ_t = r̃_t + γ (1 − terminated_t) V(s'_t) − V(s_t)`,
+    `Â_t = δ_t + γ λ (1 − done_t) Â_{t+1}`, with `Â` after the last step 0: a truncated
+    episode, and the rollout's end, are bootstrapped with the value of the state reached.
+
+    Args:
+        soft_reward: `[T, n]` `r_t − τ log π(a_t|s_t)`.
+        value: `[T, n]` `V(s_t)`.
+        next_value: `[T, n]` `V(s'_t)` of the observation each action led to (before reset).
+        terminated: bool `[T, n]`, the episode ended in a terminal state.
+        done: bool `[T, n]`, the episode ended (terminated or truncated).
+        discount: γ.
+        gae_lambda: λ.
+
+    Returns:
+        `[T, n]` advantages; `advantages + value` are the critic's targets.
+    """
+    delta = soft_reward + discount * (1.0 - terminated) * next_value - value
+    carry_on = discount * gae_lambda * (1.0 - done)
+
+    def back(later, step):
+        d, c = step
+        now = d + c * later
+        return now, now
+
+    _, advantages = jax.lax.scan(
+        back, jnp.zeros_like(delta[0]), (delta, carry_on.astype(delta.dtype)), reverse=True
+    )
+    return advantages
+
+
+def make_trainer(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> Trainer:
+    """The soft policy gradient in pieces (see `irlax.rl._common.Trainer`).
+
+    Args:
+        config: a `SoftPGConfig`.
+        env: a gymnax-style env (discrete or Box actions).
+        env_params: the env's parameters; None for `env.default_params`.
+        reward_fn: optional `reward_fn(reward_params, obs, action, next_obs) -> reward`
+            replacing the env's reward (`action` as the env received it).
+
+    Returns:
+        The `Trainer`. Its result's `params` are `{"actor", "critic"}`; `act_fn` samples the
+        policy (or takes its mode); `make_policy(config, env).log_prob(params["actor"], ...)`
+        gives its log-probabilities.
+
+    Raises:
+        ValueError: a bad config or action space.
+    """
+    check_config(config, SoftPGConfig)
+    env_params = env_params_or_default(env, env_params)
+    policy = make_policy(config, env, env_params)
+    critic = MLP(hidden=config.hidden, out=1)
+    tau_t = config.temperature
+    n_updates = config.total_steps // (config.num_envs * config.rollout_length)
+    if config.anneal_lr:
+        learning_rate = optax.linear_schedule(config.learning_rate, 0.0, n_updates)
+    else:
+        learning_rate = config.learning_rate
+    chain = [optax.adam(learning_rate)]
+    if config.max_grad_norm is not None:
+        chain.insert(0, optax.clip_by_global_norm(config.max_grad_norm))
+    optimizer = optax.chain(*chain)
+
+    def value_fn(params, obs):
+        return critic.apply(params, _flat(obs))[:, 0]
+
+    def act_fn(params, obs, key, deterministic=False):
+        batch = obs[None]
+        if deterministic:
+            action = policy.mode(params["actor"], batch)
+        else:
+            action = policy.sample(params["actor"], batch, key)
+        return policy.to_env(action)[0]
+
+    def init(key):
+        key, env_key, actor_key, critic_key = jax.random.split(key, 4)
+        obs, env_state = reset_envs(env, env_params, env_key, config.num_envs)
+        dummy = _flat(obs[:1])
+        params = {
+            "actor": policy.init(actor_key, dummy),
+            "critic": critic.init(critic_key, dummy),
+        }
+        return SoftPGState(
+            params=params,
+            opt_state=optimizer.init(params),
+            env_state=env_state,
+            obs=obs,
+            stats=EpisodeStats.zeros(config.num_envs),
+            key=key,
+            env_steps=jnp.zeros((), jnp.int32),
+        )
+
+    def env_step(carry, _):
+        state, reward_params = carry
+        key, act_key, step_key = jax.random.split(state.key, 3)
+        action = policy.sample(state.params["actor"], state.obs, act_key)
+        env_action = policy.to_env(action)
+        obs, env_state, env_reward, terminated, truncated, info = step_envs(
+            env, env_params, step_key, state.env_state, env_action
+        )
+        next_obs = info["final_observation"]
+        reward = transition_reward(
+            reward_fn, reward_params, state.obs, env_action, next_obs, env_reward
+        )
+        done = jnp.logical_or(terminated, truncated)
+        transition = {
+            "obs": state.obs,
+            "action": action,
+            "reward": reward.astype(jnp.float32),
+            "next_obs": next_obs,
+            "terminated": terminated,
+            "done": done,
+        }
+        state = state.replace(
+            env_state=env_state,
+            obs=obs,
+            stats=state.stats.update(env_reward, done),
+            key=key,
+            env_steps=state.env_steps + config.num_envs,
+        )
+        return (state, reward_params), transition
+
+    def loss_fn(params, batch):
+        t, n = batch["reward"].shape
+
+        def merge(x):
+            return jnp.reshape(x, (t * n, *x.shape[2:]))
+
+        log_pi = policy.log_prob(params["actor"], merge(batch["obs"]), merge(batch["action"]))
+        log_pi = jnp.reshape(log_pi, (t, n))
+        value = jnp.reshape(value_fn(params["critic"], merge(batch["obs"])), (t, n))
+        next_value = jnp.reshape(value_fn(params["critic"], merge(batch["next_obs"])), (t, n))
+        soft_reward = batch["reward"] - tau_t * jax.lax.stop_gradient(log_pi)
+        advantages = jax.lax.stop_gradient(
+            soft_advantages(
+                soft_reward,
+                value,
+                next_value,
+                batch["terminated"].astype(jnp.float32),
+                batch["done"],
+                config.discount,
+                config.gae_lambda,
+            )
+        )
+        targets = advantages + jax.lax.stop_gradient(value)
+        weights = advantages
+        if config.normalize_advantages:
+            weights = (weights - jnp.mean(weights)) / (jnp.std(weights) + 1e-8)
+        policy_loss = -jnp.mean(log_pi * weights)
+        value_loss = 0.5 * jnp.mean(jnp.square(value - targets))
+        total = policy_loss + config.value_coef * value_loss
+        return total, {
+            "policy_loss": policy_loss,
+            "value_loss": value_loss,
+            "soft_reward": jnp.mean(soft_reward),
+            "entropy": -jnp.mean(log_pi),
+        }
+
+    def update(state: SoftPGState, reward_params=None):
+        (state, _), batch = jax.lax.scan(
+            env_step, (state, reward_params), None, config.rollout_length
+        )
+        grads, info = jax.grad(loss_fn, has_aux=True)(state.params, batch)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        state = state.replace(params=params, opt_state=opt_state)
+        metrics = {
+            "episode_return": state.stats.mean_return(),
+            "env_steps": state.env_steps,
+            **info,
+        }
+        return state, metrics
+
+    def result(state: SoftPGState, metrics: dict) -> Result:
+        return Result(params=state.params, metrics=metrics, act_fn=act_fn)
+
+    return Trainer(init=init, update=update, result=result, n_updates=n_updates)
+
+
+def make_train(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> Callable:
+    """`train(key, reward_params=None) -> Result`: the soft policy gradient from scratch.
+
+    Jit it, or `jax.vmap` it over keys to train several seeds at once. Arguments as in
+    `make_trainer`.
+    """
+    return train_from(make_trainer(config, env, env_params, reward_fn))
