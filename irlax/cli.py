@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib
 import json
 import re
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--temperature", type=float, default=0.2)
     _add_irl_command(commands)
     _add_forecast_command(commands)
+    _add_expert_command(commands)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -39,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             return _irl(args)
         if args.command == "forecast":
             return _forecast(args)
+        if args.command == "expert":
+            return _expert(args)
     except ValueError as e:
         print(f"irlax {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -364,10 +368,6 @@ def _demo(args) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _add_forecast_command(commands) -> None:
     from irlax.forecast import ForecastConfig
 
@@ -448,3 +448,146 @@ def _forecast(args) -> int:
     print((args.out / "report.txt").read_text(), end="")
     print(f"pictures and metrics in {args.out}/: " + ", ".join(p.name for p in written))
     return 0
+
+
+EXPERT_ALGOS = {"ppo": "PPOConfig", "sac": "SACConfig"}
+
+
+def _add_expert_command(commands) -> None:
+    sub = commands.add_parser(
+        "expert",
+        help="train an expert policy with PPO or SAC and record demonstrations",
+        description="Train an expert on an environment (irlax.envs.make: gymnax classic control "
+        "natively, or gymnasium:ID), save its parameters and demos.npz, and print its return. "
+        "The run checkpoints atomically to OUT/checkpoint.msgpack; run the same command again "
+        "to resume an interrupted run.",
+    )
+    sub.add_argument("--env", required=True, help="e.g. CartPole-v1, Pendulum-v1, gymnasium:ID")
+    sub.add_argument("--algo", choices=sorted(EXPERT_ALGOS), required=True)
+    sub.add_argument("--steps", type=int, required=True, help="environment steps to train for")
+    sub.add_argument("--out", type=Path, required=True, help="folder for params, demos, metrics")
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--episodes", type=int, default=20, help="demonstration episodes to record")
+    sub.add_argument(
+        "--stochastic",
+        action="store_true",
+        help="record demos with the sampling policy (default: its mode, deterministic)",
+    )
+    sub.add_argument("--chunk", type=int, default=None, help="updates between checkpoints")
+    added = set()
+    for algo, name in EXPERT_ALGOS.items():
+        cls = getattr(importlib.import_module(f"irlax.rl.{algo}"), name)
+        group = sub.add_argument_group(f"{algo} options (see irlax.rl.{algo}.{name})")
+        for field in _config_option_names(cls):
+            if field not in added:  # options both algorithms have are listed once
+                _add_field_option(group, cls, field)
+                added.add(field)
+
+
+def _config_option_names(cls: type) -> list[str]:
+    """Fields of a config that `irlax expert` offers as options (simple types, not the budget)."""
+    hints = typing.get_type_hints(cls)
+    return [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name != "total_steps" and hints[f.name] in (bool, int, float, str)
+    ]
+
+
+def _expert_option_names() -> set[str]:
+    names = set()
+    for algo, name in EXPERT_ALGOS.items():
+        names |= set(
+            _config_option_names(getattr(importlib.import_module(f"irlax.rl.{algo}"), name))
+        )
+    return names
+
+
+def _add_field_option(parser, cls: type, name: str) -> None:
+    """One `--option` for a simple (int, float, str, bool) field of a config dataclass."""
+    kind = typing.get_type_hints(cls)[name]
+    flag = "--" + name.replace("_", "-")
+    help_text = _field_docs(cls).get(name, "").replace("%", "%%")
+    if kind is bool:
+        parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+    else:
+        parser.add_argument(flag, type=kind, help=help_text)
+
+
+def _expert(args) -> int:
+    from tqdm import tqdm
+
+    from irlax.checkpoint import save_checkpoint
+    from irlax.data import episode_returns, rollout
+    from irlax.envs import make
+    from irlax.rl.run import run
+
+    module = importlib.import_module(f"irlax.rl.{args.algo}")
+    cls = getattr(module, EXPERT_ALGOS[args.algo])
+    if args.steps < 1 or args.episodes < 1:
+        raise ValueError(f"--steps and --episodes must be >= 1, got {args.steps}, {args.episodes}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    given = {n: getattr(args, n) for n in _expert_option_names() if getattr(args, n) is not None}
+    foreign = sorted(set(given) - names)
+    if foreign:
+        flags = ", ".join("--" + n.replace("_", "-") for n in foreign)
+        raise ValueError(f"{flags} do(es) not apply to --algo {args.algo}")
+    options = given
+    config = cls(**{**options, "total_steps": args.steps})
+    env, env_params = make(args.env)
+    trainer = module.make_trainer(config, env, env_params)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    fingerprint = {"env": args.env, "algo": args.algo, "seed": args.seed, "config": repr(config)}
+    chunk = args.chunk or max(1, trainer.n_updates // 20)
+    print(
+        f"irlax expert: {args.algo} on {args.env}, {args.steps} steps ({trainer.n_updates} updates)"
+    )
+    start = time.perf_counter()
+    with tqdm(total=trainer.n_updates, desc=f"training {args.algo}", unit="update") as bar:
+
+        def progress(done, last):
+            bar.update(done - bar.n)
+            bar.set_postfix(ret=f"{float(last['episode_return']):.1f}")
+
+        result = run(
+            trainer,
+            jax.random.key(args.seed),
+            checkpoint=out / "checkpoint.msgpack",
+            chunk=chunk,
+            fingerprint=fingerprint,
+            progress=progress,
+        )
+    train_s = time.perf_counter() - start
+    save_checkpoint(out / "params.msgpack", result.params, {"env": args.env, "algo": args.algo})
+    policy = (
+        result.policy if args.stochastic else functools.partial(result.policy, deterministic=True)
+    )
+    demos = rollout(env, policy, args.episodes, jax.random.key(args.seed + 1), env_params)
+    demos.save(out / "demos.npz")
+    returns = np.asarray(episode_returns(demos))
+    curve = np.asarray(result.metrics["episode_return"])
+    summary = {
+        "env": args.env,
+        "algo": args.algo,
+        "steps": args.steps,
+        "train_seconds": train_s,
+        "demo_episodes": args.episodes,
+        "demo_return_mean": float(returns.mean()),
+        "demo_return_std": float(returns.std()),
+        "final_training_return": float(curve[np.isfinite(curve)][-1])
+        if np.isfinite(curve).any()
+        else None,
+        "config": repr(config),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(
+        f"expert return over {args.episodes} demo episodes: "
+        f"{returns.mean():.1f} ± {returns.std():.1f}"
+    )
+    print(f"params: {out / 'params.msgpack'}\ndemos:  {out / 'demos.npz'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -104,3 +104,34 @@ def test_forecast_refuses_incomplete_or_bad_files(tmp_path, capsys):
     assert "not valid JSON" in capsys.readouterr().err
     assert main(["forecast", "--steps", "0", "--size", "32", "--out", str(tmp_path / "o")]) == 2
     assert "steps must be a positive integer" in capsys.readouterr().err
+
+
+def test_expert_trains_saves_demos_and_resumes(tmp_path, capsys):
+    import jax
+
+    from irlax.checkpoint import read_checkpoint_metadata
+    from irlax.data import Trajectories, check_demos
+    from irlax.envs import make
+
+    argv = ["expert", "--env", "CartPole-v1", "--algo", "ppo", "--steps", "384"]
+    argv += ["--num-envs", "4", "--rollout-length", "16", "--update-epochs", "1"]
+    argv += ["--episodes", "3", "--chunk", "2", "--out", str(tmp_path)]
+    with jax.enable_x64(False):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert "expert return over 3 demo episodes" in out
+        meta = read_checkpoint_metadata(tmp_path / "checkpoint.msgpack")
+        assert meta["updates_done"] == meta["n_updates"] == 6
+        demos = Trajectories.load(tmp_path / "demos.npz")
+        env, params = make("CartPole-v1")
+        check_demos(env, params, demos)
+        summary = json.loads((tmp_path / "summary.json").read_text())
+        assert summary["demo_episodes"] == 3 == demos.n_trajectories
+        assert summary["demo_return_mean"] == pytest.approx(float(demos.lengths.mean()))
+        # Run again: the finished checkpoint is resumed, nothing is trained twice.
+        assert main(argv) == 0
+        # Another setting cannot resume this run's checkpoint.
+        assert main([*argv[:7], "--num-envs", "8", *argv[9:]]) == 2
+    assert "belongs to another run" in capsys.readouterr().err
+    assert main([*argv, "--tau", "0.1"]) == 2
+    assert "--tau do(es) not apply to --algo ppo" in capsys.readouterr().err

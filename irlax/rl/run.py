@@ -1,0 +1,100 @@
+"""Training from a host loop in chunks, with atomic checkpoints and resume.
+
+`make_train` runs a whole training as one compiled program, which is fastest but all or
+nothing. `run` drives the same `Trainer` pieces in chunks of updates instead: after each chunk
+it saves the train state and the metrics so far (`irlax.checkpoint`, written atomically), and
+a later call with the same checkpoint path continues from there. The chunk function is
+compiled once (plus once for a shorter last chunk), so the overhead over `make_train` is one
+host round trip per chunk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from irlax.checkpoint import load_checkpoint, read_checkpoint_metadata, save_checkpoint
+from irlax.rl._common import Result, Trainer
+
+
+def run(
+    trainer: Trainer,
+    key: jax.Array,
+    *,
+    reward_params: Any = None,
+    checkpoint: str | Path | None = None,
+    chunk: int = 50,
+    fingerprint: dict | None = None,
+    progress: Callable[[int, dict], None] | None = None,
+) -> Result:
+    """Train `trainer.n_updates` updates in chunks, checkpointing after each chunk.
+
+    Args:
+        trainer: from an `irlax.rl` module's `make_trainer`.
+        key: PRNG key for `trainer.init` (ignored when resuming: the saved state has its own).
+        reward_params: passed to every update (see `Trainer.update`).
+        checkpoint: file to save to after each chunk and to resume from when it exists.
+        chunk: updates per compiled chunk (and between checkpoints).
+        fingerprint: JSON-serialisable description of the run (environment, algorithm,
+            config); a checkpoint written with another fingerprint is refused rather than
+            silently resumed into a different run.
+        progress: called as `progress(updates_done, last_metrics)` after each chunk, where
+            `last_metrics` maps each metric to its value at the chunk's last update.
+
+    Returns:
+        the `Result`, with metrics over every update, those before a resume included.
+
+    Raises:
+        ValueError: `chunk < 1`, or a checkpoint from another run or in a bad state.
+    """
+    if not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be an int >= 1, got {chunk!r}")
+    fingerprint = json.loads(json.dumps(fingerprint or {}))  # normalise tuples to lists
+    total = trainer.n_updates
+    state = trainer.init(key)
+    _, step_metrics = jax.eval_shape(trainer.update, state, reward_params)
+    metrics = {name: _empty(total, m) for name, m in step_metrics.items()}
+    done = 0
+    path = None if checkpoint is None else Path(checkpoint)
+    if path is not None and path.exists():
+        saved = read_checkpoint_metadata(path)
+        if saved.get("fingerprint") != fingerprint or saved.get("n_updates") != total:
+            raise ValueError(
+                f"the checkpoint {path} belongs to another run (its settings differ from "
+                "this one's); use another output folder or delete it to start afresh"
+            )
+        (state, metrics), meta = load_checkpoint(path, like=(state, metrics))
+        metrics = jax.tree.map(np.array, metrics)  # writable copies
+        done = int(meta["updates_done"])
+        if not 0 <= done <= total:
+            raise ValueError(f"the checkpoint {path} says {done} of {total} updates are done")
+
+    def updates(state, n):
+        return jax.lax.scan(lambda s, _: trainer.update(s, reward_params), state, None, n)
+
+    compiled = jax.jit(updates, static_argnums=1)
+    while done < total:
+        n = min(chunk, total - done)
+        state, new = compiled(state, n)
+        new = jax.tree.map(np.asarray, new)
+        for name, values in new.items():
+            metrics[name][done : done + n] = values
+        done += n
+        if path is not None:
+            meta = {"updates_done": done, "n_updates": total, "fingerprint": fingerprint}
+            save_checkpoint(path, (state, metrics), meta)
+        if progress is not None:
+            progress(done, {name: values[-1] for name, values in new.items()})
+    return trainer.result(state, jax.tree.map(jnp.asarray, metrics))
+
+
+def _empty(total: int, like) -> np.ndarray:
+    """`[total, ...]` of `like`'s dtype, NaN (or 0 for integers) until filled in."""
+    fill = np.nan if np.issubdtype(like.dtype, np.inexact) else 0
+    return np.full((total, *like.shape), fill, like.dtype)
