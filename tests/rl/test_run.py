@@ -52,9 +52,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(trainer, tmp_path):
             run(trainer, key, checkpoint=path, chunk=2, progress=interrupt)
         assert path.exists()
         seen = []
-        resumed = run(
-            trainer, key, checkpoint=path, chunk=2, progress=lambda d, m: seen.append(d)
-        )
+        resumed = run(trainer, key, checkpoint=path, chunk=2, progress=lambda d, m: seen.append(d))
         whole = run(trainer, key, chunk=2)
     assert seen == [4, 6]  # the first chunk was not trained again
     assert_same(resumed.params, whole.params)
