@@ -39,6 +39,7 @@ from irlax.rl._common import (
     train_from,
     transition_reward,
 )
+from irlax.rl.replay import ReplayBuffer
 
 TARGET_UPDATES = ("copy", "polyak")
 LOSSES = ("huber", "mse")
@@ -168,70 +169,6 @@ def _require_hidden(config) -> None:
 
 
 @struct.dataclass
-class ReplayBuffer:
-    """A circular buffer of transitions (fixed-size arrays, so it lives in the jitted state).
-
-    Attributes:
-        obs: `[N, ...]` observations.
-        action: int `[N]` actions.
-        reward: `[N]` env rewards (used when no `reward_fn` is given).
-        next_obs: `[N, ...]` the observations the actions led to, before any reset.
-        terminated: bool `[N]`, True where the episode ended in a terminal state (no
-            bootstrap); a time-limit truncation is not terminal.
-        position: int, the slot the next transition is written to.
-        size: int, how many slots hold data.
-    """
-
-    obs: jnp.ndarray
-    action: jnp.ndarray
-    reward: jnp.ndarray
-    next_obs: jnp.ndarray
-    terminated: jnp.ndarray
-    position: jnp.ndarray
-    size: jnp.ndarray
-
-    @classmethod
-    def empty(cls, capacity: int, obs: jnp.ndarray, reward_dtype) -> ReplayBuffer:
-        """A buffer for `capacity` transitions shaped like one observation `obs`."""
-        frame = jnp.zeros((capacity, *obs.shape), obs.dtype)
-        return cls(
-            obs=frame,
-            action=jnp.zeros(capacity, jnp.int32),
-            reward=jnp.zeros(capacity, reward_dtype),
-            next_obs=frame,
-            terminated=jnp.zeros(capacity, bool),
-            position=jnp.zeros((), jnp.int32),
-            size=jnp.zeros((), jnp.int32),
-        )
-
-    def add(self, obs, action, reward, next_obs, terminated) -> ReplayBuffer:
-        """Write a batch of `n` transitions (leading axis `[n]`), overwriting the oldest."""
-        capacity = self.action.shape[0]
-        n = action.shape[0]
-        slots = (self.position + jnp.arange(n)) % capacity
-        return ReplayBuffer(
-            obs=self.obs.at[slots].set(obs),
-            action=self.action.at[slots].set(action.astype(jnp.int32)),
-            reward=self.reward.at[slots].set(reward.astype(self.reward.dtype)),
-            next_obs=self.next_obs.at[slots].set(next_obs),
-            terminated=self.terminated.at[slots].set(terminated),
-            position=(self.position + n) % capacity,
-            size=jnp.minimum(self.size + n, capacity),
-        )
-
-    def sample(self, key: jax.Array, batch_size: int) -> dict:
-        """`batch_size` transitions drawn uniformly with replacement from the filled slots."""
-        index = jax.random.randint(key, (batch_size,), 0, jnp.maximum(self.size, 1))
-        return {
-            "obs": self.obs[index],
-            "action": self.action[index],
-            "reward": self.reward[index],
-            "next_obs": self.next_obs[index],
-            "terminated": self.terminated[index],
-        }
-
-
-@struct.dataclass
 class SoftQState:
     """Everything soft Q-learning carries from one update to the next.
 
@@ -335,7 +272,7 @@ def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> T
             opt_state=optimizer.init(params),
             env_state=env_state,
             obs=obs,
-            buffer=ReplayBuffer.empty(config.buffer_size, obs[0], jnp.float32),
+            buffer=ReplayBuffer.empty(config.buffer_size, obs[0], jnp.int32(0), jnp.float32(0)),
             stats=EpisodeStats.zeros(config.num_envs),
             key=key,
             env_steps=jnp.zeros((), jnp.int32),
@@ -377,17 +314,17 @@ def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> T
         reward = transition_reward(
             reward_fn,
             reward_params,
-            batch["obs"],
-            batch["action"],
-            batch["next_obs"],
-            batch["reward"],
+            batch.obs,
+            batch.action,
+            batch.next_obs,
+            batch.reward,
         )
-        q_next = q_batch(target_params, batch["next_obs"])
+        q_next = q_batch(target_params, batch.next_obs)
         v_next = soft_value(q_next, tau_t, config.uniform_prior)
-        continues = 1.0 - batch["terminated"].astype(v_next.dtype)
+        continues = 1.0 - batch.terminated.astype(v_next.dtype)
         target = jax.lax.stop_gradient(reward + config.discount * continues * v_next)
-        q = q_batch(params, batch["obs"])
-        q_taken = jnp.take_along_axis(q, batch["action"][:, None], axis=1)[:, 0]
+        q = q_batch(params, batch.obs)
+        q_taken = jnp.take_along_axis(q, batch.action[:, None], axis=1)[:, 0]
         error = q_taken - target
         if config.loss == "huber":
             loss = jnp.mean(optax.huber_loss(error, delta=1.0))
