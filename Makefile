@@ -7,6 +7,8 @@ PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed-stamp
 ECONIRL := .venv-econirl
 ECONIRL_STAMP := $(ECONIRL)/.installed-stamp
+SB3 := .venv-sb3
+SB3_STAMP := $(SB3)/.installed-stamp
 OUT ?= results/forecast
 
 .PHONY: install test lint demo bench clean
@@ -44,11 +46,19 @@ $(ECONIRL_STAMP): benchmarks/peers/requirements-econirl.txt
 	$(ECONIRL)/bin/pip install --quiet -r benchmarks/peers/requirements-econirl.txt
 	touch $(ECONIRL_STAMP)
 
-bench: install $(PEERS_STAMP) $(ECONIRL_STAMP)
+$(SB3_STAMP): benchmarks/peers/requirements-sb3.txt
+	$(PYTHON) -m venv $(SB3)
+	$(SB3)/bin/pip install --quiet --upgrade pip
+	$(SB3)/bin/pip install --quiet -r benchmarks/peers/requirements-sb3.txt
+	touch $(SB3_STAMP)
+
+bench: install $(PEERS_STAMP) $(ECONIRL_STAMP) $(SB3_STAMP)
 	$(BIN)/python benchmarks/tabular_planning.py --peer-python $(PEERS)/bin/python
 	$(BIN)/python benchmarks/irl_speed.py --peer-python $(PEERS)/bin/python --econirl-python $(ECONIRL)/bin/python
 	$(BIN)/python benchmarks/rust_bus.py --econirl-python $(ECONIRL)/bin/python
 	$(BIN)/python benchmarks/irl_quality.py
+	$(BIN)/python benchmarks/forecast.py
+	$(BIN)/python benchmarks/rl.py --peer-python $(SB3)/bin/python
 
 clean:
-	rm -rf $(VENV) $(PEERS) $(ECONIRL) results .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS) $(ECONIRL) $(SB3) results .pytest_cache .ruff_cache
