@@ -448,9 +448,11 @@ def bench_algo(args, algo: str, tmp: str) -> dict:
     budget = QUICK_BUDGETS.get(algo, a["budget"]) if args.quick else a["budget"]
     base = {"algo": algo, "budget": budget, "target": target, "window": a["window"]}
 
+    # With one seed there is no vmapped run: its rows are the one-seed run's, and left out.
+    runs = [("1", True, seeds[:1])] + ([("n", False, seeds)] if len(seeds) > 1 else [])
     print(f"[{algo}] irlax search runs (steps to target) ...", flush=True)
     search = {}
-    for label, single, ss in (("1", True, seeds[:1]), ("n", False, seeds)):
+    for label, single, ss in runs:
         trace = f"{tmp}/{algo}_search_{label}.npy"
         spec = {**base, "mode": "search", "single": single, "seeds": ss, "trace": trace}
         if not single and search["1"]["seeds"][0]["reached"]:
@@ -471,6 +473,7 @@ def bench_algo(args, algo: str, tmp: str) -> dict:
             f"({search[label]['seconds']:.1f} s)",
             flush=True,
         )
+    search.setdefault("n", search["1"])
     updates = {
         "1": search["1"]["seeds"][0]["updates"],
         "n": max(s["updates"] for s in search["n"]["seeds"]),
@@ -480,7 +483,7 @@ def bench_algo(args, algo: str, tmp: str) -> dict:
     sb3_runs = []
     reproduces = {"1": [], "n": []}
     for rep in range(args.repeats):
-        for label, single, ss in (("1", True, seeds[:1]), ("n", False, seeds)):
+        for label, single, ss in runs:
             trace = f"{tmp}/{algo}_time_{label}_{rep}.npy"
             spec = {**base, "mode": "time", "single": single, "seeds": ss, "trace": trace}
             spec["updates"] = updates[label]
@@ -497,7 +500,9 @@ def bench_algo(args, algo: str, tmp: str) -> dict:
                 f"(max |Δ return| vs search {reproduces[label][-1]:.2g})",
                 flush=True,
             )
-        print(f"  rep {rep}: SB3 {len(seeds)} seeds in turn ...", flush=True)
+        if len(seeds) == 1:
+            timings["n"], reproduces["n"] = timings["1"], reproduces["1"]
+        print(f"  rep {rep}: SB3 {len(seeds)} seed(s) in turn ...", flush=True)
         sb3_runs.append(run_sb3(args, algo, seeds, target, budget, tmp, rep))
     return {
         "target": target,
@@ -565,7 +570,7 @@ def main() -> None:
         for algo in args.algos:
             results[algo] = bench_algo(args, algo, tmp)
             for label in ("1", "n"):
-                results[algo]["search"][label].pop("trace")
+                results[algo]["search"][label].pop("trace", None)
     elapsed = time.perf_counter() - start
     machine = describe_machine(load_before, os.getloadavg(), elapsed, args)
     sources = (source_before, source_state())
@@ -700,7 +705,7 @@ def _f(x, digits=2) -> str:
 def _x(x) -> str:
     if x is None:
         return "—"
-    return f"{x:.0f}×" if x >= 10 else f"{x:.2g}×"
+    return f"{x:.0f}×" if x >= 10 else f"{x:.3g}×"
 
 
 def _steps(xs) -> str:
@@ -736,6 +741,7 @@ def report(record: dict, args) -> str:
         f"{m.get('stable_baselines3', '?')}, torch {m.get('torch', '?')} on CPU with "
         f"`torch.set_num_threads({m['torch_threads']})`, Gymnasium {m.get('gymnasium', '?')}.",
         "",
+        *_busy_note(m),
         _xla_flags_note(m.get("xla_flags", "")),
         "",
         record["sources"],
@@ -765,6 +771,18 @@ def report(record: dict, args) -> str:
         lines += _algo_section(algo, r, record["summary"][algo], args)
     lines += _targets(record, args)
     return "\n".join(lines) + "\n"
+
+
+def _busy_note(m: dict) -> list[str]:
+    """A warning when other work shared the CPU (load average above a third of the cores)."""
+    if max(m["load_before"], m["load_after"]) <= m["cores"] / 3:
+        return []
+    return [
+        f"**Preliminary: other jobs shared the {m['cores']} cores during this run (load average "
+        f"{m['load_before']:.1f} before, {m['load_after']:.1f} after); both libraries' times "
+        "are noisy. Re-run on a quiet machine for the figures to quote.**",
+        "",
+    ]
 
 
 def _xla_flags_note(flags: str) -> str:
@@ -798,17 +816,27 @@ def _algo_section(algo: str, r: dict, s: dict, args) -> list[str]:
         f"| SB3, 1 seed | {_steps(b1['steps'])} | {_f(b1['setup_seconds'])} "
         f"| {_f(b1['run_seconds'])} | {_f(b1['total_seconds'])} | **{_x(s['ratio_run_1'])}** "
         f"| **{_x(s['ratio_total_1'])}** |",
-        f"| irlax, {n} seeds (vmap, {in_['updates']} updates) | {_steps(s['irlax_steps']['n'])} "
-        f"| {_f(in_['compile_seconds'])} | {_f(in_['run_seconds'], 3)} "
-        f"| {_f(in_['total_seconds'])} | | |",
-        f"| SB3, {n} seeds in turn | {_steps(bn['steps'])} | {_f(bn['setup_seconds'])} "
-        f"| {_f(bn['run_seconds'])} | {_f(bn['total_seconds'])} | **{_x(s['ratio_run_n'])}** "
-        f"| **{_x(s['ratio_total_n'])}** |",
-        "",
+    ]
+    if n > 1:
+        lines += [
+            f"| irlax, {n} seeds (vmap, {in_['updates']} updates) "
+            f"| {_steps(s['irlax_steps']['n'])} | {_f(in_['compile_seconds'])} "
+            f"| {_f(in_['run_seconds'], 3)} | {_f(in_['total_seconds'])} | | |",
+            f"| SB3, {n} seeds in turn | {_steps(bn['steps'])} | {_f(bn['setup_seconds'])} "
+            f"| {_f(bn['run_seconds'])} | {_f(bn['total_seconds'])} "
+            f"| **{_x(s['ratio_run_n'])}** | **{_x(s['ratio_total_n'])}** |",
+        ]
+    several = (
         f"irlax, {n} seeds ÷ 1 seed: **{_x(s['irlax_n_over_1_run'])}** run time "
         f"({_x(s['irlax_n_over_1_total'])} with compilation); per update (the cost of the "
         f"vmap alone, whatever the seeds' luck): {_x(s['irlax_n_over_1_per_update'])}. "
-        f"Time per 1000 env steps, one seed: irlax {_f(s['ms_per_1k_steps']['irlax'], 1)} ms, "
+        if n > 1
+        else "One seed only (`--seeds 1`): no 8-seed rows. "
+    )
+    lines += [
+        "",
+        several
+        + f"Time per 1000 env steps, one seed: irlax {_f(s['ms_per_1k_steps']['irlax'], 1)} ms, "
         f"SB3 {_f(s['ms_per_1k_steps']['sb3'], 1)} ms ({_x(s['ratio_per_step'])}). "
         f"Timed irlax runs reproduce the search runs' returns to "
         f"{s['reproduces']:.2g} (max abs difference).",
@@ -858,7 +886,7 @@ def _targets(record: dict, args) -> list[str]:
             "≥ 3×",
             v is not None and v >= 3,
         )
-    for algo in s:
+    for algo in s if args.seeds > 1 else ():
         v = s[algo]["irlax_n_over_1_run"]
         row(
             f"{ALGOS[algo]['name']}, irlax {args.seeds} seeds ÷ 1 seed (run, to target)",
