@@ -395,13 +395,16 @@ def _fit(features, goals, passable, stats, config: ForecastConfig, progress):
         previous = history["loss"][jnp.maximum(i - 1, 0)]
         stalled = (i >= 1) & (previous - loss <= config.ftol * jnp.abs(loss))
         done = (grad_norm <= config.tol) | stalled
-        updates, new_state = optimizer.update(
-            grad, state, theta, value=loss, grad=grad, value_fn=loss_fn
-        )
-        new_theta = optax.apply_updates(theta, updates)
-        theta, state = jax.tree.map(
-            lambda new, old: jnp.where(done, old, new), (new_theta, new_state), (theta, state)
-        )
+
+        def step(theta, state):
+            updates, state = optimizer.update(
+                grad, state, theta, value=loss, grad=grad, value_fn=loss_fn
+            )
+            return optax.apply_updates(theta, updates), state
+
+        # Converged: skip the line search, whose evaluations (each a full solve) could only
+        # chase rounding noise and would be thrown away.
+        theta, state = jax.lax.cond(done, lambda t, s: (t, s), step, theta, state)
         if progress is not None:
             jax.debug.callback(progress, i, loss)
         return theta, state, history, i + 1, done
