@@ -91,9 +91,8 @@ SAC_ZOO = {  # rl-baselines3-zoo hyperparams/sac.yml, Pendulum-v1 (lr 1e-3), SB3
 
 # XLA's CPU runtime (jaxlib 0.10.2) can deadlock on a program that runs two independent
 # batched QR decompositions whose R factor is used, e.g. the orthogonal initialisers of SAC's
-# actor and twin critics vmapped over 5 or more seeds: the call never returns, every thread
-# idle. Its concurrency-optimised scheduler is what exposes it; with it off the same programs
-# finish, as fast (checked here on PPO). irlax's workers run with it off.
+# actor and twin critics vmapped over 5 or more seeds. irlax turns the scheduler that exposes
+# it off when imported (irlax.XLA_WORKAROUND); the workers also pass it explicitly.
 XLA_WORKAROUND = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 
 ALGOS = {
@@ -534,7 +533,8 @@ def main() -> None:
     parser.add_argument(
         "--xla-flags",
         default=XLA_WORKAROUND,
-        help="added to XLA_FLAGS in irlax's workers ('' for none; see XLA_WORKAROUND)",
+        help="added to XLA_FLAGS in irlax's workers (irlax adds XLA_WORKAROUND itself unless the "
+        "flag is set: pass --xla_cpu_enable_concurrency_optimized_scheduler=true for XLA's own)",
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: low targets, 2 seeds")
     parser.add_argument("--out", default=None, help="report path (default results/rl.md)")
