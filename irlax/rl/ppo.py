@@ -38,6 +38,11 @@ from irlax.rl._common import (
     Trainer,
     check_config,
     env_params_or_default,
+    require_bool,
+    require_choice,
+    require_hidden,
+    require_int,
+    require_real,
     reset_envs,
     step_envs,
     train_from,
@@ -113,16 +118,9 @@ class PPOConfig:
     init_log_std: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in (
-            "total_steps",
-            "num_envs",
-            "rollout_length",
-            "update_epochs",
-            "num_minibatches",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("total_steps", "num_envs", "rollout_length", "update_epochs"):
+            require_int(self, name, minimum=1)
+        require_int(self, "num_minibatches", minimum=1)
         batch = self.num_envs * self.rollout_length
         if self.total_steps < batch:
             raise ValueError(
@@ -140,27 +138,17 @@ class PPOConfig:
             "normalize_observations",
             "clip_value_loss",
         ):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        _check_real(self, "learning_rate", low=0.0, low_open=True)
-        _check_real(self, "discount", low=0.0, high=1.0)
-        _check_real(self, "gae_lambda", low=0.0, high=1.0)
-        _check_real(self, "clip_eps", low=0.0, low_open=True)
-        _check_real(self, "entropy_coef", low=0.0)
-        _check_real(self, "value_coef", low=0.0)
-        _check_real(self, "max_grad_norm", low=0.0, low_open=True)
-        _check_real(self, "init_log_std")
-        hidden = self.hidden
-        if not isinstance(hidden, tuple | list) or not all(
-            isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in hidden
-        ):
-            raise ValueError(f"hidden must be a tuple of positive integers, got {hidden!r}")
-        # A list is accepted as the same widths; stored as a tuple so the config stays hashable.
-        object.__setattr__(self, "hidden", tuple(hidden))
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}"
-            )
+            require_bool(self, name)
+        require_real(self, "learning_rate", lambda x: x > 0, "> 0")
+        require_real(self, "discount", lambda x: 0 <= x <= 1, "in [0, 1]")
+        require_real(self, "gae_lambda", lambda x: 0 <= x <= 1, "in [0, 1]")
+        require_real(self, "clip_eps", lambda x: x > 0, "> 0")
+        require_real(self, "entropy_coef", lambda x: x >= 0, ">= 0")
+        require_real(self, "value_coef", lambda x: x >= 0, ">= 0")
+        require_real(self, "max_grad_norm", lambda x: x > 0, "> 0")
+        require_real(self, "init_log_std")
+        require_hidden(self)
+        require_choice(self, "activation", ACTIVATIONS)
 
     @property
     def batch_size(self) -> int:
@@ -171,23 +159,6 @@ class PPOConfig:
     def n_updates(self) -> int:
         """Updates `make_train` runs: `total_steps // batch_size`."""
         return self.total_steps // self.batch_size
-
-
-def _check_real(config, name, low=None, high=None, low_open=False) -> None:
-    value = getattr(config, name)
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
-        if low is None:
-            expected = "a finite number"
-        elif high is None:
-            expected = f"a finite number {'>' if low_open else '>='} {low}"
-        else:
-            expected = f"a number in [{low}, {high}]"
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
 # ---------------------------------------------------------------------------------------------

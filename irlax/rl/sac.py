@@ -58,6 +58,10 @@ from irlax.rl._common import (
     Trainer,
     check_config,
     env_params_or_default,
+    require_bool,
+    require_hidden,
+    require_int,
+    require_real,
     reset_envs,
     step_envs,
     train_from,
@@ -78,14 +82,6 @@ temperature grew without bound (1 → 60 in 20k steps) while the entropy, held d
 Q-networks' errors, stayed just under the target; at 0.5 it settled (α ≈ 0.1–0.2) and the
 returns were higher. 0.5 keeps the policy clearly stochastic (half the maximum entropy) yet
 free to prefer actions."""
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,50 +130,22 @@ class SACConfig:
     temperature: float = 1.0
     learn_temperature: bool = True
     target_entropy: float | None = None
-    hidden: Sequence[int] = (256, 256)
+    hidden: tuple[int, ...] = (256, 256)
 
     def __post_init__(self) -> None:
-        positive_ints = ("num_envs", "buffer_size", "batch_size", "updates_per_step")
-        for name in positive_ints:
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not _is_int(self.total_steps) or self.total_steps < self.num_envs:
-            raise ValueError(
-                f"total_steps must be an integer >= num_envs ({self.num_envs}), "
-                f"got {self.total_steps!r}"
-            )
-        if self.buffer_size < self.num_envs:
-            raise ValueError(
-                f"buffer_size must be >= num_envs ({self.num_envs}), got {self.buffer_size!r}"
-            )
-        if not _is_int(self.learning_starts) or self.learning_starts < 0:
-            raise ValueError(
-                f"learning_starts must be an integer >= 0, got {self.learning_starts!r}"
-            )
-        for name in ("learning_rate", "temperature"):
-            value = getattr(self, name)
-            if not _is_number(value) or not (0 < value < np.inf):
-                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-        if not _is_number(self.discount) or not 0 <= self.discount <= 1:
-            raise ValueError(f"discount must be a number in [0, 1], got {self.discount!r}")
-        if not _is_number(self.tau) or not 0 < self.tau <= 1:
-            raise ValueError(f"tau must be a number in (0, 1], got {self.tau!r}")
-        if not isinstance(self.learn_temperature, bool | np.bool_):
-            raise ValueError(f"learn_temperature must be a bool, got {self.learn_temperature!r}")
-        if self.target_entropy is not None and not (
-            _is_number(self.target_entropy) and np.isfinite(self.target_entropy)
-        ):
-            raise ValueError(
-                f"target_entropy must be None or a finite number, got {self.target_entropy!r}"
-            )
-        hidden = self.hidden
-        if (
-            isinstance(hidden, str)
-            or not isinstance(hidden, Sequence)
-            or not all(_is_int(w) and w >= 1 for w in hidden)
-        ):
-            raise ValueError(f"hidden must be a sequence of integers >= 1, got {self.hidden!r}")
+        for name in ("num_envs", "buffer_size", "batch_size", "updates_per_step"):
+            require_int(self, name, minimum=1)
+        require_int(self, "total_steps", minimum=self.num_envs)
+        require_int(self, "buffer_size", minimum=self.num_envs)
+        require_int(self, "learning_starts", minimum=0)
+        require_real(self, "learning_rate", lambda x: x > 0, "> 0")
+        require_real(self, "temperature", lambda x: x > 0, "> 0")
+        require_real(self, "discount", lambda x: 0 <= x <= 1, "in [0, 1]")
+        require_real(self, "tau", lambda x: 0 < x <= 1, "in (0, 1]")
+        require_bool(self, "learn_temperature")
+        if self.target_entropy is not None:
+            require_real(self, "target_entropy", expected="(or None)")
+        require_hidden(self)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,12 +39,14 @@ from irlax.rl._common import (
     Trainer,
     check_config,
     env_params_or_default,
+    require_hidden,
+    require_int,
+    require_real,
     reset_envs,
     step_envs,
     train_from,
     transition_reward,
 )
-from irlax.rl.soft_q import _require_hidden, _require_int, _require_real
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,21 +91,21 @@ class SoftPGConfig:
 
     def __post_init__(self):
         for name in ("total_steps", "num_envs", "rollout_length"):
-            _require_int(self, name, minimum=1)
+            require_int(self, name, minimum=1)
         if self.total_steps < self.num_envs * self.rollout_length:
             raise ValueError(
                 "total_steps must be at least num_envs * rollout_length = "
                 f"{self.num_envs * self.rollout_length}, got {self.total_steps}"
             )
-        _require_real(self, "learning_rate", lambda x: x > 0, "> 0")
+        require_real(self, "learning_rate", lambda x: x > 0, "> 0")
         if self.max_grad_norm is not None:
-            _require_real(self, "max_grad_norm", lambda x: x > 0, "> 0 or None")
-        _require_real(self, "discount", lambda x: 0 <= x <= 1, "in [0, 1]")
-        _require_real(self, "temperature", lambda x: x > 0, "> 0")
-        _require_real(self, "gae_lambda", lambda x: 0 <= x <= 1, "in [0, 1]")
-        _require_real(self, "value_coef", lambda x: x >= 0, ">= 0")
-        _require_real(self, "init_log_std", lambda x: True, "")
-        _require_hidden(self)
+            require_real(self, "max_grad_norm", lambda x: x > 0, "> 0 or None")
+        require_real(self, "discount", lambda x: 0 <= x <= 1, "in [0, 1]")
+        require_real(self, "temperature", lambda x: x > 0, "> 0")
+        require_real(self, "gae_lambda", lambda x: 0 <= x <= 1, "in [0, 1]")
+        require_real(self, "value_coef", lambda x: x >= 0, ">= 0")
+        require_real(self, "init_log_std")
+        require_hidden(self)
 
 
 class Policy(NamedTuple):

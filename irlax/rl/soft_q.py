@@ -34,6 +34,11 @@ from irlax.rl._common import (
     Trainer,
     check_config,
     env_params_or_default,
+    require_bool,
+    require_choice,
+    require_hidden,
+    require_int,
+    require_real,
     reset_envs,
     step_envs,
     train_from,
@@ -115,8 +120,8 @@ class SoftQConfig:
             "batch_size",
             "target_period",
         ):
-            _require_int(self, name, minimum=1)
-        _require_int(self, "learning_starts", minimum=0)
+            require_int(self, name, minimum=1)
+        require_int(self, "learning_starts", minimum=0)
         if self.learning_starts > self.buffer_size:
             raise ValueError(
                 f"learning_starts must be at most buffer_size={self.buffer_size} (the buffer "
@@ -127,45 +132,17 @@ class SoftQConfig:
                 "total_steps must be at least num_envs * rollout_length = "
                 f"{self.num_envs * self.rollout_length}, got {self.total_steps}"
             )
-        _require_real(self, "learning_rate", lambda x: x > 0, "> 0")
+        require_real(self, "learning_rate", lambda x: x > 0, "> 0")
         if self.max_grad_norm is not None:
-            _require_real(self, "max_grad_norm", lambda x: x > 0, "> 0 or None")
-        _require_real(self, "discount", lambda x: 0 <= x <= 1, "in [0, 1]")
-        _require_real(self, "temperature", lambda x: x > 0, "> 0")
-        _require_real(self, "epsilon", lambda x: 0 <= x <= 1, "in [0, 1]")
-        _require_real(self, "tau", lambda x: 0 < x <= 1, "in (0, 1]")
-        if self.target_update not in TARGET_UPDATES:
-            raise ValueError(
-                f"target_update must be one of {TARGET_UPDATES}, got {self.target_update!r}"
-            )
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        _require_hidden(self)
-
-
-def _require_int(config, name: str, minimum: int) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _require_real(config, name: str, ok: Callable[[float], bool], expected: str) -> None:
-    value = getattr(config, name)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not ok(value)
-    ):
-        raise ValueError(f"{name} must be a finite number {expected}, got {value!r}")
-
-
-def _require_hidden(config) -> None:
-    hidden = config.hidden
-    if not isinstance(hidden, tuple) or not all(
-        isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in hidden
-    ):
-        raise ValueError(f"hidden must be a tuple of positive integers, got {hidden!r}")
+            require_real(self, "max_grad_norm", lambda x: x > 0, "> 0 or None")
+        require_real(self, "discount", lambda x: 0 <= x <= 1, "in [0, 1]")
+        require_real(self, "temperature", lambda x: x > 0, "> 0")
+        require_real(self, "epsilon", lambda x: 0 <= x <= 1, "in [0, 1]")
+        require_real(self, "tau", lambda x: 0 < x <= 1, "in (0, 1]")
+        require_choice(self, "target_update", TARGET_UPDATES)
+        require_choice(self, "loss", LOSSES)
+        require_bool(self, "uniform_prior")
+        require_hidden(self)
 
 
 @struct.dataclass

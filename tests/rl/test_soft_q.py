@@ -234,7 +234,8 @@ def test_learns_cartpole():
         ("tau", 0.0),
         ("loss", "l1"),
         ("hidden", (64, 0)),
-        ("hidden", [64]),
+        ("hidden", "64"),
+        ("uniform_prior", 1),
     ],
 )
 def test_bad_config_names_the_field(field, value):
