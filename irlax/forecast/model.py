@@ -62,9 +62,11 @@ class ForecastConfig:
     """Most L-BFGS iterations."""
     tol: float = 1e-4
     """Stop when the gradient norm falls below this."""
-    ftol: float = 1e-5
-    """Or when an iteration improves the NLL per step by less than this, relatively (float32
-    soft values carry relative errors near 1e-5, below which steps chase rounding)."""
+    ftol: float = 1e-4
+    """Or when an iteration improves the NLL per step by less than this, relatively. The
+    default is far below the NLL's sampling error (about 1/√(moves), 0.5% for 40 000 moves),
+    and above float32 rounding (soft values carry relative errors near 1e-5, where line
+    searches chase noise: at 256×256, 1e-5 cost 4 extra solves of 10 s each)."""
     max_linesearch_steps: int = 8
     """Most function evaluations in one L-BFGS line search (each is a full solve)."""
     l2: float = 1e-3
@@ -98,7 +100,9 @@ class ForecastModel:
         log_prior: `[G]` log destination prior from the training tracks.
         goals: bool `[G, H, W]` destination regions.
         passable: bool `[H, W]`.
-        history: per-iteration `loss` and `grad_norm` (NaN past the last iteration).
+        history: per L-BFGS iteration, `loss`, `grad_norm` and `evaluations` (solves of values
+            and gradient in its line search; the first iteration also made one before it),
+            NaN past the last iteration.
         feature_names: names of θ's entries.
         cell_size: metres per cell.
     """
@@ -389,6 +393,7 @@ def _fit(features, goals, passable, stats, config: ForecastConfig, progress):
         loss, grad = value_and_grad(theta, state=state)
         grad_norm = jnp.linalg.norm(grad)
         history = {
+            **history,
             "loss": history["loss"].at[i].set(loss),
             "grad_norm": history["grad_norm"].at[i].set(grad_norm),
         }
@@ -405,11 +410,14 @@ def _fit(features, goals, passable, stats, config: ForecastConfig, progress):
         # Converged: skip the line search, whose evaluations (each a full solve) could only
         # chase rounding noise and would be thrown away.
         theta, state = jax.lax.cond(done, lambda t, s: (t, s), step, theta, state)
+        evaluations = optax.tree_utils.tree_get(state, "num_linesearch_steps")
+        history["evaluations"] = history["evaluations"].at[i].set(jnp.where(done, 0, evaluations))
         if progress is not None:
             jax.debug.callback(progress, i, loss)
         return theta, state, history, i + 1, done
 
-    start = (theta, optimizer.init(theta), {"loss": nan, "grad_norm": nan}, 0, jnp.asarray(False))
+    history = {"loss": nan, "grad_norm": nan, "evaluations": nan}
+    start = (theta, optimizer.init(theta), history, 0, jnp.asarray(False))
     theta, _, history, _, _ = jax.lax.while_loop(cond, body, start)
     return theta, history
 
