@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from irlax.checkpoint import load_checkpoint, read_checkpoint_metadata, save_checkpoint
+from irlax.envs.gymnasium import GymnasiumState
 from irlax.rl._common import Result, Trainer
 
 
@@ -47,6 +48,10 @@ def run(
         progress: called as `progress(updates_done, last_metrics)` after each chunk, where
             `last_metrics` maps each metric to its value at the chunk's last update.
 
+    A run on host-stepped envs (`"gymnasium:ID"`) resumes too, but their state lives in Python
+    where no checkpoint reaches it: the learner resumes exactly and the envs on fresh episodes
+    (those in flight at the interruption are lost).
+
     Returns:
         the `Result`, with metrics over every update, those before a resume included.
 
@@ -69,7 +74,10 @@ def run(
                 f"the checkpoint {path} belongs to another run (its settings differ from "
                 "this one's); use another output folder or delete it to start afresh"
             )
+        fresh = state
         (state, metrics), meta = load_checkpoint(path, like=(state, metrics))
+        if _steps_on_the_host(fresh):
+            state = _continue_on_fresh_episodes(state, fresh)
         metrics = jax.tree.map(np.array, metrics)  # writable copies
         done = int(meta["updates_done"])
         if not 0 <= done <= total:
@@ -92,6 +100,24 @@ def run(
         if progress is not None:
             progress(done, {name: values[-1] for name, values in new.items()})
     return trainer.result(state, jax.tree.map(jnp.asarray, metrics))
+
+
+def _steps_on_the_host(state) -> bool:
+    """Whether the train state's envs are host-stepped (`gymnasium:`), holding their real
+    state outside JAX, where a checkpoint cannot reach it."""
+    env_state = getattr(state, "env_state", None)
+    nodes = jax.tree.leaves(env_state, is_leaf=lambda x: isinstance(x, GymnasiumState))
+    return any(isinstance(x, GymnasiumState) for x in nodes)
+
+
+def _continue_on_fresh_episodes(saved, fresh):
+    """Resume a host-stepped run: the learner (networks, optimiser, replay buffer, counters,
+    finished-episode statistics) as saved; the envs on the fresh episodes `trainer.init` just
+    began, since the episodes in flight at the interruption are lost with the host envs."""
+    stats = saved.stats.replace(
+        running_return=fresh.stats.running_return, running_length=fresh.stats.running_length
+    )
+    return saved.replace(env_state=fresh.env_state, obs=fresh.obs, stats=stats)
 
 
 def _empty(total: int, like) -> np.ndarray:

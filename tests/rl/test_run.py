@@ -67,3 +67,29 @@ def test_a_checkpoint_of_another_run_is_refused(trainer, tmp_path):
             run(trainer, jax.random.key(0), checkpoint=path, fingerprint={"seed": 1})
     with pytest.raises(ValueError, match="chunk"):
         run(trainer, jax.random.key(0), chunk=0)
+
+
+def test_an_interrupted_gymnasium_run_resumes_on_fresh_episodes(tmp_path):
+    # A host-stepped env keeps its real state in Python, out of the checkpoint's reach: the
+    # learner resumes exactly, the envs on fresh episodes (a stale env state would be refused).
+    path = tmp_path / "checkpoint.msgpack"
+
+    def interrupt(done, last):
+        raise KeyboardInterrupt
+
+    with jax.enable_x64(False):
+        env, params = make("gymnasium:CartPole-v1", num_envs=CONFIG.num_envs)
+        trainer = ppo.make_trainer(CONFIG, env, params)
+        with pytest.raises(KeyboardInterrupt):
+            run(trainer, jax.random.key(2), checkpoint=path, chunk=2, progress=interrupt)
+        seen = []
+        result = run(
+            trainer,
+            jax.random.key(3),
+            checkpoint=path,
+            chunk=2,
+            progress=lambda d, m: seen.append(d),
+        )
+    assert seen == [4, 6]
+    returns = np.asarray(result.metrics["episode_return"])
+    assert np.isfinite(returns).all() and (returns > 0).all()
