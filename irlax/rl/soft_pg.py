@@ -47,6 +47,7 @@ from irlax.rl._common import (
     train_from,
     transition_reward,
 )
+from irlax.rl.ppo import generalized_advantages
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,47 +253,6 @@ class SoftPGState:
     env_steps: jnp.ndarray
 
 
-def soft_advantages(
-    soft_reward: jnp.ndarray,
-    value: jnp.ndarray,
-    next_value: jnp.ndarray,
-    terminated: jnp.ndarray,
-    done: jnp.ndarray,
-    discount: float,
-    gae_lambda: float,
-) -> jnp.ndarray:
-    """GAE (Schulman et al. 2016, eq. 16) on the soft reward, cut at episode ends.
-
-    `δ_t = r̃_t + γ (1 − terminated_t) V(s'_t) − V(s_t)`,
-    `Â_t = δ_t + γ λ (1 − done_t) Â_{t+1}`, with `Â` after the last step 0: a truncated
-    episode, and the rollout's end, are bootstrapped with the value of the state reached.
-
-    Args:
-        soft_reward: `[T, n]` `r_t − τ log π(a_t|s_t)`.
-        value: `[T, n]` `V(s_t)`.
-        next_value: `[T, n]` `V(s'_t)` of the observation each action led to (before reset).
-        terminated: bool `[T, n]`, the episode ended in a terminal state.
-        done: bool `[T, n]`, the episode ended (terminated or truncated).
-        discount: γ.
-        gae_lambda: λ.
-
-    Returns:
-        `[T, n]` advantages; `advantages + value` are the critic's targets.
-    """
-    delta = soft_reward + discount * (1.0 - terminated) * next_value - value
-    carry_on = discount * gae_lambda * (1.0 - done)
-
-    def back(later, step):
-        d, c = step
-        now = d + c * later
-        return now, now
-
-    _, advantages = jax.lax.scan(
-        back, jnp.zeros_like(delta[0]), (delta, carry_on.astype(delta.dtype)), reverse=True
-    )
-    return advantages
-
-
 def make_trainer(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> Trainer:
     """The soft policy gradient in pieces (see `irlax.rl._common.Trainer`).
 
@@ -396,17 +356,17 @@ def make_trainer(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> 
         value = jnp.reshape(value_fn(params["critic"], merge(batch["obs"])), (t, n))
         next_value = jnp.reshape(value_fn(params["critic"], merge(batch["next_obs"])), (t, n))
         soft_reward = batch["reward"] - tau_t * jax.lax.stop_gradient(log_pi)
-        advantages = jax.lax.stop_gradient(
-            soft_advantages(
-                soft_reward,
-                value,
-                next_value,
-                batch["terminated"].astype(jnp.float32),
-                batch["done"],
-                config.discount,
-                config.gae_lambda,
-            )
+        # GAE on the soft reward; `done` (terminated or truncated) cuts the sums.
+        advantages, _ = generalized_advantages(
+            soft_reward,
+            value,
+            next_value,
+            batch["terminated"],
+            batch["done"],
+            config.discount,
+            config.gae_lambda,
         )
+        advantages = jax.lax.stop_gradient(advantages)
         targets = advantages + jax.lax.stop_gradient(value)
         weights = advantages
         if config.normalize_advantages:

@@ -26,7 +26,6 @@ from irlax.rl.soft_pg import (
     make_policy,
     make_train,
     make_trainer,
-    soft_advantages,
 )
 
 # A random MDP: 6 states (one terminal), 3 actions, 2 random successors per pair, discount
@@ -186,36 +185,6 @@ def test_metrics_count_steps(tabular_runs):
     assert int(metrics["env_steps"][-1]) == TABULAR.total_steps
     # The env pays nothing, so the logged (env) episode return is 0 once episodes end.
     assert np.all(np.asarray(metrics["episode_return"])[1:] == 0.0)
-
-
-def test_soft_advantages_by_hand():
-    """GAE on two envs x three steps: env 0 is truncated at step 1 (bootstrapped with the
-    value of the state reached, and cut), env 1 terminates at step 2 (not bootstrapped)."""
-    gamma, lam = 0.9, 0.5
-    reward = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
-    value = np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]])
-    next_value = np.array([[0.7, 0.8], [0.9, 1.0], [1.1, 1.2]])
-    terminated = np.array([[0, 0], [0, 0], [0, 1]], float)
-    done = np.array([[0, 0], [1, 0], [0, 1]], bool)
-    got = np.asarray(
-        soft_advantages(
-            jnp.asarray(reward),
-            jnp.asarray(value),
-            jnp.asarray(next_value),
-            jnp.asarray(terminated),
-            jnp.asarray(done),
-            gamma,
-            lam,
-        )
-    )
-    delta = reward + gamma * (1 - terminated) * next_value - value
-    want = np.zeros_like(delta)
-    want[2] = delta[2]
-    want[1] = delta[1] + gamma * lam * (1 - done[1]) * want[2]
-    want[0] = delta[0] + gamma * lam * (1 - done[0]) * want[1]
-    np.testing.assert_allclose(got, want, rtol=1e-12)
-    assert want[1, 0] == delta[1, 0]  # the cut, written out
-    assert delta[2, 1] == 6.0 - 0.6  # the terminal step, not bootstrapped
 
 
 # A one-step continuous bandit: observe a one-hot context s of 2, act a ∈ [-3, 3], receive
