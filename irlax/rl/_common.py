@@ -195,9 +195,8 @@ def check_config(config, cls: type) -> None:
 def require_int(config, name: str, minimum: int) -> None:
     """`config.name` is an integer (not a bool) of at least `minimum`."""
     value = getattr(config, name)
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
+    is_int = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    if not is_int or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 

@@ -118,9 +118,14 @@ class PPOConfig:
     init_log_std: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("total_steps", "num_envs", "rollout_length", "update_epochs"):
+        for name in (
+            "total_steps",
+            "num_envs",
+            "rollout_length",
+            "update_epochs",
+            "num_minibatches",
+        ):
             require_int(self, name, minimum=1)
-        require_int(self, "num_minibatches", minimum=1)
         batch = self.num_envs * self.rollout_length
         if self.total_steps < batch:
             raise ValueError(

@@ -133,7 +133,7 @@ class SACConfig:
     hidden: tuple[int, ...] = (256, 256)
 
     def __post_init__(self) -> None:
-        for name in ("num_envs", "buffer_size", "batch_size", "updates_per_step"):
+        for name in ("num_envs", "batch_size", "updates_per_step"):
             require_int(self, name, minimum=1)
         require_int(self, "total_steps", minimum=self.num_envs)
         require_int(self, "buffer_size", minimum=self.num_envs)
