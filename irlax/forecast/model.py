@@ -456,11 +456,17 @@ def goal_posterior(model: ForecastModel, prefix) -> jnp.ndarray:
         model: a fitted `ForecastModel`.
         prefix: int `[n, 2]` (row, col) cells observed so far.
     """
-    cells = _prefix_cells(model, prefix)
-    return jnp.exp(_goal_log_posteriors(model, cells, len(cells) - 1)[-1])
+    cells, length = _prefix_cells(model, prefix)
+    return jnp.exp(_goal_log_posteriors(model, cells, length)[-1])
 
 
-def _prefix_cells(model: ForecastModel, prefix) -> jnp.ndarray:
+def _prefix_cells(model: ForecastModel, prefix) -> tuple[jnp.ndarray, int]:
+    """Checked flat cells of a prefix, padded, and its number of moves.
+
+    The cells are padded with the last one to a power of two (at least 8): the jitted
+    posterior reads rows up to `length` only, and prefixes of nearby lengths then share one
+    compilation instead of compiling one each.
+    """
     p = np.asarray(prefix, np.int64).reshape(-1, 2)
     h, w = model.shape
     if len(p) == 0:
@@ -471,7 +477,10 @@ def _prefix_cells(model: ForecastModel, prefix) -> jnp.ndarray:
         raise ValueError("the prefix jumps between cells; join it with tracks.cell_path")
     if not np.asarray(model.passable)[p[:, 0], p[:, 1]].all():
         raise ValueError("the prefix enters an impassable cell")
-    return jnp.asarray(p[:, 0] * w + p[:, 1], jnp.int32)
+    flat = p[:, 0] * w + p[:, 1]
+    size = max(8, 1 << (len(flat) - 1).bit_length())
+    flat = np.concatenate([flat, np.full(size - len(flat), flat[-1])])
+    return jnp.asarray(flat, jnp.int32), len(p) - 1
 
 
 def _neighbour_logits(model: ForecastModel, cell, goal=None):
@@ -560,18 +569,18 @@ def forecast(
     Raises:
         ValueError: the prefix leaves the grid, or no destination is left for it.
     """
-    cells = _prefix_cells(model, prefix)
+    cells, length = _prefix_cells(model, prefix)
     h, w = model.shape
     steps = 2 * (h + w) if sample_steps is None else int(sample_steps)
     if n_samples < 1 or steps < 1 or top_goals < 1 or (horizon is not None and horizon < 1):
         raise ValueError("n_samples, sample_steps, horizon and top_goals must be ≥ 1")
-    log_post = _goal_log_posteriors(model, cells, len(cells) - 1)[-1]
+    log_post = _goal_log_posteriors(model, cells, length)[-1]
     if not bool(jnp.isfinite(log_post).any()):
         raise ValueError(
             "no destination is left for this prefix: it has entered or cannot reach them all"
         )
     k = min(top_goals, model.n_goals)
-    return _forecast(model, cells[-1], log_post, key, n_samples, steps, horizon, k)
+    return _forecast(model, cells[length], log_post, key, n_samples, steps, horizon, k)
 
 
 @functools.partial(jax.jit, static_argnums=(4, 5, 6, 7))

@@ -12,6 +12,7 @@ from irlax.forecast.evaluate import evaluate, nearest_goal
 from irlax.forecast.model import (
     ForecastConfig,
     ForecastModel,
+    _goal_log_posteriors,
     assign_goals,
     cost_map,
     destinations_from_endpoints,
@@ -111,6 +112,24 @@ def test_the_fit_is_deterministic_and_records_its_history(fitted):
     assert 2 <= len(done) < ForecastConfig().steps
     assert done[-1] <= done[0]
     np.testing.assert_allclose(model.cost, cost_map(model.theta, fitted["scene"].features))
+    # Solves per line search: at least one in every iteration but the last, which converged
+    # and skipped its line search.
+    evaluations = np.asarray(model.history["evaluations"])[: len(done)]
+    assert (evaluations[:-1] >= 1).all() and evaluations[-1] == 0
+
+
+def test_prefixes_of_nearby_lengths_share_one_compilation(fitted):
+    model = fitted["model"]
+    path = max(fitted["test"], key=len)
+    assert len(path) >= 17
+    goal_posterior(model, path[:9])  # 9 cells: padded to 16
+    compiled = _goal_log_posteriors._cache_size()
+    posts = [np.asarray(goal_posterior(model, path[:n])) for n in range(10, 17)]
+    assert _goal_log_posteriors._cache_size() == compiled
+    # The padding changes nothing: the last prefix's posterior from its cells alone.
+    w = model.shape[1]
+    cells = jnp.asarray(path[:16, 0] * w + path[:16, 1], jnp.int32)
+    np.testing.assert_allclose(posts[-1], np.exp(_goal_log_posteriors(model, cells, 15)[-1]))
 
 
 # ---------------------------------------------------------------------------------------
