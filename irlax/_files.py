@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -29,6 +30,16 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """`atomic_write` of UTF-8 text."""
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def atomic_write_json(path: str | os.PathLike, data, **dumps_options) -> None:
+    """`atomic_write` of `data` as indented JSON (`json.dumps` options may be added)."""
+    atomic_write_text(path, json.dumps(data, indent=2, **dumps_options) + "\n")
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from irlax._files import atomic_write_json, atomic_write_text
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `irlax` command."""
@@ -236,8 +238,8 @@ def _irl(args) -> int:
         "method": args.irl_method,
         "config": {f.name: _jsonable(getattr(config, f.name)) for f in dataclasses.fields(config)},
     }
-    _write_json(out / "config.json", config_record)
-    _write_json(out / "metrics.json", report)
+    atomic_write_json(out / "config.json", config_record)
+    atomic_write_json(out / "metrics.json", report)
     _irl_pictures(plots, mdp, args, true_reward, result, out)
     print(json.dumps(report, indent=2))
     print(f"results: {out}/ (config.json, metrics.json, reward.png, learning_curve.png)")
@@ -246,13 +248,6 @@ def _irl(args) -> int:
 
 def _jsonable(value):
     return value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)
-
-
-def _write_json(path: Path, data) -> None:
-    """Write JSON atomically: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
 
 
 def _irl_pictures(plots, mdp, args, true_reward, result, out: Path) -> None:
@@ -361,8 +356,8 @@ def _demo(args) -> int:
         f"  expected steps spent in lakes:    {summary['expected_steps_in_lakes']:.3f}",
         f"  soft VI + occupancy took {seconds:.3f} s (including compilation)",
     ]
-    (out / "summary.txt").write_text("\n".join(text) + "\n")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "summary.txt", "\n".join(text) + "\n")
+    atomic_write_json(out / "summary.json", summary)
     print("\n".join(text))
     print(f"pictures: {out / 'gridworld.png'}\nsummary:  {out / 'summary.txt'}")
     return 0
@@ -580,7 +575,7 @@ def _expert(args) -> int:
         else None,
         "config": repr(config),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_json(out / "summary.json", summary)
     print(
         f"expert return over {args.episodes} demo episodes: "
         f"{returns.mean():.1f} ± {returns.std():.1f}"

@@ -9,9 +9,6 @@ test tracks (`evaluate`); `write` draws the pictures and writes `metrics.json` a
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +16,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from irlax._files import atomic_write_json, atomic_write_text
 from irlax.forecast import baselines
 from irlax.forecast.evaluate import evaluate
 from irlax.forecast.model import (
@@ -278,7 +276,7 @@ def write(outcome: Outcome, out) -> list[Path]:
         "notes": data.notes,
     }
     metrics = {**outcome.metrics, "run": summary}
-    _write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=float) + "\n")
+    atomic_write_json(out / "metrics.json", metrics, default=float)
     details = {
         "scene": f"{data.scene.shape[0]}×{data.scene.shape[1]} cells of {data.scene.cell_size:g} m",
         "destinations": len(data.goals),
@@ -288,17 +286,5 @@ def write(outcome: Outcome, out) -> list[Path]:
         **{k: v for k, v in data.notes.items()},
     }
     report = pictures.text_report(outcome.metrics, title=data.name, details=details)
-    _write_text(out / "report.txt", report)
+    atomic_write_text(out / "report.txt", report)
     return [*written, out / "metrics.json", out / "report.txt"]
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write a file atomically (a temporary file renamed into place)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
