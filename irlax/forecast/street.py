@@ -418,7 +418,7 @@ def _parking(p: _Painter, lot: _Lot) -> None:
     labels[lot.r0 : lot.r1, lot.c0 : lot.c1] = GRASS
     labels[lot.r0 + hedge : lot.r1 - hedge, lot.c0 + hedge : lot.c1 - hedge] = PARKING
     opening = p.cells(3)
-    for side in lot.streets:
+    for side in sorted(lot.streets):  # a set's order changes with PYTHONHASHSEED
         along = lot.along(side)
         for _ in range(1 + int(rng.random() < 0.5)):
             if along - 2 * hedge - opening > 0:

@@ -1,5 +1,8 @@
 """The generated street scene: determinism, layout, goals, hidden costs, input checks."""
 
+import os
+import subprocess
+import sys
 from collections import deque
 
 import numpy as np
@@ -69,6 +72,22 @@ def test_same_seed_same_scene():
     np.testing.assert_array_equal(a.goals, b.goals)
     np.testing.assert_array_equal(a.true_cost, b.true_cost)
     assert a.goal_names == b.goal_names
+
+
+def test_same_seed_same_scene_in_every_process():
+    """Nothing may depend on the order of a set of strings, which PYTHONHASHSEED changes."""
+    code = (
+        "import hashlib, sys; from irlax.forecast.street import street_scene; "
+        "s = street_scene(0, 64, 50); "
+        "sys.stdout.write(hashlib.sha256(s.labels.tobytes() + s.goals.tobytes()).hexdigest())"
+    )
+    digests = set()
+    for hash_seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "JAX_PLATFORMS": "cpu"}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        digests.add(out.stdout)
+    assert len(digests) == 1
 
 
 def test_different_seeds_differ():
