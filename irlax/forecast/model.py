@@ -75,12 +75,20 @@ class ForecastConfig:
     """Pseudo-count added to each destination's count in the prior `p(g)`."""
     solver_tol: float | None = None
     """Relative tolerance of the soft-value sweeps (default: 64 ulps of the float type)."""
+    first_goals: int = 5
+    """The fit climbs a ladder of goal sets: first the tracks of the `first_goals` most
+    travelled destinations, then of three times as many, and so on, and last all of them,
+    each stage starting from the last one's θ and curvature. A solve costs in proportion to
+    its destinations, so the early stages are cheap and leave the full objective few
+    iterations to go. 0: fit all destinations from the start. The optimum is the same."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "max_linesearch_steps"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not (isinstance(self.first_goals, int) and self.first_goals >= 0):
+            raise ValueError(f"first_goals must be an integer ≥ 0, got {self.first_goals!r}")
         for name in ("tol", "ftol", "l2", "prior_pseudocount"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
@@ -100,9 +108,11 @@ class ForecastModel:
         log_prior: `[G]` log destination prior from the training tracks.
         goals: bool `[G, H, W]` destination regions.
         passable: bool `[H, W]`.
-        history: per L-BFGS iteration, `loss`, `grad_norm` and `evaluations` (solves of values
-            and gradient in its line search; the first iteration also made one before it),
-            NaN past the last iteration.
+        history: per L-BFGS iteration of every stage of the fit (`ForecastConfig.first_goals`),
+            `loss` (of that stage's objective), `grad_norm`, `goals` (the destinations the
+            stage fits) and `evaluations` (solves of values and gradient in the iteration:
+            its line search's, plus one before it in a stage's first iteration); NaN past the
+            last iteration.
         feature_names: names of θ's entries.
         cell_size: metres per cell.
     """
@@ -312,11 +322,25 @@ def fit(
     goals = _check_goals(goals, scene)
     paths, dest = _training_tracks(paths, goals, scene)
     dtype = jnp.result_type(float)
-    stats = _statistics(paths, dest, goals.shape[0], shape, dtype)
-    counts = np.bincount(dest, minlength=goals.shape[0]) + config.prior_pseudocount
-    log_prior = jnp.asarray(np.log(counts / counts.sum()), dtype)
+    counts = np.bincount(dest, minlength=goals.shape[0])
+    prior = counts + config.prior_pseudocount
+    log_prior = jnp.asarray(np.log(prior / prior.sum()), dtype)
+    # Most-travelled goals first; goals no track heads for add nothing to the NLL.
+    order = np.argsort(-counts, kind="stable")[: np.count_nonzero(counts)]
+    rank = np.full(goals.shape[0], goals.shape[0])
+    rank[order] = np.arange(len(order))
+    stages = tuple(
+        _statistics(
+            [p for p, d in zip(paths, dest, strict=True) if rank[d] < k],
+            rank[dest[rank[dest] < k]],
+            k,
+            shape,
+            dtype,
+        )
+        for k in _ladder(len(order), config.first_goals)
+    )
     theta, history = _fit(
-        features.astype(dtype), jnp.asarray(goals), scene.passable, stats, config, progress
+        features.astype(dtype), jnp.asarray(goals[order]), scene.passable, stages, config, progress
     )
     cost = cost_map(theta, features.astype(dtype))
     values = goal_values(cost, goals, scene.passable, tol=config.solver_tol)
@@ -331,6 +355,16 @@ def fit(
         feature_names=names,
         cell_size=scene.cell_size,
     )
+
+
+def _ladder(n_goals: int, first: int) -> list[int]:
+    """Goal counts of the fit's stages: `first`, three times as many, … and all, each stage
+    at least three times the one before."""
+    sizes = []
+    while 0 < first and 3 * first <= n_goals:
+        sizes.append(first)
+        first *= 3
+    return [*sizes, n_goals]
 
 
 def _check_goals(goals, scene: Scene) -> np.ndarray:
@@ -369,7 +403,29 @@ def _training_tracks(paths, goals, scene: Scene):
 
 
 @functools.partial(jax.jit, static_argnames=("config", "progress"))
-def _fit(features, goals, passable, stats, config: ForecastConfig, progress):
+def _fit(features, goals, passable, stages: tuple[_Statistics, ...], config, progress):
+    """L-BFGS up a ladder of growing goal sets; returns θ and the history of all stages.
+
+    Stage `k` minimises the NLL of the tracks to the first `G_k` goals (`stages[k]` holds
+    their statistics; goals come most travelled first) from the θ where the stage before
+    stopped. The last stage is the whole objective, so the optimum is unchanged; the early
+    ones cost a fraction of a full solve per iteration and leave it a short way to go.
+    """
+    nan = jnp.full(config.steps, jnp.nan, features.dtype)
+    history = {"loss": nan, "grad_norm": nan, "evaluations": nan, "goals": nan}
+    theta, i = jnp.zeros(features.shape[-1], features.dtype), 0
+    for stats in stages:
+        theta, history, i = _lbfgs(
+            features, goals, passable, stats, config, progress, theta, history, i
+        )
+    return theta, history
+
+
+def _lbfgs(features, goals, passable, stats, config, progress, theta, history, first):
+    """L-BFGS iterations on the tracks of the first `G` goals (`stats`) from θ, recorded in
+    `history` from entry `first` on; returns θ, the history and the next free entry."""
+    goals = goals[: stats.starts.shape[0]]
+
     def loss_fn(theta):
         cost = cost_map(theta, features)
         nll = track_nll(cost, goals, passable, stats, solver_tol=config.solver_tol)
@@ -381,8 +437,6 @@ def _fit(features, goals, passable, stats, config: ForecastConfig, progress):
             max_linesearch_steps=config.max_linesearch_steps, initial_guess_strategy="one"
         )
     )
-    theta = jnp.zeros(features.shape[-1], features.dtype)
-    nan = jnp.full(config.steps, jnp.nan, features.dtype)
 
     def cond(carry):
         _, _, _, i, done = carry
@@ -396,9 +450,10 @@ def _fit(features, goals, passable, stats, config: ForecastConfig, progress):
             **history,
             "loss": history["loss"].at[i].set(loss),
             "grad_norm": history["grad_norm"].at[i].set(grad_norm),
+            "goals": history["goals"].at[i].set(stats.starts.shape[0]),
         }
-        previous = history["loss"][jnp.maximum(i - 1, 0)]
-        stalled = (i >= 1) & (previous - loss <= config.ftol * jnp.abs(loss))
+        previous = history["loss"][jnp.maximum(i - 1, first)]
+        stalled = (i > first) & (previous - loss <= config.ftol * jnp.abs(loss))
         done = (grad_norm <= config.tol) | stalled
 
         def step(theta, state):
@@ -411,15 +466,16 @@ def _fit(features, goals, passable, stats, config: ForecastConfig, progress):
         # chase rounding noise and would be thrown away.
         theta, state = jax.lax.cond(done, lambda t, s: (t, s), step, theta, state)
         evaluations = optax.tree_utils.tree_get(state, "num_linesearch_steps")
-        history["evaluations"] = history["evaluations"].at[i].set(jnp.where(done, 0, evaluations))
+        # The stage's first iteration also solved once before its line search.
+        evaluations = jnp.where(done, 0, evaluations) + (i == first)
+        history["evaluations"] = history["evaluations"].at[i].set(evaluations)
         if progress is not None:
             jax.debug.callback(progress, i, loss)
         return theta, state, history, i + 1, done
 
-    history = {"loss": nan, "grad_norm": nan, "evaluations": nan}
-    start = (theta, optimizer.init(theta), history, 0, jnp.asarray(False))
-    theta, _, history, _, _ = jax.lax.while_loop(cond, body, start)
-    return theta, history
+    start = (theta, optimizer.init(theta), history, first, jnp.asarray(False))
+    theta, _, history, i, _ = jax.lax.while_loop(cond, body, start)
+    return theta, history, i
 
 
 # ----------------------------------------------------------------------------------------

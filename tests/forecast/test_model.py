@@ -13,6 +13,7 @@ from irlax.forecast.model import (
     ForecastConfig,
     ForecastModel,
     _goal_log_posteriors,
+    _ladder,
     assign_goals,
     cost_map,
     destinations_from_endpoints,
@@ -24,6 +25,7 @@ from irlax.forecast.model import (
 )
 from irlax.forecast.planning import MIN_COST, MOVE_LENGTHS, MOVES, goal_values
 from irlax.forecast.scene import Scene
+from irlax.forecast.street import street_scene
 
 CLASSES = ("sidewalk", "road", "crosswalk", "grass", "building")
 TRUE = {"sidewalk": 3.0, "road": 8.0, "crosswalk": 3.6, "grass": 4.6, "building": 12.0}
@@ -112,10 +114,54 @@ def test_the_fit_is_deterministic_and_records_its_history(fitted):
     assert 2 <= len(done) < ForecastConfig().steps
     assert done[-1] <= done[0]
     np.testing.assert_allclose(model.cost, cost_map(model.theta, fitted["scene"].features))
-    # Solves per line search: at least one in every iteration but the last, which converged
-    # and skipped its line search.
+    # Solves per iteration: at least one in every iteration but the last, which converged
+    # and skipped its line search; the first also made the solve before its line search.
     evaluations = np.asarray(model.history["evaluations"])[: len(done)]
-    assert (evaluations[:-1] >= 1).all() and evaluations[-1] == 0
+    assert (evaluations[:-1] >= 1).all() and evaluations[-1] == 0 and evaluations[0] >= 2
+
+
+def test_ladder_sizes():
+    assert _ladder(50, 5) == [5, 15, 50]
+    assert _ladder(45, 5) == [5, 15, 45]
+    assert _ladder(44, 5) == [5, 44]
+    assert _ladder(14, 5) == [14]
+    assert _ladder(50, 0) == [50]
+    assert _ladder(3, 1) == [1, 3]
+
+
+@pytest.fixture(scope="module")
+def many_goals():
+    """A 32×32 street scene with 20 destinations, most of them with a handful of tracks."""
+    st = street_scene(1, 32, 20)
+    paths, _ = simulate(st.true_cost, st.goals, st.scene.passable, 160, jax.random.key(3))
+    return st, paths
+
+
+def _iterations(model):
+    """(loss, goals, evaluations) of the fit's iterations."""
+    h = {k: np.asarray(v) for k, v in model.history.items()}
+    done = np.isfinite(h["loss"])
+    return h["loss"][done], h["goals"][done].astype(int), h["evaluations"][done]
+
+
+def test_the_goal_ladder_reaches_the_optimum_of_the_whole_objective(many_goals):
+    st, paths = many_goals
+    direct_loss, direct_goals, direct_solves = _iterations(
+        direct := fit(st.scene, paths, st.goals, first_goals=0)
+    )
+    ladder_loss, ladder_goals, ladder_solves = _iterations(
+        ladder := fit(st.scene, paths, st.goals, first_goals=2)
+    )
+    n = len(set(assign_goals(paths, st.goals)[1].tolist()))  # destinations with tracks
+    assert set(direct_goals) == {n}
+    assert list(dict.fromkeys(ladder_goals)) == _ladder(n, 2) == [2, 6, n]
+    # Both minimise the same NLL: their final losses agree to the stopping tolerance, and
+    # the ladder made fewer solves of all destinations.
+    assert abs(ladder_loss[-1] - direct_loss[-1]) <= 2e-3 * direct_loss[-1]
+    np.testing.assert_allclose(ladder.cost, direct.cost, rtol=0.05)
+    assert ladder_solves[ladder_goals == n].sum() < direct_solves.sum()
+    # Every destination gets its values, also those no training track heads for.
+    assert ladder.values.shape == direct.values.shape == st.goals.shape
 
 
 def test_prefixes_of_nearby_lengths_share_one_compilation(fitted):
@@ -319,6 +365,8 @@ def test_bad_inputs_get_clear_errors():
         fit(scene, [good], goals, stepz=3)
     with pytest.raises(ValueError, match="steps"):
         ForecastConfig(steps=0)
+    with pytest.raises(ValueError, match="first_goals"):
+        ForecastConfig(first_goals=-1)
     with pytest.raises(ValueError, match="bool"):
         fit(scene, [good], goals.astype(int))
     model = ForecastModel.from_cost(cost, goals, scene.passable)
