@@ -120,7 +120,15 @@ def _occupancy_sweep(d, source, weights, stay):
 
     `weights[:, i, j]` is the probability of the move into each cell from its neighbour at
     offset `(i − 1, j − 1)`, read at the receiving cell (`[rows, 3, 3, G, cols]`, rows first
-    so that the scan slices it without a copy); `stay` is the stay probability.
+    so that the scan slices it without a copy); `stay` is the stay probability, whose loop
+    is solved in closed form.
+
+    Each row is updated twice: from the fresh row above, the old row below and its own old
+    values, then once more with its left and right neighbours' fresh values, so that walkers
+    who step sideways are carried along in the same sweep. Both are exact at the fixed point;
+    the second halves the rounds (34 → 16 at 256×256) for a few multiply-adds per cell. (The
+    value sweep does not do this: XLA fuses the exp-heavy row update into each shifted read
+    of it, which triples its cost.)
     """
     below = jnp.concatenate([d[1:], jnp.zeros_like(d[:1])])
 
@@ -128,11 +136,14 @@ def _occupancy_sweep(d, source, weights, stay):
         same, down, src, w, p_stay = xs
         inflow = src
         for j, col in ((0, -1), (1, 0), (2, 1)):
-            for i, line in ((0, above), (1, same), (2, down)):
-                if (i, j) == (1, 1):
-                    continue
+            for i, line in ((0, above), (2, down)):
                 inflow = inflow + w[i, j] * (line if col == 0 else _shift(line, col))
-        new = inflow / (1 - p_stay)
+
+        def update(line):  # the row from `inflow` and its left and right neighbours in `line`
+            side = w[1, 0] * _shift(line, -1) + w[1, 2] * _shift(line, 1)
+            return (inflow + side) / (1 - p_stay)
+
+        new = update(update(same))
         return new, new
 
     first = jnp.zeros_like(d[0])
