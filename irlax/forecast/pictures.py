@@ -715,9 +715,13 @@ def draw_destinations(
 def draw_learning_curve(path, history, *, title=None) -> None:
     """Training loss per L-BFGS iteration (NaN entries, past the last iteration, skipped).
 
+    With a `"goals"` entry (the fit's ladder of goal sets) each stage is its own segment,
+    marked with its number of destinations: the stages minimise different objectives.
+
     Args:
         path: PNG file to write.
-        history: `ForecastModel.history`: `"loss"` and optionally `"grad_norm"` per iteration.
+        history: `ForecastModel.history`: `"loss"` and optionally `"grad_norm"` and `"goals"`
+            per iteration.
         title: figure title.
     """
     if not isinstance(history, Mapping):
@@ -725,9 +729,24 @@ def draw_learning_curve(path, history, *, title=None) -> None:
     fig, ax = plt.subplots(figsize=(5.4, 3.4))
     loss = np.asarray(history.get("loss", []), float).reshape(-1)
     it = np.flatnonzero(np.isfinite(loss))
+    goals = np.asarray(history.get("goals", np.zeros_like(loss)), float).reshape(-1)[it]
     handles = []
     if it.size:
-        (line,) = ax.plot(it + 1, loss[it], "o-", color=PREFIX_COLOR, ms=3, lw=1.4)
+        starts = np.flatnonzero(np.diff(goals, prepend=np.nan) != 0)
+        for first, end in zip(starts, [*starts[1:], len(it)], strict=True):
+            (line,) = ax.plot(it[first:end] + 1, loss[it[first:end]], "o-", color=PREFIX_COLOR)
+            line.set(markersize=3, linewidth=1.4)
+            if len(starts) > 1:
+                ax.axvline(it[first] + 0.5, color="0.6", lw=0.8, ls=":")
+                ax.text(
+                    it[first] + 0.7,
+                    1,
+                    f"{goals[first]:.0f} dest.",
+                    fontsize=7,
+                    transform=ax.get_xaxis_transform(),
+                    va="top",
+                    color="0.35",
+                )
         line.set_label(f"loss (final {loss[it[-1]]:.4g})")
         handles.append(line)
     else:

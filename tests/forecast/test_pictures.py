@@ -185,6 +185,10 @@ def test_draw_learning_curve(tmp_path):
     out = tmp_path / "empty.png"
     pictures.draw_learning_curve(out, {"loss": np.full(3, np.nan)})
     assert _is_png(out)
+    staged = {**history, "goals": jnp.asarray([5.0, 5.0, 15.0, np.nan])}  # the goal ladder
+    out = tmp_path / "staged.png"
+    pictures.draw_learning_curve(out, staged)
+    assert _is_png(out)
 
 
 def test_bad_shapes_are_refused(tmp_path):
