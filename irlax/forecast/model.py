@@ -59,7 +59,7 @@ class ForecastConfig:
     """Options of `fit`."""
 
     steps: int = 100
-    """Most L-BFGS iterations."""
+    """Most L-BFGS iterations in each stage of the ladder of goal sets (`first_goals`)."""
     tol: float = 1e-4
     """Stop when the gradient norm falls below this."""
     ftol: float = 1e-4
@@ -411,7 +411,7 @@ def _fit(features, goals, passable, stages: tuple[_Statistics, ...], config, pro
     stopped. The last stage is the whole objective, so the optimum is unchanged; the early
     ones cost a fraction of a full solve per iteration and leave it a short way to go.
     """
-    nan = jnp.full(config.steps, jnp.nan, features.dtype)
+    nan = jnp.full(config.steps * len(stages), jnp.nan, features.dtype)
     history = {"loss": nan, "grad_norm": nan, "evaluations": nan, "goals": nan}
     theta, i = jnp.zeros(features.shape[-1], features.dtype), 0
     for stats in stages:
@@ -440,7 +440,7 @@ def _lbfgs(features, goals, passable, stats, config, progress, theta, history, f
 
     def cond(carry):
         _, _, _, i, done = carry
-        return (i < config.steps) & ~done
+        return (i < first + config.steps) & ~done
 
     def body(carry):
         theta, state, history, i, _ = carry

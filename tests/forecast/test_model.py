@@ -162,6 +162,9 @@ def test_the_goal_ladder_reaches_the_optimum_of_the_whole_objective(many_goals):
     assert ladder_solves[ladder_goals == n].sum() < direct_solves.sum()
     # Every destination gets its values, also those no training track heads for.
     assert ladder.values.shape == direct.values.shape == st.goals.shape
+    # `steps` bounds each stage, so a short budget still reaches the whole objective.
+    _, short_goals, _ = _iterations(fit(st.scene, paths, st.goals, first_goals=2, steps=2))
+    assert list(short_goals) == [2, 2, 6, 6, n, n]
 
 
 def test_prefixes_of_nearby_lengths_share_one_compilation(fitted):
