@@ -90,9 +90,16 @@ def _shift_neg(x, offset):
     return _shift(x, offset, _NEG)
 
 
-def _value_sweep(v, cost, free, fixed):
-    """One downward Gauss–Seidel sweep of the soft backup; arrays are `[rows, G, cols]`."""
-    below = jnp.concatenate([v[1:], jnp.full_like(v[:1], _NEG)])
+def _next_rows(x, reverse, fill):
+    """Each row's neighbour that a sweep visits after it: the row below (above if `reverse`)."""
+    pad = jnp.full_like(x[:1], fill)
+    return jnp.concatenate([pad, x[:-1]]) if reverse else jnp.concatenate([x[1:], pad])
+
+
+def _value_sweep(v, cost, free, fixed, reverse=False):
+    """One Gauss–Seidel sweep of the soft backup, downward (upward if `reverse`), arrays
+    `[rows, G, cols]`: each row from the fresh row before it and the old row after it."""
+    below = _next_rows(v, reverse, _NEG)
     straight_weight = jnp.exp(-cost)[:, None]
     diagonal_weight = jnp.exp(-_SQRT2 * cost)[:, None]
     stay = jnp.log1p(-straight_weight)  # log(1 - e^{-c}): the stay loop in closed form
@@ -111,12 +118,13 @@ def _value_sweep(v, cost, free, fixed):
 
     first = jnp.full_like(v[0], _NEG)
     xs = (v, below, straight_weight, diagonal_weight, stay, fixed, free)
-    _, rows = jax.lax.scan(row, first, xs)
+    _, rows = jax.lax.scan(row, first, xs, reverse=reverse)
     return rows
 
 
-def _occupancy_sweep(d, source, weights, stay):
-    """One downward Gauss–Seidel sweep of `d = source + P_πᵀ d`; arrays are `[rows, G, cols]`.
+def _occupancy_sweep(d, source, weights, stay, reverse=False):
+    """One Gauss–Seidel sweep of `d = source + P_πᵀ d`, downward (upward if `reverse`); arrays
+    are `[rows, G, cols]`.
 
     `weights[:, i, j]` is the probability of the move into each cell from its neighbour at
     offset `(i − 1, j − 1)`, read at the receiving cell (`[rows, 3, 3, G, cols]`, rows first
@@ -130,13 +138,15 @@ def _occupancy_sweep(d, source, weights, stay):
     value sweep does not do this: XLA fuses the exp-heavy row update into each shifted read
     of it, which triples its cost.)
     """
-    below = jnp.concatenate([d[1:], jnp.zeros_like(d[:1])])
+    below = _next_rows(d, reverse, 0.0)
+    # Offsets (i − 1) of the row swept before (the carry) and of the old row after it.
+    before, after = (2, 0) if reverse else (0, 2)
 
     def row(above, xs):
         same, down, src, w, p_stay = xs
         inflow = src
         for j, col in ((0, -1), (1, 0), (2, 1)):
-            for i, line in ((0, above), (2, down)):
+            for i, line in ((before, above), (after, down)):
                 inflow = inflow + w[i, j] * (line if col == 0 else _shift(line, col))
 
         def update(line):  # the row from `inflow` and its left and right neighbours in `line`
@@ -148,42 +158,30 @@ def _occupancy_sweep(d, source, weights, stay):
 
     first = jnp.zeros_like(d[0])
     xs = (d, below, source, weights, stay)
-    _, rows = jax.lax.scan(row, first, xs)
+    _, rows = jax.lax.scan(row, first, xs, reverse=reverse)
     return rows
-
-
-def _flip_rows(x):
-    return x[::-1]
 
 
 def _transpose(x):
     return jnp.swapaxes(x, 0, 2)
 
 
-def _flip_weights(w):
-    return w[::-1, ::-1]
-
-
 def _transpose_weights(w):
     return jnp.transpose(w, (4, 2, 1, 3, 0))
 
 
-def _rounds(sweep, x, args, flip_args, transpose_args, tol, max_rounds, relative):
+def _rounds(sweep, x, args, transpose_args, tol, max_rounds, relative):
     """Rounds of down/up/right/left sweeps until the largest relative change is below `tol`.
 
-    `x` and `args` are in the `[rows, G, cols]` layout; `flip_args` and `transpose_args`
-    reorient the arguments for the upward and sideways sweeps.
+    `x` and `args` are in the `[rows, G, cols]` layout; `transpose_args` reorients the
+    arguments for the sideways sweeps. Upward sweeps scan the rows in reverse (no copies).
     """
-    args_up = flip_args(args)
     args_t = transpose_args(args)
-    args_t_up = flip_args(args_t)
 
     def one_round(x):
-        x = sweep(x, *args)
-        x = _flip_rows(sweep(_flip_rows(x), *args_up))
+        x = sweep(sweep(x, *args), *args, reverse=True)
         x = _transpose(x)
-        x = sweep(x, *args_t)
-        x = _flip_rows(sweep(_flip_rows(x), *args_t_up))
+        x = sweep(sweep(x, *args_t), *args_t, reverse=True)
         return _transpose(x)
 
     def cond(state):
@@ -205,19 +203,9 @@ def _rounds(sweep, x, args, flip_args, transpose_args, tol, max_rounds, relative
     return x, change, n
 
 
-def _value_args_flip(args):
-    cost, free, fixed = args
-    return (_flip_rows(cost), _flip_rows(free), _flip_rows(fixed))
-
-
 def _value_args_transpose(args):
     cost, free, fixed = args
     return (cost.T, _transpose(free), _transpose(fixed))
-
-
-def _occupancy_args_flip(args):
-    source, weights, stay = args
-    return (_flip_rows(source), _flip_weights(weights), _flip_rows(stay))
 
 
 def _occupancy_args_transpose(args):
@@ -235,10 +223,9 @@ def _solve_values(cost, goals, passable, tol, max_rounds):
     fixed = _layout(jnp.where(goals & passable[None], 0.0, _NEG).astype(cost.dtype))
     v0 = jnp.broadcast_to(fixed, free.shape)
     v, change, n = _rounds(
-        lambda v, *a: _value_sweep(v, *a),
+        _value_sweep,
         v0,
         (cost, free, fixed),
-        _value_args_flip,
         _value_args_transpose,
         tol,
         max_rounds,
@@ -326,10 +313,9 @@ def _expected_visits(probs, source, tol, max_rounds):
     weights = _inflow_weights(probs)
     stay = _layout(probs[:, 0])
     d, _, _ = _rounds(
-        lambda d, *a: _occupancy_sweep(d, *a),
+        _occupancy_sweep,
         _layout(source),
         (_layout(source), weights, stay),
-        _occupancy_args_flip,
         _occupancy_args_transpose,
         tol,
         max_rounds,
