@@ -131,12 +131,12 @@ def _occupancy_sweep(d, source, weights, stay, reverse=False):
     so that the scan slices it without a copy); `stay` is the stay probability, whose loop
     is solved in closed form.
 
-    Each row is updated twice: from the fresh row above, the old row below and its own old
-    values, then once more with its left and right neighbours' fresh values, so that walkers
-    who step sideways are carried along in the same sweep. Both are exact at the fixed point;
-    the second halves the rounds (34 → 16 at 256×256) for a few multiply-adds per cell. (The
-    value sweep does not do this: XLA fuses the exp-heavy row update into each shifted read
-    of it, which triples its cost.)
+    Each row is updated twice: from the fresh row swept before it, the old row after it and
+    its own old values, then once more with its left and right neighbours' fresh values, so
+    that walkers who step sideways are carried along in the same sweep. Both are exact at
+    the fixed point; the second halves the rounds (34 → 16 at 256×256) for a few
+    multiply-adds per cell. (The value sweep does not do this: XLA fuses the exp-heavy row
+    update into each shifted read of it, which triples its cost.)
     """
     below = _next_rows(d, reverse, 0.0)
     # Offsets (i − 1) of the row swept before (the carry) and of the old row after it.
