@@ -7,7 +7,7 @@ process (so peak memory is its own), float32, on the CPU:
 - fit: `fit` from θ = 0 to convergence, first call (compilation included) and again (warm,
   inside `experiment.run`, which then fits the baselines and evaluates);
 - forecast: one `forecast` from a test prefix (heatmap until arrival over the 8 most
-  probable destinations, 16 sampled continuations), warm;
+  probable destinations, 16 sampled continuations), warm, the median of 5 calls;
 - values solver: the soft values of all 50 destinations under the true cost, by irlax's
   Gauss–Seidel sweeps and by plain value iteration (Jacobi sweeps of the same backup, as in
   Kitani et al.'s backward pass), to the same relative tolerance, compiled ahead, one call
@@ -176,7 +176,7 @@ def report(results: list[dict], sources, load) -> str:
         "",
         "| case | cells | iterations | solves | fit, first call (s) | fit, warm (s) "
         "| direct: solves | direct: first call (s) | loss: ladder / direct "
-        "| one forecast (ms) | peak RSS (MB) |",
+        "| one forecast, median of 5 (ms) | peak RSS (MB) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 

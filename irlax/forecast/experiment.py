@@ -206,12 +206,15 @@ def _example(model, data: Dataset, key, n_samples, observe) -> dict:
     path = cut[i]
     m = min(max(1, int(np.ceil((len(path) - 1) * observe))), len(path) - 2)
     prefix, continuation = path[: m + 1], path[m:]
-    # The first call compiles; wait for it, or the timed call would queue behind it.
+    # The first call compiles; wait for it, or the timed calls would queue behind it. The
+    # time is the median of 5 calls, as one call on a shared machine can take twice as long.
     jax.block_until_ready(forecast(model, prefix, key=key, n_samples=n_samples))
-    start = time.perf_counter()
-    fc = forecast(model, prefix, key=key, n_samples=n_samples)
-    jax.block_until_ready(fc)
-    seconds = time.perf_counter() - start
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        fc = jax.block_until_ready(forecast(model, prefix, key=key, n_samples=n_samples))
+        times.append(time.perf_counter() - start)
+    seconds = float(np.median(times))
     return {
         "track": i,
         "prefix": prefix,
