@@ -78,7 +78,7 @@ class ForecastConfig:
     first_goals: int = 5
     """The fit climbs a ladder of goal sets: first the tracks of the `first_goals` most
     travelled destinations, then of three times as many, and so on, and last all of them,
-    each stage starting from the last one's θ and curvature. A solve costs in proportion to
+    each stage starting from the θ where the last one stopped. A solve costs in proportion to
     its destinations, so the early stages are cheap and leave the full objective few
     iterations to go. 0: fit all destinations from the start. The optimum is the same."""
 
@@ -329,10 +329,11 @@ def fit(
     order = np.argsort(-counts, kind="stable")[: np.count_nonzero(counts)]
     rank = np.full(goals.shape[0], goals.shape[0])
     rank[order] = np.arange(len(order))
+    ranked = rank[dest]  # each track's destination in that order
     stages = tuple(
         _statistics(
-            [p for p, d in zip(paths, dest, strict=True) if rank[d] < k],
-            rank[dest[rank[dest] < k]],
+            [p for p, r in zip(paths, ranked, strict=True) if r < k],
+            ranked[ranked < k],
             k,
             shape,
             dtype,
