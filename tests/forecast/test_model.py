@@ -162,6 +162,13 @@ def test_the_goal_ladder_reaches_the_optimum_of_the_whole_objective(many_goals):
     assert ladder_solves[ladder_goals == n].sum() < direct_solves.sum()
     # Every destination gets its values, also those no training track heads for.
     assert ladder.values.shape == direct.values.shape == st.goals.shape
+    # The first stage's objective is the NLL of the tracks to the 2 most travelled goals
+    # alone: at θ = 0 it equals a fit of just those tracks and goals.
+    _, dest = assign_goals(paths, st.goals)
+    top = np.argsort(-np.bincount(dest), kind="stable")[:2]
+    subset = [p for p, d in zip(paths, dest, strict=True) if d in top]
+    alone, _, _ = _iterations(fit(st.scene, subset, st.goals[top], first_goals=0, steps=1))
+    np.testing.assert_allclose(ladder_loss[0], alone[0], rtol=1e-6)
     # `steps` bounds each stage, so a short budget still reaches the whole objective.
     _, short_goals, _ = _iterations(fit(st.scene, paths, st.goals, first_goals=2, steps=2))
     assert list(short_goals) == [2, 2, 6, 6, n, n]
