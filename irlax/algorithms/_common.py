@@ -42,25 +42,6 @@ class IRLResult:
     info: dict = dataclasses.field(default_factory=dict)
 
 
-def make_config(cls: type, config: Any, options: dict) -> Any:
-    """`config` (or the defaults of `cls`) with `options` replacing fields, validated.
-
-    Raises:
-        ValueError: an option that is not a field of `cls`, or a config of another type.
-    """
-    if config is None:
-        config = cls()
-    elif not isinstance(config, cls):
-        raise ValueError(f"config must be a {cls.__name__}, got {type(config).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(options) - names)
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {unknown} for {cls.__name__}; the options are {sorted(names)}"
-        )
-    return dataclasses.replace(config, **options)
-
-
 def check_features(mdp: TabularMDP, method: str) -> jnp.ndarray:
     """The MDP's features as `[S, A, F]`, or a clear error when there are none or they are bad."""
     if mdp.features is None:

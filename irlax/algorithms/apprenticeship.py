@@ -42,9 +42,9 @@ from irlax.algorithms._common import (
     IRLResult,
     check_features,
     demo_occupancy,
-    make_config,
     start_distribution,
 )
+from irlax.config import make_config
 from irlax.mdp import TabularMDP, feature_expectations, occupancy, value_iteration
 
 METHODS = ("max_margin", "projection")

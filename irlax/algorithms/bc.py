@@ -24,7 +24,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from irlax.algorithms._common import IRLResult, demo_occupancy, make_config
+from irlax.algorithms._common import IRLResult, demo_occupancy
+from irlax.config import make_config
 from irlax.data import Trajectories
 from irlax.mdp import Plan, TabularMDP
 

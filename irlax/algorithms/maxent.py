@@ -52,9 +52,9 @@ from irlax.algorithms._common import (
     IRLResult,
     check_features,
     demo_occupancy,
-    make_config,
     start_distribution,
 )
+from irlax.config import make_config
 from irlax.data import Trajectories
 from irlax.mdp import TabularMDP
 from irlax.mdp.planning import BACKUPS, SOLVERS, _log_action_prior, _plan

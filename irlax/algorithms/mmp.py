@@ -44,9 +44,9 @@ from irlax.algorithms._common import (
     IRLResult,
     check_features,
     demo_occupancy,
-    make_config,
     start_distribution,
 )
+from irlax.config import make_config
 from irlax.data import Trajectories
 from irlax.mdp import TabularMDP, occupancy, value_iteration
 

@@ -37,7 +37,7 @@ import numpy as np
 import optax
 
 from irlax._pytree import pytree_dataclass, static_field
-from irlax.algorithms._common import make_config
+from irlax.config import make_config
 from irlax.forecast.planning import (
     _NEG,
     MIN_COST,

@@ -19,13 +19,11 @@ the action led to, before any automatic reset.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 RewardFn = Callable[[Any, jnp.ndarray, jnp.ndarray, jnp.ndarray], jnp.ndarray]
@@ -180,64 +178,3 @@ def transition_reward(reward_fn, reward_params, obs, action, next_obs, env_rewar
         return env_reward
     reward = jax.vmap(reward_fn, in_axes=(None, 0, 0, 0))(reward_params, obs, action, next_obs)
     return jnp.reshape(reward, env_reward.shape).astype(env_reward.dtype)
-
-
-def check_config(config, cls: type) -> None:
-    """Refuse a config of the wrong type with a clear message."""
-    if not isinstance(config, cls):
-        raise ValueError(f"config must be a {cls.__name__}, got {type(config).__name__}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Config validation, shared by every algorithm's frozen config (`__post_init__`).
-
-
-def require_int(config, name: str, minimum: int) -> None:
-    """`config.name` is an integer (not a bool) of at least `minimum`."""
-    value = getattr(config, name)
-    is_int = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
-    if not is_int or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def require_real(
-    config, name: str, ok: Callable[[float], bool] | None = None, expected: str = ""
-) -> None:
-    """`config.name` is a finite real number (not a bool) for which `ok` holds."""
-    value = getattr(config, name)
-    if (
-        isinstance(value, bool | np.bool_)
-        or not isinstance(value, int | float | np.integer | np.floating)
-        or not math.isfinite(value)
-        or (ok is not None and not ok(value))
-    ):
-        rule = f" {expected}" if expected else ""
-        raise ValueError(f"{name} must be a finite number{rule}, got {value!r}")
-
-
-def require_bool(config, name: str) -> None:
-    """`config.name` is a bool."""
-    value = getattr(config, name)
-    if not isinstance(value, bool | np.bool_):
-        raise ValueError(f"{name} must be a bool, got {value!r}")
-
-
-def require_choice(config, name: str, choices: Sequence[str]) -> None:
-    """`config.name` is one of `choices`."""
-    value = getattr(config, name)
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
-
-
-def require_hidden(config, name: str = "hidden") -> None:
-    """`config.name` is a sequence of layer widths >= 1; stored as a tuple, so that the frozen
-    config stays hashable (a static argument of `jax.jit`) when given a list."""
-    value = getattr(config, name)
-    if (
-        isinstance(value, str)
-        or not isinstance(value, Sequence)
-        or not all(isinstance(w, int | np.integer) and not isinstance(w, bool) for w in value)
-        or not all(w >= 1 for w in value)
-    ):
-        raise ValueError(f"{name} must be a sequence of integers >= 1, got {value!r}")
-    object.__setattr__(config, name, tuple(int(w) for w in value))

@@ -30,19 +30,21 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from irlax.config import (
+    check_config,
+    require_bool,
+    require_choice,
+    require_hidden,
+    require_int,
+    require_real,
+)
 from irlax.nets.mlp import MLP
 from irlax.rl._common import (
     EpisodeStats,
     Result,
     RewardFn,
     Trainer,
-    check_config,
     env_params_or_default,
-    require_bool,
-    require_choice,
-    require_hidden,
-    require_int,
-    require_real,
     reset_envs,
     step_envs,
     train_from,

@@ -32,16 +32,13 @@ import numpy as np
 import optax
 from flax import struct
 
+from irlax.config import check_config, require_hidden, require_int, require_real
 from irlax.nets.mlp import MLP
 from irlax.rl._common import (
     EpisodeStats,
     Result,
     Trainer,
-    check_config,
     env_params_or_default,
-    require_hidden,
-    require_int,
-    require_real,
     reset_envs,
     step_envs,
     train_from,
