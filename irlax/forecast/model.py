@@ -56,31 +56,39 @@ COST_MARGIN = 0.1
 
 @dataclasses.dataclass(frozen=True)
 class ForecastConfig:
-    """Options of `fit`."""
+    """Options of `fit`.
+
+    Attributes:
+        steps: most L-BFGS iterations in each stage of the ladder of goal sets
+            (`first_goals`).
+        tol: stop when the gradient norm falls below this.
+        ftol: or when an iteration improves the NLL per step by less than this, relatively.
+            The default is far below the NLL's sampling error (about 1/√(moves), 0.5% for
+            40 000 moves), and above float32 rounding (soft values carry relative errors near
+            1e-5, where line searches chase noise: at 256×256, 1e-5 cost 4 extra solves of 10 s
+            each).
+        max_linesearch_steps: most function evaluations in one L-BFGS line search (each is a
+            full solve).
+        l2: weight of `l2/2 ‖θ‖²` added to the NLL per step.
+        prior_pseudocount: pseudo-count added to each destination's count in the prior `p(g)`.
+        solver_tol: relative tolerance of the soft-value sweeps; None is 64 ulps of the float
+            type.
+        first_goals: the fit climbs a ladder of goal sets: first the tracks of the
+            `first_goals` most travelled destinations, then of three times as many, and so on,
+            and last all of them, each stage starting from the θ where the last one stopped. A
+            solve costs in proportion to its destinations, so the early stages are cheap and
+            leave the full objective few iterations to go. 0: fit all destinations from the
+            start. The optimum is the same.
+    """
 
     steps: int = 100
-    """Most L-BFGS iterations in each stage of the ladder of goal sets (`first_goals`)."""
     tol: float = 1e-4
-    """Stop when the gradient norm falls below this."""
     ftol: float = 1e-4
-    """Or when an iteration improves the NLL per step by less than this, relatively. The
-    default is far below the NLL's sampling error (about 1/√(moves), 0.5% for 40 000 moves),
-    and above float32 rounding (soft values carry relative errors near 1e-5, where line
-    searches chase noise: at 256×256, 1e-5 cost 4 extra solves of 10 s each)."""
     max_linesearch_steps: int = 8
-    """Most function evaluations in one L-BFGS line search (each is a full solve)."""
     l2: float = 1e-3
-    """Weight of `l2/2 ‖θ‖²` added to the NLL per step."""
     prior_pseudocount: float = 1.0
-    """Pseudo-count added to each destination's count in the prior `p(g)`."""
     solver_tol: float | None = None
-    """Relative tolerance of the soft-value sweeps (default: 64 ulps of the float type)."""
     first_goals: int = 5
-    """The fit climbs a ladder of goal sets: first the tracks of the `first_goals` most
-    travelled destinations, then of three times as many, and so on, and last all of them,
-    each stage starting from the θ where the last one stopped. A solve costs in proportion to
-    its destinations, so the early stages are cheap and leave the full objective few
-    iterations to go. 0: fit all destinations from the start. The optimum is the same."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "max_linesearch_steps"):
