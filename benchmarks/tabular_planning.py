@@ -8,7 +8,8 @@ irlax in float64, as imitation does; the large runs use irlax's float32 default.
 
     python benchmarks/tabular_planning.py --peer-python .venv-peers/bin/python
 
-writes benchmarks/results/tabular_planning.md.
+writes the measurements to benchmarks/results/tabular_planning.json and renders
+tabular_planning.md from them (`--render-only` re-renders the report without running).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _report
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
@@ -92,7 +94,32 @@ def run_worker(size, horizon, x64, repeats, out=None, fused=False) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def compare(size: int, peer_python: str, repeats: int) -> dict:
+# Two float64 solvers of the same finite-horizon recursion agree to rounding: beyond this, the
+# report says they differ.
+AGREEMENT = 1e-10
+
+
+def value_offset_per_step(x64: bool = True) -> float:
+    """How much lower irlax's default soft value is than the plain soft maximum, per step.
+
+    Measured, not assumed: one state, 5 actions, zero reward, horizon 1, where the plain soft
+    maximum is `log 5` (imitation's V). 0 for the plain soft maximum, `log A` for a uniform
+    action prior.
+    """
+    import jax
+
+    jax.config.update("jax_enable_x64", x64)
+    from irlax.mdp import TabularMDP, soft_value_iteration
+
+    n_actions = 5
+    mdp = TabularMDP.from_successors(
+        np.zeros((1, n_actions, 1), np.int64), np.ones((1, n_actions, 1)), np.ones(1), horizon=1
+    )
+    v = float(soft_value_iteration(mdp, np.zeros(1)).v[0, 0])
+    return float(np.log(n_actions)) - v
+
+
+def compare(size: int, peer_python: str, repeats: int, offset: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         mdp_file, peer_file = f"{tmp}/mdp.npz", f"{tmp}/peer.npz"
         ours = run_worker(size, 50, True, repeats, mdp_file)
@@ -100,14 +127,14 @@ def compare(size: int, peer_python: str, repeats: int) -> dict:
         peer_script = str(HERE / "peers" / "imitation_mce.py")
         subprocess.run([peer_python, peer_script, mdp_file, peer_file], check=True)
         with np.load(mdp_file) as a, np.load(peer_file) as b:
-            h, n_actions = int(a["horizon"]), a["probs"].shape[1]
-            # imitation's V is a plain logsumexp over actions; ours has a uniform prior,
-            # log Σ_a (1/A) exp Q, so its V is (H − t) log A lower. Policies are identical.
-            shift = (h - np.arange(h))[:, None] * np.log(n_actions)
+            h = int(a["horizon"])
+            # imitation's V is the plain soft maximum; irlax's default is `offset` lower per
+            # remaining step (0 unless it has an action prior). Policies compare as they are.
+            shift = (h - np.arange(h))[:, None] * offset
             errors = {
-                "policy": np.abs(a["irlax_policy"] - b["policy"]).max(),
-                "occupancy": np.abs(a["irlax_occupancy"] - b["D"][:h]).max(),
-                "value": np.abs(a["irlax_v"] + shift - b["v"]).max(),
+                "policy": float(np.abs(a["irlax_policy"] - b["policy"]).max()),
+                "occupancy": float(np.abs(a["irlax_occupancy"] - b["D"][:h]).max()),
+                "value": float(np.abs(a["irlax_v"] + shift - b["v"]).max()),
             }
             peer = {
                 "seconds": float(b["seconds_total"]),
@@ -117,12 +144,15 @@ def compare(size: int, peer_python: str, repeats: int) -> dict:
 
 
 def main() -> None:
+    if _report.render_only_main("tabular_planning", render):
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--peer-python", default=".venv-peers/bin/python")
     parser.add_argument("--sizes", type=int, nargs="*", default=[32, 64, 128])
     parser.add_argument("--big", type=int, nargs="*", default=[512, 1000])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", default=str(HERE / "results" / "tabular_planning.md"))
+    parser.add_argument("--out", default=str(HERE / "results" / "tabular_planning.json"))
+    parser.add_argument("--render-only", nargs="?", help="re-render the report from a JSON")
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -132,71 +162,135 @@ def main() -> None:
         print(json.dumps(result))
         return
 
+    import jax
+
+    offset = value_offset_per_step()
     rows = []
     for size in args.sizes:
         print(f"comparing at {size}x{size} ...", flush=True)
-        rows.append(compare(size, args.peer_python, args.repeats if size < 128 else 2))
+        rows.append(compare(size, args.peer_python, args.repeats if size < 128 else 2, offset))
     big = []
     for size in args.big:
         print(f"irlax alone at {size}x{size} ...", flush=True)
         plan, fused = run_worker(size, 100, False, 3), run_worker(size, 100, False, 3, None, True)
-        big.append((size, plan, fused))
-    write_report(args.out, rows, big)
-    print(Path(args.out).read_text())
+        big.append({"size": size, "plan": plan, "fused": fused})
+    record = {
+        "benchmark": "tabular_planning",
+        "machine": {
+            "platform": platform.machine(),
+            "cpu": platform.processor() or "cpu",
+            "jax": jax.__version__,
+            "jax_backend": jax.default_backend(),
+        },
+        "slip": SLIP,
+        "value_offset_per_step": offset,
+        "side_by_side": rows,
+        "alone": big,
+    }
+    json_path = Path(args.out).with_suffix(".json")
+    print(_report.save(record, render, json_path))
 
 
-def write_report(path: str, rows: list, big: list) -> None:
-    import jax
-
+def render(record: dict) -> str:
+    """The report of a saved run (`record` as `main` writes it)."""
+    m, rows = record["machine"], record["side_by_side"]
     lines = [
         "# Tabular planning: soft value iteration + occupancy",
         "",
         "Written by `benchmarks/tabular_planning.py` (`make bench`). Stochastic N×N gridworld "
-        f"(5 actions, slip {SLIP}), random state reward, uniform start, discount 1. Times are the "
-        "median of repeated runs after compilation; irlax's first call, compilation included, "
-        "is given separately. Each "
+        f"(5 actions, slip {record['slip']}), random state reward, uniform start, discount 1. "
+        "Times are the median of repeated runs after compilation; irlax's first call, "
+        "compilation included, is given separately. Each "
         "measurement in its own process. imitation 1.0.1 (`mce_partition_fh` + "
         "`mce_occupancy_measures`, dense numpy, float64) in its own virtualenv.",
         "",
-        f"Machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-        f"JAX {jax.__version__} on {jax.default_backend()}.",
+        f"Machine: {m['platform']}, {m['cpu']}, JAX {m['jax']} on {m['jax_backend']}.",
         "",
-        "## Side by side, horizon 50",
-        "",
-        "| grid | states | imitation s | irlax f64 s | speed-up f64 | irlax f32 s "
-        "| speed-up f32 | irlax first call s | max abs diff policy / occupancy / value "
-        "| peak GB imitation / irlax f64 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    if "source" in record:
+        lines += [f"Numbers {record['source']}.", ""]
+    lines += ["## Side by side, horizon 50", ""]
+    table = []
     for r in rows:
         p, o, o32, e = r["peer"], r["irlax64"], r["irlax32"], r["errors"]
-        lines.append(
-            f"| {r['size']}×{r['size']} | {r['size'] ** 2} | {p['seconds']:.3f} "
-            f"| {o['seconds']:.4f} "
-            f"| {p['seconds'] / o['seconds']:.0f}× | {o32['seconds']:.4f} "
-            f"| {p['seconds'] / o32['seconds']:.0f}× | {o['first_call_seconds']:.2f} "
-            f"| {e['policy']:.1e} / {e['occupancy']:.1e} / {e['value']:.1e} "
-            f"| {p['peak_rss_gb']:.2f} / {o['peak_rss_gb']:.2f} |"
+        table.append(
+            [
+                f"{r['size']}×{r['size']}",
+                r["size"] ** 2,
+                _report.fixed(p["seconds"], 3),
+                _report.fixed(o["seconds"], 4),
+                _report.ratio(p["seconds"] / o["seconds"]),
+                _report.fixed(o32["seconds"], 4),
+                _report.ratio(p["seconds"] / o32["seconds"]),
+                _report.fixed(o["first_call_seconds"]),
+                " / ".join(_report.error(e[k]) for k in ("policy", "occupancy", "value")),
+                f"{p['peak_rss_gb']:.2f} / {o['peak_rss_gb']:.2f}",
+            ]
         )
+    lines += _report.table(
+        [
+            "grid",
+            "states",
+            "imitation s",
+            "irlax f64 s",
+            "speed-up f64",
+            "irlax f32 s",
+            "speed-up f32",
+            "irlax first call s",
+            "max abs diff policy / occupancy / value",
+            "peak GB imitation / irlax f64",
+        ],
+        table,
+    )
+    worst = max(max(r["errors"].values()) for r in rows)
+    slowest = min(r["peer"]["seconds"] / r["irlax64"]["seconds"] for r in rows)
+    fastest = max(r["peer"]["seconds"] / r["irlax64"]["seconds"] for r in rows)
+    offset = record["value_offset_per_step"]
     lines += [
         "",
-        "imitation's V is a plain log-sum-exp over actions; irlax's has a uniform action "
-        "prior, so values are compared after adding (H − t)·log A. Policies and occupancies "
-        "compare as they are.",
+        f"In float64 irlax {_report.agreement(worst, AGREEMENT)} with imitation (largest "
+        f"difference of policy, occupancy and value over every grid) and is "
+        f"{_report.ratio(slowest)} to {_report.ratio(fastest)} faster.",
+        "",
+        (
+            "imitation's V is a plain log-sum-exp over actions; irlax's default has a uniform "
+            f"action prior ({offset:.4g} = log A lower per step), so values are compared after "
+            "adding (H − t)·log A. Policies and occupancies compare as they are."
+            if abs(offset) > AGREEMENT
+            else "Both libraries' V is the plain log-sum-exp over actions: values, policies and "
+            "occupancies compare as they are."
+        ),
         "",
         "## irlax alone, horizon 100, float32",
         "",
-        "| grid | states | pipeline | seconds | first call s | building the MDP s "
-        "| peak memory GB |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for size, o, f in big:
-        for name, r in (("plan + occupancy", o), ("soft_occupancy", f)):
-            lines.append(
-                f"| {size}×{size} | {size**2:,} | {name} | {r['seconds']:.2f} "
-                f"| {r['first_call_seconds']:.2f} | {r['build_seconds']:.2f} "
-                f"| {r['peak_rss_gb']:.2f} |"
+    table = []
+    for r in record["alone"]:
+        size = r["size"]
+        for name, o in (("plan + occupancy", r["plan"]), ("soft_occupancy", r["fused"])):
+            table.append(
+                [
+                    f"{size}×{size}",
+                    f"{size**2:,}",
+                    name,
+                    _report.fixed(o["seconds"]),
+                    _report.fixed(o["first_call_seconds"]),
+                    _report.fixed(o["build_seconds"]),
+                    _report.fixed(o["peak_rss_gb"]),
+                ]
             )
+    lines += _report.table(
+        [
+            "grid",
+            "states",
+            "pipeline",
+            "seconds",
+            "first call s",
+            "building the MDP s",
+            "peak memory GB",
+        ],
+        table,
+    )
     lines += [
         "",
         "`plan + occupancy` returns the whole answer: `v [H,S]`, `log_policy [H,S,A]` and the "
@@ -206,7 +300,7 @@ def write_report(path: str, rows: list, big: list) -> None:
         "included.",
         "",
     ]
-    Path(path).write_text("\n".join(lines))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
