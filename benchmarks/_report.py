@@ -123,6 +123,11 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
+def provenance(record: dict) -> list[str]:
+    """The report's line saying where its numbers come from, when not from a run's own JSON."""
+    return [f"Numbers {record['source']}.", ""] if "source" in record else []
+
+
 # --------------------------------------------------------------------------- formatting
 # One way to print each kind of number, so that every report reads alike.
 

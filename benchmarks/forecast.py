@@ -16,7 +16,8 @@ process (so peak memory is its own), float32, on the CPU:
 
     python benchmarks/forecast.py [--sizes 64 128 256] [--no-harbor]
 
-writes benchmarks/results/forecast.md and forecast.json.
+writes the measurements to benchmarks/results/forecast.json and renders forecast.md from
+them (`--render-only` re-renders the report without running).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import _report  # noqa: E402
 from _report import cpu_name, source_state, sources_line  # noqa: E402
 
 JACOBI_CAP = 4000
@@ -151,14 +153,21 @@ def run_case(case: str) -> dict:
     return out
 
 
-def report(results: list[dict], sources, load) -> str:
+BASELINES = ("shortest_path", "behaviour_cloning", "constant_velocity", "random_walk")
+
+
+def render(record: dict) -> str:
+    """The report of a saved run (`record` as `main` writes it)."""
+    results = record["results"]
     lines = [
         "# Activity forecasting (Kitani et al. 2012): speed, memory and quality",
         "",
         "Written by `benchmarks/forecast.py`. "
-        + sources_line(sources)
-        + f" CPU: {cpu_name()}, 2 cores; load average at the start {load}. float32.",
+        + record["sources"]
+        + f" CPU: {record['cpu']}, {record['cores']} cores; load average at the start "
+        f"{record['load']}. float32.",
         "",
+        *_report.provenance(record),
         "Street scene: 50 destinations, 200 train and 50 test soft-optimal walkers under the "
         "hidden cost (`irlax.forecast.street`). Harbor: `irlax.datasets.ny_harbor` (train "
         "1–5 December 2020, test 6–7 December), 50 destinations found where the train tracks "
@@ -208,7 +217,7 @@ def report(results: list[dict], sources, load) -> str:
         its = f"{v['jacobi_iterations']}" + ("" if v["jacobi_converged"] else " (cap)")
         lines.append(
             f"| {r['case']} | {v['rounds']} | {v['sweeps_s']:.2f} | {its} | {v['jacobi_s']:.2f} "
-            f"| {v['jacobi_s'] / v['sweeps_s']:.1f}× | {v['max_abs_difference']:.2g} |"
+            f"| {_report.ratio(v['jacobi_s'] / v['sweeps_s'])} | {v['max_abs_difference']:.2g} |"
         )
     lines += ["", "## Held-out metrics (first half of each test track observed)", ""]
     for r in results:
@@ -223,14 +232,46 @@ def report(results: list[dict], sources, load) -> str:
                 f"| {name} | {m['nll_per_step']:.3f} | {m['mhd']:.2f} "
                 f"| {m['destination_accuracy']:.2f} |"
             )
-        lines.append("")
-    return "\n".join(lines) + "\n"
+        lines += ["", _verdict(r["metrics"]), ""]
+    return "\n".join(lines)
+
+
+def _verdict(metrics: dict) -> str:
+    """How the model compares with the best baseline on each metric, from the numbers."""
+    model = metrics["model"]
+    parts = []
+    for key, what, digits, lower_is_better in (
+        ("nll_per_step", "NLL per step", 3, True),
+        ("mhd", "MHD", 2, True),
+        ("destination_accuracy", "destination accuracy", 2, False),
+    ):
+        values = {name: metrics[name][key] for name in BASELINES if name in metrics}
+        best = (min if lower_is_better else max)(values, key=values.get)
+        word = _report.comparison(
+            model[key], values[best], smaller="lower than", larger="higher than"
+        )
+        parts.append(
+            f"{what} {model[key]:.{digits}f}, {word} the best baseline's "
+            f"({best}, {values[best]:.{digits}f})"
+        )
+    text = "The model: " + "; ".join(parts) + "."
+    if "true_cost" in metrics:
+        truth = metrics["true_cost"]["nll_per_step"]
+        text += (
+            f" The hidden cost's own NLL per step is {truth:.3f}: the model's is "
+            f"{abs(model['nll_per_step'] - truth):.3f} "
+            + ("higher." if model["nll_per_step"] > truth else "lower.")
+        )
+    return text
 
 
 def main() -> None:
+    if _report.render_only_main("forecast", render):
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64, 128, 256])
     parser.add_argument("--no-harbor", action="store_true")
+    parser.add_argument("--render-only", nargs="?", help="re-render the report from a JSON")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
@@ -251,11 +292,16 @@ def main() -> None:
             raise SystemExit(f"case {case} failed:\n{done.stderr[-4000:]}")
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps({k: v for k, v in results[-1].items() if k != "metrics"}), flush=True)
-    sources = (start_sources, source_state())
-    out = HERE / "results"
-    (out / "forecast.json").write_text(json.dumps(results, indent=2, default=float) + "\n")
-    (out / "forecast.md").write_text(report(results, sources, load))
-    print(f"wrote {out / 'forecast.md'}")
+    record = {
+        "benchmark": "forecast",
+        "sources": sources_line((start_sources, source_state())),
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "load": load,
+        "results": results,
+    }
+    _report.save(record, render, HERE / "results" / "forecast.json")
+    print(f"wrote {HERE / 'results' / 'forecast.md'}")
 
 
 if __name__ == "__main__":

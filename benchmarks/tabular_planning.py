@@ -207,8 +207,7 @@ def render(record: dict) -> str:
         f"Machine: {m['platform']}, {m['cpu']}, JAX {m['jax']} on {m['jax_backend']}.",
         "",
     ]
-    if "source" in record:
-        lines += [f"Numbers {record['source']}.", ""]
+    lines += _report.provenance(record)
     lines += ["## Side by side, horizon 50", ""]
     table = []
     for r in rows:
