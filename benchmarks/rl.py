@@ -33,7 +33,8 @@ process), its 8-seed time the sum over the 8 runs.
 
 writes benchmarks/results/rl.md and rl.json (`--quick`: a smoke test of the pipeline, with low
 targets, 2 seeds and 1 repetition, written to the git-ignored benchmarks/.cache/rl_quick.md).
-`--report-only benchmarks/results/rl.json` rewrites the report from the saved numbers.
+The measurements go to the JSON and the report is rendered from it: `--render-only
+[benchmarks/results/rl_sac.json]` re-renders a report without running.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+import _report
 import numpy as np
 from _report import cpu_name, source_state, sources_line
 
@@ -539,8 +541,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: low targets, 2 seeds")
     parser.add_argument("--out", default=None, help="report path (default results/rl.md)")
     parser.add_argument(
-        "--report-only", metavar="JSON", help="rewrite the report from a saved rl.json"
+        "--render-only",
+        metavar="JSON",
+        nargs="?",
+        const=str(HERE / "results" / "rl.json"),
+        help="re-render the report from a saved JSON (default results/rl.json), without running",
     )
+    parser.add_argument("--report-only", metavar="JSON", help=argparse.SUPPRESS)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -548,12 +555,10 @@ def main() -> None:
         worker = search_worker if spec["mode"] == "search" else time_worker
         print(json.dumps(worker(spec)))
         return
-    if args.report_only:
-        record = json.loads(Path(args.report_only).read_text())
-        record["summary"] = {a: summarise(r) for a, r in record["results"].items()}
-        out = args.out or str(Path(args.report_only).with_suffix(".md"))
-        Path(out).write_text(report(record, argparse.Namespace(**record["args"])))
-        print(f"wrote {out}")
+    if args.report_only or args.render_only:  # --report-only: the older spelling
+        json_path = Path(args.render_only or args.report_only)
+        _report.render_file(render, json_path, args.out)
+        print(f"wrote {args.out or json_path.with_suffix('.md')}")
         return
     if args.quick:
         args.seeds = min(args.seeds, 2)
@@ -574,13 +579,13 @@ def main() -> None:
     elapsed = time.perf_counter() - start
     machine = describe_machine(load_before, os.getloadavg(), elapsed, args)
     sources = (source_before, source_state())
-    record = {"machine": machine, "sources": sources_line(sources), "args": vars(args)}
+    record = {"benchmark": "rl", "machine": machine, "sources": sources_line(sources)}
+    record["args"] = vars(args)
     record["command"] = "python benchmarks/rl.py " + " ".join(sys.argv[1:])
     record["results"] = results
+    # Derived, kept for readers of the JSON; the report recomputes it from `results`.
     record["summary"] = {algo: summarise(results[algo]) for algo in results}
-    Path(args.out).with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
-    Path(args.out).write_text(report(record, args))
-    print(Path(args.out).read_text())
+    print(_report.save(record, render, Path(args.out).with_suffix(".json"), args.out))
 
 
 def describe_machine(load_before, load_after, elapsed, args) -> dict:
@@ -620,14 +625,9 @@ def describe_machine(load_before, load_after, elapsed, args) -> dict:
 # --------------------------------------------------------------------------- summary, report
 
 
-def _median(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
 def summarise(r: dict) -> dict:
     """Medians over repetitions, ratios and the targets of the issue."""
-    med = _median
+    med = _report.median
     irlax = {}
     for label in ("1", "n"):
         t = r["irlax"][label]
@@ -698,14 +698,8 @@ def _batch(r: dict) -> int:
     return c["num_envs"] * c.get("rollout_length", 1)
 
 
-def _f(x, digits=2) -> str:
-    return "—" if x is None else f"{x:.{digits}f}"
-
-
-def _x(x) -> str:
-    if x is None:
-        return "—"
-    return f"{x:.0f}×" if x >= 10 else f"{x:.3g}×"
+_f = _report.fixed
+_x = _report.ratio
 
 
 def _steps(xs) -> str:
@@ -719,7 +713,10 @@ def _steps(xs) -> str:
     return text + (f", {missed} not reached" if missed else "")
 
 
-def report(record: dict, args) -> str:
+def render(record: dict) -> str:
+    """The report of a saved run (`record` as `main` writes it); figures from `results` alone."""
+    args = argparse.Namespace(**record["args"])
+    summary = {algo: summarise(r) for algo, r in record["results"].items()}
     m = record["machine"]
     command = record.get("command", "python benchmarks/rl.py")
     lines = [
@@ -746,6 +743,7 @@ def report(record: dict, args) -> str:
         "",
         record["sources"],
         "",
+        *_report.provenance(record),
         "**What is measured.** Each library trains until its return reaches the target: after "
         "every update (PPO: a rollout of 8 envs × 32 steps and its 20 epochs; SAC: one env step "
         "and one gradient step), R = the mean over the parallel envs of the mean return of the "
@@ -768,8 +766,8 @@ def report(record: dict, args) -> str:
         "",
     ]
     for algo, r in record["results"].items():
-        lines += _algo_section(algo, r, record["summary"][algo], args)
-    lines += _targets(record, args)
+        lines += _algo_section(algo, r, summary[algo], args)
+    lines += _targets(summary, args)
     return "\n".join(lines) + "\n"
 
 
@@ -795,7 +793,7 @@ def _xla_flags_note(flags: str) -> str:
             "deadlocks on SAC vmapped over 5 or more seeds (the program never returns, every "
             "thread idle; the smallest case found is two independent batched QR "
             "decompositions whose R is used, which SAC's orthogonal initialisers of actor and "
-            "twin critics are). PPO runs as fast with and without it"
+            "twin critics are)"
         )
     return text + "."
 
@@ -864,13 +862,13 @@ def _algo_section(algo: str, r: dict, s: dict, args) -> list[str]:
     return lines
 
 
-def _targets(record: dict, args) -> list[str]:
-    s = record["summary"]
+def _targets(s: dict, args) -> list[str]:
     rows = []
 
     def row(what, value, goal, ok):
-        mark = "—" if value is None else ("met" if ok else "**missed**")
-        rows.append(f"| {what} | {goal} | {_x(value)} | {mark} |")
+        rows.append(
+            f"| {what} | {goal} | {_x(value)} | {_report.verdict(None if value is None else ok)} |"
+        )
 
     if "ppo" in s:
         v = s["ppo"]["ratio_run_1"]
