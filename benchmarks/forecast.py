@@ -45,20 +45,20 @@ def _jacobi_values(cost, goals, passable, tol):
     import jax
     import jax.numpy as jnp
 
-    from irlax.forecast.planning import _NEG, MOVE_LENGTHS, MOVES
+    from irlax.forecast.planning import LOG_ZERO, MOVE_LENGTHS, MOVES
 
     h, w = cost.shape
     free = passable[None] & ~goals
-    fixed = jnp.where(goals & passable[None], 0.0, _NEG).astype(cost.dtype)
+    fixed = jnp.where(goals & passable[None], 0.0, LOG_ZERO).astype(cost.dtype)
 
     def backup(v):
-        padded = jnp.pad(v, ((0, 0), (1, 1), (1, 1)), constant_values=_NEG)
+        padded = jnp.pad(v, ((0, 0), (1, 1), (1, 1)), constant_values=LOG_ZERO)
         terms = [
             padded[:, 1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w] - length * cost[None]
             for (dr, dc), length in zip(MOVES.tolist(), MOVE_LENGTHS, strict=True)
         ]
         new = jax.nn.logsumexp(jnp.stack(terms), axis=0)
-        return jnp.where(free, jnp.maximum(new, _NEG), fixed)
+        return jnp.where(free, jnp.maximum(new, LOG_ZERO), fixed)
 
     def cond(state):
         _, change, n = state
@@ -67,7 +67,7 @@ def _jacobi_values(cost, goals, passable, tol):
     def body(state):
         v, _, n = state
         new = backup(v)
-        live = new > _NEG / 2
+        live = new > LOG_ZERO / 2
         change = jnp.max(jnp.where(live, jnp.abs(new - v) / jnp.maximum(jnp.abs(new), 1), 0))
         return new, change, n + 1
 

@@ -39,7 +39,7 @@ import optax
 from irlax._pytree import pytree_dataclass, static_field
 from irlax.config import make_config
 from irlax.forecast.planning import (
-    _NEG,
+    LOG_ZERO,
     MIN_COST,
     MOVE_LENGTHS,
     MOVES,
@@ -504,7 +504,7 @@ def _goal_log_posteriors(model: ForecastModel, cells, length):
     v = _flat(model.values)[:, cells].T  # [T+1, G]
     inside = _flat(model.goals)[:, cells].T
     ruled_out = jnp.cumsum(inside, axis=0) > 0
-    ruled_out |= (v[:1] < _NEG / 2) | (v < _NEG / 2)
+    ruled_out |= (v[:1] < LOG_ZERO / 2) | (v < LOG_ZERO / 2)
     logits = model.log_prior[None] + v - v[:1]
     logits = jnp.where(ruled_out, -jnp.inf, logits)
     norm = jax.nn.logsumexp(logits, axis=1, keepdims=True)
@@ -558,7 +558,7 @@ def _neighbour_logits(model: ForecastModel, cell, goal=None):
     v = _flat(model.values)
     # Gather only the 9 neighbours' values (one goal's row would copy the whole map).
     here, there = (v[:, cell], v[:, target]) if goal is None else (v[goal, cell], v[goal, target])
-    ok = inside & model.passable.reshape(-1)[target] & (there > _NEG / 2)
+    ok = inside & model.passable.reshape(-1)[target] & (there > LOG_ZERO / 2)
     step = -jnp.asarray(MOVE_LENGTHS, v.dtype) * model.cost.reshape(-1)[cell]
     logits = step + there - here[..., None]
     return jnp.where(ok, jnp.minimum(logits, 0.0), -jnp.inf)

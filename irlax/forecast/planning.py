@@ -67,8 +67,10 @@ def _min_cost() -> float:
 #: Costs above this in every passable cell make every goal's partition function finite.
 MIN_COST = _min_cost()
 
-# Unreachable cells hold this finite stand-in for log 0 (finite keeps the sweeps NaN-free).
-_NEG = -1e30
+#: The finite stand-in for log 0 that unreachable cells hold as their value (and that
+#: `grid.move_rewards` gives impossible moves): finite keeps the sweeps free of NaN. Test
+#: `value > LOG_ZERO / 2` for "reachable".
+LOG_ZERO = -1e30
 _SQRT2 = math.sqrt(2.0)
 
 
@@ -86,8 +88,8 @@ def _shift(x, offset, fill=0.0):
 
 
 def _shift_neg(x, offset):
-    """`_shift` where the cell beyond the edge is unreachable (value `_NEG`)."""
-    return _shift(x, offset, _NEG)
+    """`_shift` where the cell beyond the edge is unreachable (value `LOG_ZERO`)."""
+    return _shift(x, offset, LOG_ZERO)
 
 
 def _next_rows(x, reverse, fill):
@@ -99,7 +101,7 @@ def _next_rows(x, reverse, fill):
 def _value_sweep(v, cost, free, fixed, reverse=False):
     """One Gauss–Seidel sweep of the soft backup, downward (upward if `reverse`), arrays
     `[rows, G, cols]`: each row from the fresh row before it and the old row after it."""
-    below = _next_rows(v, reverse, _NEG)
+    below = _next_rows(v, reverse, LOG_ZERO)
     straight_weight = jnp.exp(-cost)[:, None]
     diagonal_weight = jnp.exp(-_SQRT2 * cost)[:, None]
     stay = jnp.log1p(-straight_weight)  # log(1 - e^{-c}): the stay loop in closed form
@@ -113,10 +115,10 @@ def _value_sweep(v, cost, free, fixed, reverse=False):
         m = functools.reduce(jnp.maximum, straight + diagonal)
         total = e1 * sum(jnp.exp(x - m) for x in straight)
         total = total + e2 * sum(jnp.exp(x - m) for x in diagonal)
-        new = jnp.where(is_free, jnp.maximum(m + jnp.log(total) - s, _NEG), f)
+        new = jnp.where(is_free, jnp.maximum(m + jnp.log(total) - s, LOG_ZERO), f)
         return new, new
 
-    first = jnp.full_like(v[0], _NEG)
+    first = jnp.full_like(v[0], LOG_ZERO)
     xs = (v, below, straight_weight, diagonal_weight, stay, fixed, free)
     _, rows = jax.lax.scan(row, first, xs, reverse=reverse)
     return rows
@@ -191,7 +193,7 @@ def _rounds(sweep, x, args, transpose_args, tol, max_rounds, relative):
     def body(state):
         x, _, n = state
         new = one_round(x)
-        live = new > _NEG / 2
+        live = new > LOG_ZERO / 2
         if relative:  # to the largest entry (occupancies, at whatever scale the source has)
             largest = jnp.max(jnp.abs(jnp.where(live, new, 0)))
             scale = jnp.where(largest > 0, largest, 1)
@@ -220,7 +222,7 @@ def _layout(x):
 
 def _solve_values(cost, goals, passable, tol, max_rounds):
     free = _layout(passable[None] & ~goals)
-    fixed = _layout(jnp.where(goals & passable[None], 0.0, _NEG).astype(cost.dtype))
+    fixed = _layout(jnp.where(goals & passable[None], 0.0, LOG_ZERO).astype(cost.dtype))
     v0 = jnp.broadcast_to(fixed, free.shape)
     v, change, n = _rounds(
         _value_sweep,
@@ -248,18 +250,18 @@ def move_probabilities(cost, values, goals, passable):
         reachable non-goal cell, and are 0 in goal and unreachable cells.
     """
     _, h, w = values.shape
-    padded = jnp.pad(values, ((0, 0), (1, 1), (1, 1)), constant_values=_NEG)
-    live = (values > _NEG / 2) & passable[None] & ~goals
+    padded = jnp.pad(values, ((0, 0), (1, 1), (1, 1)), constant_values=LOG_ZERO)
+    live = (values > LOG_ZERO / 2) & passable[None] & ~goals
     logits, valid = [], []
     for (dr, dc), length in zip(MOVES, MOVE_LENGTHS, strict=True):
         target = padded[:, 1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w]
         logits.append(target - length * cost[None])
-        valid.append(live & (target > _NEG / 2))
+        valid.append(live & (target > LOG_ZERO / 2))
     logits, valid = jnp.stack(logits, axis=1), jnp.stack(valid, axis=1)
     # Normalised by the backup of these values, not by `values` itself: at the fixed point the
     # two agree, but a float32 solve leaves rows off 1 by ~1e-4, and the occupancy solve of the
     # gradient amplifies that by the expected path length (hundreds of moves at 256x256).
-    logits = jnp.where(valid, logits, _NEG)
+    logits = jnp.where(valid, logits, LOG_ZERO)
     top = jnp.max(logits, axis=1, keepdims=True)
     weights = jnp.where(valid, jnp.exp(logits - top), 0.0)
     total = jnp.sum(weights, axis=1, keepdims=True)
@@ -337,7 +339,7 @@ def _goal_values_fwd(cost, goals, passable, tol, max_rounds):
 def _goal_values_bwd(tol, max_rounds, residuals, cotangent):
     cost, values, goals, passable = residuals
     probs = move_probabilities(cost, values, goals, passable)
-    live = (values > _NEG / 2) & ~goals & passable[None]
+    live = (values > LOG_ZERO / 2) & ~goals & passable[None]
     visits = expected_visits(probs, jnp.where(live, cotangent, 0), tol=tol, max_rounds=max_rounds)
     # dV/dr(s, a) is the occupancy of (s, a); r(s, a) = −len(a) c(s).
     step_length = jnp.einsum("gahw,a->ghw", probs, jnp.asarray(MOVE_LENGTHS, probs.dtype))
@@ -361,7 +363,8 @@ def goal_values(cost, goals, passable=None, *, tol=None, max_rounds=500):
         max_rounds: cap on rounds of four sweeps.
 
     Returns:
-        `[G, H, W]` values: 0 on each goal, about `−1e30` where the goal is unreachable.
+        `[G, H, W]` values: 0 on each goal, about `LOG_ZERO` (−1e30) where the goal is
+        unreachable.
 
     Raises:
         ValueError: shapes disagree, a goal has no passable cell, or costs are at or below
