@@ -16,7 +16,7 @@ import numpy as np
 
 from irlax._pytree import float_dtype
 from irlax.data import Trajectories
-from irlax.envs.tabular import _MOVES
+from irlax.envs.tabular import GRID_MOVES, grid_successors
 from irlax.mdp.core import TabularMDP
 from irlax.mdp.planning import value_iteration
 from irlax.mdp.sampling import sample_trajectories
@@ -291,11 +291,8 @@ def _nearest_distances(
 def _noisy_grid(size: int, determinism: float, discount: float, horizon, feats) -> TabularMDP:
     """The `size × size` grid whose chosen move happens w.p. `determinism`, else a random one."""
     n = size * size
-    rows, cols = np.divmod(np.arange(n), size)
-    succ_r = np.clip(rows[:, None] + _MOVES[None, :, 0], 0, size - 1)
-    succ_c = np.clip(cols[:, None] + _MOVES[None, :, 1], 0, size - 1)
-    next_states = (succ_r * size + succ_c).astype(np.int32)[:, None, :]  # [S, 1, 5]
-    n_moves = len(_MOVES)
+    next_states = grid_successors(size, size)[:, None, :]  # [S, 1, 5]
+    n_moves = len(GRID_MOVES)
     row = determinism * np.eye(n_moves) + (1.0 - determinism) / n_moves
     probs = np.broadcast_to(row, (n, n_moves, n_moves))
     return TabularMDP.from_successors(

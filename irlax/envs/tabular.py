@@ -12,7 +12,23 @@ from irlax.mdp.core import TabularMDP
 GRID_ACTIONS = ("up", "down", "left", "right", "stay")
 """Action names of `gridworld`, in index order. "up" decreases the row."""
 
-_MOVES = np.array([(-1, 0), (1, 0), (0, -1), (0, 1), (0, 0)])
+GRID_MOVES = np.array([(-1, 0), (1, 0), (0, -1), (0, 1), (0, 0)], dtype=np.int32)
+"""`[5, 2]` (row, column) offset of each of `GRID_ACTIONS`, in index order."""
+
+
+def grid_successors(height: int, width: int) -> np.ndarray:
+    """The cell each of `GRID_ACTIONS` leads to from every cell of a `height × width` grid.
+
+    Cells are numbered `row * width + col`; a move into the border leaves the agent where it
+    is (`gridworld`, `objectworld`).
+
+    Returns:
+        int32 `[height * width, 5]` successor cells, actions in the order of `GRID_ACTIONS`.
+    """
+    rows, cols = np.divmod(np.arange(height * width), width)
+    succ_r = np.clip(rows[:, None] + GRID_MOVES[None, :, 0], 0, height - 1)
+    succ_c = np.clip(cols[:, None] + GRID_MOVES[None, :, 1], 0, width - 1)
+    return (succ_r * width + succ_c).astype(np.int32)
 
 
 def gridworld(
@@ -54,10 +70,7 @@ def gridworld(
     if not 0.0 <= slip <= 1.0:
         raise ValueError(f"slip must lie in [0, 1], got {slip}")
     n = height * width
-    rows, cols = np.divmod(np.arange(n), width)
-    succ_r = np.clip(rows[:, None] + _MOVES[None, :, 0], 0, height - 1)
-    succ_c = np.clip(cols[:, None] + _MOVES[None, :, 1], 0, width - 1)
-    succ = (succ_r * width + succ_c).astype(np.int32)  # [S, 5]: the cell after each move
+    succ = grid_successors(height, width)  # [S, 5]: the cell after each move
     if slip == 0.0:  # deterministic: one successor per action is smallest
         next_states = succ[:, :, None]
         probs = np.ones((n, 5, 1), np.float32)
@@ -81,6 +94,7 @@ def gridworld(
     if features == "onehot":
         feats = np.eye(n, dtype=np.float32)
     elif features == "coordinates":
+        rows, cols = np.divmod(np.arange(n), width)
         feats = np.stack([rows / max(height - 1, 1), cols / max(width - 1, 1)], -1)
     elif features is not None:
         raise ValueError(f"features must be None, 'onehot' or 'coordinates', got {features!r}")
