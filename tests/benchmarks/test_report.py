@@ -1,0 +1,109 @@
+"""The benchmark reports are rendered from their JSON, and their conclusions follow the numbers."""
+
+import copy
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import _report  # noqa: E402
+import render as render_all  # noqa: E402
+import rust_bus  # noqa: E402
+import tabular_planning  # noqa: E402
+
+
+def test_agreement_says_agrees_below_the_tolerance_and_differs_above():
+    assert _report.agreement(2.3e-15, 1e-10) == "agrees to 1e-14"
+    assert _report.agreement(0.0, 1e-10) == "agrees to 0"
+    assert _report.agreement(1e-13, 1e-10) == "agrees to 1e-13"
+    assert "differs by 3e-03" in _report.agreement(3e-3, 1e-10)
+
+
+def test_speed_picks_faster_or_slower_from_the_times():
+    assert _report.speed(1.0, 13.0, "SB3") == "13× faster than SB3"
+    assert _report.speed(2.0, 1.0, "SB3") == "2× slower than SB3"
+    assert _report.speed(1.0, 1.001) == "as fast"
+
+
+def test_one_format_per_kind_of_number():
+    assert _report.ratio(555.4) == "555×"
+    assert _report.ratio(2.8234) == "2.82×"
+    assert _report.ratio(None) == "—"
+    assert _report.percent(9.8412, 9.7558) == "+0.88%"
+    assert _report.verdict(True) == "met"
+    assert _report.verdict(False) == "**missed**"
+    assert _report.table(["a", "b"], [[1, "x"]]) == ["| a | b |", "|---|---|", "| 1 | x |"]
+
+
+def _planning_record(errors=(5e-14, 4e-15, 2e-13), offset=0.0):
+    policy, occupancy, value = errors
+    return {
+        "benchmark": "tabular_planning",
+        "machine": {"platform": "x86_64", "cpu": "cpu", "jax": "0", "jax_backend": "cpu"},
+        "slip": 0.1,
+        "value_offset_per_step": offset,
+        "side_by_side": [
+            {
+                "size": 32,
+                "peer": {"seconds": 0.2, "peak_rss_gb": 0.4},
+                "irlax64": {"seconds": 0.004, "first_call_seconds": 0.3, "peak_rss_gb": 0.3},
+                "irlax32": {"seconds": 0.002},
+                "errors": {"policy": policy, "occupancy": occupancy, "value": value},
+            }
+        ],
+        "alone": [],
+    }
+
+
+def test_the_planning_report_is_a_table_of_the_json_with_computed_conclusions():
+    text = tabular_planning.render(_planning_record())
+    assert "| 32×32 | 1024 | 0.200 | 0.0040 | 50× | 0.0020 | 100× | 0.30 " in text
+    assert "5.0e-14 / 4.0e-15 / 2.0e-13" in text
+    assert "irlax agrees to 1e-12 with imitation" in text
+    assert "is 50× to 50× faster" in text
+    assert "values, policies and occupancies compare as they are" in text
+
+
+def test_the_planning_conclusions_flip_when_the_numbers_do():
+    text = tabular_planning.render(_planning_record(errors=(5e-14, 0.02, 2e-13)))
+    assert "agrees" not in text
+    assert "differs by 2e-02" in text
+    text = tabular_planning.render(_planning_record(offset=math.log(5)))
+    assert "uniform action prior" in text
+    assert "compared after adding (H − t)·log A" in text
+
+
+def test_the_rust_bus_target_verdict_follows_the_measurements():
+    record = json.loads((BENCHMARKS / "results" / "rust_bus.json").read_text())
+    assert "1 s a fit): met.**" in rust_bus.render(record)
+    slow = copy.deepcopy(record)
+    slow["irlax"]["cases"][0]["seconds"]["warm"] = 1.5
+    assert "1 s a fit): **missed**.**" in rust_bus.render(slow)
+    far = copy.deepcopy(record)
+    far["irlax"]["cases"][0]["RC"] *= 1.05
+    assert "1 s a fit): **missed**.**" in rust_bus.render(far)
+    apart = copy.deepcopy(record)
+    static = next(c for c in apart["irlax"]["cases"] if c["key"] == "g4:0")
+    static["variants"]["rust_theta3"]["RC"] *= 1.01
+    assert "**differ by up to 1%**" in rust_bus.render(apart)
+
+
+def test_save_writes_the_json_and_the_report_rendered_from_it(tmp_path):
+    record = _planning_record()
+    text = _report.save(record, tabular_planning.render, tmp_path / "x.json")
+    assert json.loads((tmp_path / "x.json").read_text()) == record
+    assert (tmp_path / "x.md").read_text() == text == tabular_planning.render(record)
+
+
+@pytest.mark.parametrize("path", sorted((BENCHMARKS / "results").glob("*.json")), ids=str)
+def test_every_committed_report_is_its_json_rendered(path, tmp_path):
+    """No report is edited by hand: re-rendering each JSON gives the committed markdown."""
+    copy_path = tmp_path / path.name
+    copy_path.write_text(path.read_text())
+    assert render_all.render_all([copy_path]) == [copy_path.with_suffix(".md")]
+    assert copy_path.with_suffix(".md").read_text() == path.with_suffix(".md").read_text()
