@@ -49,6 +49,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _report
 import numpy as np
 from _report import cpu_name, source_state, sources_line
 
@@ -491,6 +492,18 @@ def _ratio(x: float) -> str:
     return f"{x:.0f}×" if x >= 10 else f"{x:.2g}×"
 
 
+# Two float64 computations of the same quantity agree to rounding; econirl's float32 iterates
+# and its root finder's tolerance to about this.
+CHECK, CHECK_FLOAT32 = 1e-10, 1e-6
+DUAL_IS_FEATURE_MATCHING = "the dual's gradient is feature matching"
+
+
+def _check(a, b, why: str, tolerance: float = CHECK) -> str:
+    """'why: agrees to 1e-15 (a check)', or that the check failed, from max |a − b|."""
+    error = float(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).max())
+    return f"{why}: {_report.agreement(error, tolerance)} (a check)"
+
+
 def _diff(a, b, horizon: int) -> str:
     """max |a − b| and Σ|a − b| / H (the step-averaged L1 gap of the state laws)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -680,10 +693,12 @@ def _world_section(world: str, runs: dict, args) -> list[str]:
         f"| irlax f64 vs imitation, {n} steps | **{_diff(a64['occupancy'], imi_first_h, h)}** "
         "| the headline: the rows below split it |",
         f"| C vs imitation | {_diff(a64['fm_h1_occupancy'], imi_first_h, h)} "
-        "| nothing (same maths, irlax's planner vs imitation's): a check |",
+        "| "
+        + _check(a64["fm_h1_occupancy"], imi_first_h, "same maths, irlax planner vs imitation")
+        + " |",
         f"| irlax vs B | {_diff(a64['occupancy'], a64['fm_h_occupancy'], h)} "
         + (
-            "| nothing: the dual's gradient is feature matching (a check) |"
+            "| " + _check(a64["occupancy"], a64["fm_h_occupancy"], DUAL_IS_FEATURE_MATCHING) + " |"
             if default == "dual"
             else "| likelihood vs feature-matching gradient (sampled transitions) |"
         ),
@@ -693,7 +708,7 @@ def _world_section(world: str, runs: dict, args) -> list[str]:
         "| float precision |",
         f"| irlax converged vs B\\* | {_diff(converged, fm_star, h)} "
         + (
-            "| nothing: both the dual's optimum (a check) |"
+            f"| {_check(converged, fm_star, 'both the optimum of the dual')} |"
             if default == "dual"
             else "| likelihood vs feature matching, at the optima |"
         ),
@@ -711,23 +726,30 @@ def _world_section(world: str, runs: dict, args) -> list[str]:
             "| the same at the optima |",
             f"| `objective={other!r}` vs irlax, exact demonstrations, {n} steps "
             f"| {_diff(a64[f'{other}_exact_occupancy'], a64[f'{default}_exact_occupancy'], h)} "
-            "| nothing: with the demonstrator's exact occupancy as `demos` both gradients are "
-            "feature matching (a check) |",
+            "| "
+            + _check(
+                a64[f"{other}_exact_occupancy"],
+                a64[f"{default}_exact_occupancy"],
+                "with the exact occupancy as `demos` both gradients are feature matching",
+            )
+            + " |",
         ]
     lines += [
         f"| irlax vs B, exact demonstrations, {n} steps "
         f"| {_diff(a64[f'{default}_exact_occupancy'], a64['exact_fm_h_occupancy'], h)} "
-        "| nothing (a check) |",
+        f"| {_check(a64[f'{default}_exact_occupancy'], a64['exact_fm_h_occupancy'], 'same')} |",
         f"| irlax converged vs demonstrations | {_diff(converged, demo_h, h)} "
         f"| {info['n_demos']} sampled demonstrations; a linear reward matches features only |",
     ]
     for name, ref, ref_name, what in (
         ("econirl_adam", a64["fm_h_occupancy"], "B", "best iterate of 0..N−1 vs the N-th"),
-        ("econirl_default", fm_star, "B\\*", "econirl's float32 and tolerance: a check"),
+        ("econirl_default", fm_star, "B\\*", None),
     ):
         e = runs.get(name)
         if e and "failed" not in e:
             label = name.replace("_", " ")
+            if what is None:  # econirl's root finder lands on B*, to float32 and its tolerance
+                what = _check(e["occupancy"], ref, "econirl's float32", CHECK_FLOAT32)
             lines.append(f"| {label} vs {ref_name} | {_diff(e['occupancy'], ref, h)} | {what} |")
             lines.append(
                 f"| {label} vs irlax f64 | {_diff(e['occupancy'], a64['occupancy'], h)} | |"
