@@ -57,7 +57,7 @@ from irlax.algorithms._common import (
 from irlax.config import make_config
 from irlax.data import Trajectories
 from irlax.mdp import TabularMDP
-from irlax.mdp.planning import BACKUPS, SOLVERS, _log_action_prior, _plan
+from irlax.mdp.planning import BACKUPS, SOLVERS, soft_value_iteration
 from irlax.nets import LinearReward
 
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
@@ -265,12 +265,16 @@ def _reward_table(mdp: TabularMDP, config: MaxEntConfig, params) -> jnp.ndarray:
 
 
 def _log_policy(mdp: TabularMDP, reward: jnp.ndarray, config: MaxEntConfig):
-    r = jnp.broadcast_to(reward[:, None] if reward.ndim == 1 else reward, mdp.probs.shape[:2])
-    log_prior = _log_action_prior(mdp, None)
     # Gradients are only as exact as the fixed point: solve it to a few ulps of the float type.
-    tol = 64 * float(jnp.finfo(r.dtype).eps)
-    return _plan(
-        mdp, r, log_prior, config.temperature, config.backup, False, config.solver, tol, 100_000
+    tol = 64 * float(jnp.finfo(reward.dtype).eps)
+    return soft_value_iteration(
+        mdp,
+        reward,
+        temperature=config.temperature,
+        backup=config.backup,
+        solver=config.solver,
+        tol=tol,
+        max_iterations=100_000,
     )
 
 

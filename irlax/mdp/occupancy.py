@@ -12,11 +12,11 @@ from irlax._pytree import is_concrete
 from irlax.data import Trajectories
 from irlax.mdp.core import TabularMDP, _distribution, push_forward
 from irlax.mdp.planning import (
-    _backup_step,
-    _log_action_prior,
-    _logsumexp,
+    backup_step,
+    log_action_prior,
     soft_value_iteration,
     state_action_reward,
+    weighted_logsumexp,
 )
 
 
@@ -133,7 +133,7 @@ def soft_occupancy(
     ).v
     mu = _start(mdp, init)
     r = state_action_reward(mdp, reward)
-    log_prior = _log_action_prior(mdp, action_prior)
+    log_prior = log_action_prior(mdp, action_prior)
     return _soft_occupancy(mdp, r, log_prior, temperature, backup, plan_v, mu.astype(r.dtype))
 
 
@@ -143,7 +143,7 @@ def _soft_occupancy(mdp, r, log_prior, temperature, backup, v, mu):
     v_next = jnp.concatenate([v[1:], jnp.zeros_like(v[:1])])
 
     def body(d, v_next_t):
-        log_pi = _backup_step(mdp, r, log_prior, temperature, backup, False, v_next_t)[2]
+        log_pi = backup_step(mdp, r, log_prior, temperature, backup, False, v_next_t)[2]
         d_sa = d[:, None] * jnp.exp(log_pi)
         return jnp.where(alive, push_forward(mdp, d_sa), 0.0), d_sa
 
@@ -183,7 +183,7 @@ def posterior_marginals(mdp: TabularMDP, reward, *, temperature: float = 1.0, ac
         mdp, reward, temperature=temperature, backup="optimistic", action_prior=action_prior
     )
     r = state_action_reward(mdp, reward)
-    return _posterior(mdp, r, plan.q, _log_action_prior(mdp, action_prior), temperature)
+    return _posterior(mdp, r, plan.q, log_action_prior(mdp, action_prior), temperature)
 
 
 @jax.jit
@@ -197,7 +197,9 @@ def _posterior(mdp, r, q, log_prior, temperature):
         # p(s_t, a_t | O_{1:t}) ∝ α_t(s) p(a|s) p(O_t|s,a); an ended episode keeps its mass.
         log_joint = log_alpha[:, None] + log_obs_t
         log_ended = jnp.where(alive, -jnp.inf, log_alpha)
-        log_z = jnp.logaddexp(_logsumexp(log_joint.reshape(-1), 0), _logsumexp(log_ended, 0))
+        log_z = jnp.logaddexp(
+            weighted_logsumexp(log_joint.reshape(-1), 0), weighted_logsumexp(log_ended, 0)
+        )
         flow = jnp.exp(log_joint - log_z)
         alpha_next = push_forward(mdp, flow) + jnp.where(alive, 0.0, jnp.exp(log_ended - log_z))
         log_alpha_next = jnp.log(alpha_next)
@@ -209,7 +211,9 @@ def _posterior(mdp, r, q, log_prior, temperature):
     log_beta = jnp.where(alive[:, None], q / temperature + log_prior, -jnp.inf)
     log_m = log_alphas[:, :, None] + log_beta  # [H, S, A], β of a terminal state is 1
     log_ended = jnp.where(alive, -jnp.inf, log_alphas)
-    log_z = jnp.logaddexp(_logsumexp(log_m.reshape(q.shape[0], -1), 1), _logsumexp(log_ended, 1))
+    log_z = jnp.logaddexp(
+        weighted_logsumexp(log_m.reshape(q.shape[0], -1), 1), weighted_logsumexp(log_ended, 1)
+    )
     return jnp.exp(log_m - log_z[:, None, None])
 
 

@@ -5,11 +5,15 @@ Learning and Control as Probabilistic Inference", eqs. 6–8 and §4): with opti
 `p(O_t | s_t, a_t) = exp(r(s_t, a_t) / τ)` the backward messages are
 `β_t(s, a) = exp(Q_t(s, a) / τ)` and `β_t(s) = exp(V_t(s) / τ)`, where
 
-    V_t(s)    = τ · log Σ_a p(a | s) exp(Q_t(s, a) / τ)
+    V_t(s)    = τ · log Σ_a exp(Q_t(s, a) / τ)
     Q_t(s, a) = r(s, a) + γ · E_{s'}[V_{t+1}(s')]               (backup="expected")
     Q_t(s, a) = r(s, a) + γ · τ · log E_{s'}[exp(V_{t+1}(s') / τ)]   (backup="optimistic")
 
-and the policy is `π_t(a | s) = p(a | s) exp((Q_t(s, a) − V_t(s)) / τ)`. The optimistic backup
+and the policy is `π_t(a | s) = exp((Q_t(s, a) − V_t(s)) / τ)`: the plain soft maximum of the
+seed notes (`004_*`, `V = log ∫ exp Q da`) and of Ziebart's `p(τ) ∝ exp R(τ)`. An action prior
+`p(a | s)` is an option: it enters as `+ log p(a | s)` inside the logsumexp and multiplies the
+policy. It is never the default, because a uniform prior's `−τ·log A` per step is a living cost
+that changes the policy wherever episodes can end early (terminal states). The optimistic backup
 is exact posterior inference `p(a_t | s_t, O_{1:H})`, which lets the agent believe it controls
 its own luck; the expected backup is the variational answer with the true dynamics, the
 maximum causal entropy policy of Ziebart et al. (2010). Both agree on deterministic MDPs.
@@ -43,7 +47,7 @@ class Plan:
     Finite horizon H: `q [H, S, A]`, `v [H, S]`, `log_policy [H, S, A]`, indexed by the step t
     at which the action is taken (the value after the last step is 0). Infinite horizon:
     stationary `q [S, A]`, `v [S]`, `log_policy [S, A]`. Terminal states have value 0 and take
-    no action (their `log_policy` row is the action prior, never used).
+    no action (their `log_policy` row, never used, is the action prior, or uniform without one).
 
     Attributes:
         q: action values.
@@ -79,7 +83,7 @@ def soft_value_iteration(
 
     Levine (2018) eqs. 6–8 with temperature and discount (§4.2); Ziebart et al. (2010) for the
     expected backup. The answer maximises `E[Σ_t γ^t (r(s_t, a_t) + τ·H(π(·|s_t)))]` (expected
-    backup, uniform prior), or is the exact posterior policy `p(a_t | s_t, O_{1:H})`
+    backup, no prior), or is the exact posterior policy `p(a_t | s_t, O_{1:H})`
     (optimistic backup). Jit-compiled; vmaps over `reward`.
 
     Args:
@@ -87,8 +91,9 @@ def soft_value_iteration(
         reward: `[S]` (state) or `[S, A]` (state-action) reward.
         temperature: τ > 0; as τ → 0 the answer approaches `value_iteration`.
         backup: "expected" (max causal entropy) or "optimistic" (exact posterior inference).
-        action_prior: optional `p(a | s)` as `[A]` or `[S, A]`, rows summing to 1; None is
-            uniform. A zero entry forbids that action.
+        action_prior: optional `p(a | s)` as `[A]` or `[S, A]`, rows summing to 1, added as
+            `τ·log p(a | s)` inside the soft maximum; None (the default) is no prior: the
+            plain soft maximum `V = τ·logsumexp(Q/τ)`. A zero entry forbids that action.
         solver: infinite horizon only: "iteration" (plain sweeps), "newton" (Newton–Kantorovich,
             i.e. soft policy iteration: a linear solve per step, quadratic convergence) or
             "auto": Newton from γ ≥ 0.99 on. Linear systems are dense up to 4096 states and
@@ -110,7 +115,7 @@ def soft_value_iteration(
     if is_concrete(temperature) and not float(np.min(np.asarray(temperature))) > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     r = state_action_reward(mdp, reward)
-    log_prior = _log_action_prior(mdp, action_prior)
+    log_prior = log_action_prior(mdp, action_prior)
     return _plan(mdp, r, log_prior, temperature, backup, False, solver, tol, max_iterations)
 
 
@@ -140,7 +145,7 @@ def value_iteration(
     """
     _check_solver(solver)
     r = state_action_reward(mdp, reward)
-    log_prior = _log_action_prior(mdp, None)
+    log_prior = log_action_prior(mdp, None)
     return _plan(mdp, r, log_prior, 1.0, "expected", True, solver, tol, max_iterations)
 
 
@@ -165,9 +170,22 @@ def state_action_reward(mdp: TabularMDP, reward) -> jnp.ndarray:
     return jnp.broadcast_to(r[:, None] if r.ndim == 1 else r, (s, a))
 
 
-def _log_action_prior(mdp: TabularMDP, action_prior) -> jnp.ndarray:
+def log_action_prior(mdp: TabularMDP, action_prior) -> jnp.ndarray:
+    """The validated log action prior, `[1, A]` or `[S, A]`, added to `Q/τ` in the soft maximum.
+
+    Args:
+        mdp: the MDP (for its sizes and float type).
+        action_prior: None (no prior: zeros, the plain soft maximum), or `p(a | s)` as `[A]` or
+            `[S, A]` with rows summing to 1.
+
+    Returns:
+        `log p(a | s)`, or zeros for no prior.
+
+    Raises:
+        ValueError: a prior of the wrong shape, negative, not finite, or rows not summing to 1.
+    """
     if action_prior is None:
-        return jnp.full((1, mdp.n_actions), -np.log(mdp.n_actions), mdp.probs.dtype)
+        return jnp.zeros((1, mdp.n_actions), mdp.probs.dtype)
     p = jnp.asarray(action_prior, mdp.probs.dtype)
     if p.shape not in ((mdp.n_actions,), (mdp.n_states, mdp.n_actions)):
         raise ValueError(
@@ -184,7 +202,7 @@ def _log_action_prior(mdp: TabularMDP, action_prior) -> jnp.ndarray:
     return jnp.log(p)
 
 
-def _logsumexp(x: jnp.ndarray, axis: int, weights=None) -> jnp.ndarray:
+def weighted_logsumexp(x: jnp.ndarray, axis: int, weights=None) -> jnp.ndarray:
     """`log Σ w·exp(x)` along `axis`, stable; -inf where every weight is 0 (no NaN gradients).
 
     The shift is the max over entries that count (finite, positive weight): a zero-weight
@@ -210,13 +228,27 @@ def _continuation(mdp, v_next, temperature, backup):
     if backup == "expected":
         return expected_next(mdp, v_next)
     values = successor_values(mdp, v_next) / temperature
-    out = temperature * _logsumexp(values, axis=-1, weights=mdp.probs)
+    out = temperature * weighted_logsumexp(values, axis=-1, weights=mdp.probs)
     # Only terminal rows may have no successors (validated); their Q is replaced by 0.
     return jnp.where(jnp.isfinite(out), out, 0.0)
 
 
-def _backup_step(mdp, r, log_prior, temperature, backup, hard, v_next):
-    """One Bellman backup: (q, v, log_policy) at a step from the values of the next step."""
+def backup_step(mdp, r, log_prior, temperature, backup, hard, v_next):
+    """One Bellman backup: `(q, v, log_policy)` at a step from the values `v_next` of the next.
+
+    Args:
+        mdp: the MDP.
+        r: `[S, A]` reward.
+        log_prior: `[1, A]` or `[S, A]` from `log_action_prior`.
+        temperature: τ > 0.
+        backup: "expected" or "optimistic".
+        hard: the hard maximum (value iteration) instead of the soft one.
+        v_next: `[S]` values of the next step.
+
+    Returns:
+        `q [S, A]`, `v [S]` and `log_policy [S, A]` (terminal states: value 0, and the prior
+        normalised over actions as their never-used policy row).
+    """
     term = mdp.terminal[:, None]
     q = jnp.where(term, 0.0, r + mdp.discount * _continuation(mdp, v_next, temperature, backup))
     if hard:
@@ -226,17 +258,19 @@ def _backup_step(mdp, r, log_prior, temperature, backup, hard, v_next):
         log_policy = jnp.log(best / small_sum(best.astype(q.dtype))[:, None])
     else:
         z = q / temperature + log_prior
-        v = temperature * _logsumexp(z, axis=-1)
+        v = temperature * weighted_logsumexp(z, axis=-1)
         log_policy = z - (v / temperature)[:, None]
-    log_prior_full = jnp.broadcast_to(log_prior, q.shape)
-    log_policy = jnp.where(term, log_prior_full, log_policy)
+    # A terminal state takes no action; its row is the prior normalised (uniform for no prior),
+    # so that every row of log_policy is a distribution.
+    log_rest = log_prior - weighted_logsumexp(log_prior, axis=-1)[:, None]
+    log_policy = jnp.where(term, jnp.broadcast_to(log_rest, q.shape), log_policy)
     v = jnp.where(mdp.terminal, 0.0, v)
     return q, v, log_policy
 
 
 @partial(jax.jit, static_argnames=("backup", "hard", "solver", "max_iterations"))
 def _plan(mdp, r, log_prior, temperature, backup, hard, solver, tol, max_iterations):
-    step = partial(_backup_step, mdp, r, log_prior, temperature, backup, hard)
+    step = partial(backup_step, mdp, r, log_prior, temperature, backup, hard)
     if mdp.horizon is not None:
 
         def body(v_next, _):
@@ -279,7 +313,7 @@ SOLVERS = ("auto", "iteration", "newton")
 def _stationary_values(static, mdp, r, log_prior, temperature, tol):
     """The fixed point `V = T(V)`, differentiable by the implicit function theorem."""
     backup, hard, solver, max_iterations = static
-    step = partial(_backup_step, mdp, r, log_prior, temperature, backup, hard)
+    step = partial(backup_step, mdp, r, log_prior, temperature, backup, hard)
     # Newton converges quadratically: if it has not in this many steps, more will not help
     # (float32 near γ = 1 cannot reach a tight tolerance).
     limit = max_iterations if solver == "iteration" else min(max_iterations, 100)
@@ -322,10 +356,10 @@ def _stationary_values_jvp(static, primals, tangents):
     v = _stationary_values(static, *primals)
 
     def t_of(mdp, r, log_prior, temperature):
-        return _backup_step(mdp, r, log_prior, temperature, backup, hard, v)[1]
+        return backup_step(mdp, r, log_prior, temperature, backup, hard, v)[1]
 
     _, dt = jax.jvp(t_of, primals[:4], tangents[:4])
-    log_policy = _backup_step(mdp, r, log_prior, temperature, backup, hard, v)[2]
+    log_policy = backup_step(mdp, r, log_prior, temperature, backup, hard, v)[2]
     w = _jacobian_weights(mdp, v, log_policy, temperature, backup)
     return v, _linear_solve(mdp, w, dt, solver, tol, max_iterations)
 
@@ -341,7 +375,7 @@ def _jacobian_weights(mdp, v, log_policy, temperature, backup):
     w = pi[..., None] * mdp.probs
     if backup == "optimistic":
         values = successor_values(mdp, v) / temperature
-        log_norm = _logsumexp(values, axis=-1, weights=mdp.probs)
+        log_norm = weighted_logsumexp(values, axis=-1, weights=mdp.probs)
         tilt = jnp.exp(values - jnp.where(jnp.isfinite(log_norm), log_norm, 0.0)[..., None])
         w = w * jnp.where(mdp.probs > 0, tilt, 0.0)
     return w

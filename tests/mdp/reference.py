@@ -14,7 +14,8 @@ import numpy as np
 def soft_vi(T, R, terminal, horizon, discount, tau, backup, prior=None, hard=False, sweeps=4000):
     """Soft (or hard) value iteration by loops. Returns (Q, V, pi) like irlax's Plan."""
     S, A, _ = T.shape
-    prior = np.full((S, A), 1.0 / A) if prior is None else np.broadcast_to(prior, (S, A))
+    # No prior is the plain soft maximum V = τ log Σ_a exp(Q/τ): every action weighs 1.
+    weights = np.ones((S, A)) if prior is None else np.broadcast_to(prior, (S, A))
 
     def backup_step(v_next):
         q = np.zeros((S, A))
@@ -22,7 +23,7 @@ def soft_vi(T, R, terminal, horizon, discount, tau, backup, prior=None, hard=Fal
         pi = np.zeros((S, A))
         for s in range(S):
             if terminal[s]:
-                pi[s] = prior[s]
+                pi[s] = weights[s] / weights[s].sum()
                 continue
             for a in range(A):
                 if backup == "expected":
@@ -37,8 +38,8 @@ def soft_vi(T, R, terminal, horizon, discount, tau, backup, prior=None, hard=Fal
                 best = np.isclose(q[s], v[s], rtol=0, atol=1e-12)
                 pi[s] = best / best.sum()
             else:
-                v[s] = tau * np.log(sum(prior[s, a] * np.exp(q[s, a] / tau) for a in range(A)))
-                pi[s] = prior[s] * np.exp((q[s] - v[s]) / tau)
+                v[s] = tau * np.log(sum(weights[s, a] * np.exp(q[s, a] / tau) for a in range(A)))
+                pi[s] = weights[s] * np.exp((q[s] - v[s]) / tau)
         return q, v, pi
 
     if horizon is None:

@@ -49,7 +49,7 @@ def test_newton_converges_at_discount_near_one():
     plan = soft_value_iteration(mdp, reward, tol=1e-12)  # "auto" picks Newton here
     # A fixed point of the soft Bellman operator, to a few ulps of |V| ≈ 10⁴.
     q = np.asarray(reward)[:, None] + 0.9999 * (np.asarray(mdp.dense_transitions()) @ plan.v)
-    v = np.log(np.mean(np.exp(q - q.max(1, keepdims=True)), axis=1)) + q.max(1)
+    v = np.log(np.sum(np.exp(q - q.max(1, keepdims=True)), axis=1)) + q.max(1)
     np.testing.assert_allclose(plan.v, v, rtol=1e-12, atol=1e-8)
 
 
@@ -76,8 +76,10 @@ def _finite_difference(f, x, eps):
 @pytest.mark.parametrize("solver", ["iteration", "newton"])
 def test_implicit_gradient_equals_finite_differences(backup, solver):
     f = _objective(backup, solver)
+    # Central differences err by O(eps²) and by the solver's rounding, tol·|V|/eps: with |V| of
+    # order 20 here, eps = 1e-5 balances the two far below the tolerance.
     np.testing.assert_allclose(
-        jax.grad(f)(REWARD), _finite_difference(f, np.asarray(REWARD), 1e-6), atol=1e-8
+        jax.grad(f)(REWARD), _finite_difference(f, np.asarray(REWARD), 1e-5), atol=1e-8
     )
 
 
