@@ -1,30 +1,301 @@
-"""The `irlax demo` command writes its pictures and an honest summary."""
+"""The `irlax` command: options generated from config dataclasses, each documented; bad
+arguments get one line and exit code 2; every subcommand writes what it promises."""
 
+import argparse
+import dataclasses
+import importlib
 import json
+import pkgutil
+import re
+from pathlib import Path
+from typing import Literal
 
 import pytest
 
-from irlax.cli import main
+import irlax
+from irlax._cli_options import add_options, build, field_docs
+from irlax.cli import EXPERTS, IRL_METHODS, main, parser
+
+# --- option generation --------------------------------------------------------------------
 
 
-def test_demo_writes_pictures_and_summary(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--height", "6", "--width", "8"]) == 0
+@dataclasses.dataclass(frozen=True)
+class _Toy:
+    """A config of every kind of field the command line reads.
+
+    Attributes:
+        count: an int; its description runs on
+            over a continuation line.
+        rate: a float.
+        cap: a float or None.
+        on: a bool that is on by default.
+        hidden: layer widths.
+        kind: one of two choices.
+        path: a file.
+        name (str): an entry with its type in brackets, as Google style allows.
+    """
+
+    path: Path
+    count: int = 3
+    rate: float = 0.5
+    cap: float | None = 1.0
+    on: bool = True
+    hidden: tuple[int, ...] = (64, 64)
+    kind: Literal["left", "right"] = "left"
+    name: str = "toy"
+
+    def __post_init__(self) -> None:
+        if self.count < 0:
+            raise ValueError(f"count must be >= 0, got {self.count}")
+
+
+class _Refused(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _Refused(message)
+
+
+def _toy(*argv):
+    p = _Parser(prog="toy")
+    add_options(p, _Toy)
+    return build(_Toy, p.parse_args(["--path", "x.csv", *argv])), p
+
+
+def test_field_docs_read_google_attributes_with_continuations_and_types():
+    docs = field_docs(_Toy)
+    assert docs["count"] == "an int; its description runs on over a continuation line."
+    assert docs["name"] == "an entry with its type in brackets, as Google style allows."
+    assert set(docs) == {f.name for f in dataclasses.fields(_Toy)}
+
+
+def test_options_not_given_keep_the_config_defaults():
+    toy, _ = _toy()
+    assert toy == _Toy(path=Path("x.csv"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "field", "value"),
+    [
+        (["--count", "7"], "count", 7),
+        (["--rate", "1e-3"], "rate", 1e-3),
+        (["--cap", "2.5"], "cap", 2.5),
+        (["--cap", "none"], "cap", None),
+        (["--cap", "None"], "cap", None),
+        (["--no-on"], "on", False),
+        (["--no-on", "--on"], "on", True),
+        (["--hidden", "32,16,8"], "hidden", (32, 16, 8)),
+        (["--hidden", ""], "hidden", ()),
+        (["--kind", "right"], "kind", "right"),
+        (["--name", "other"], "name", "other"),
+    ],
+)
+def test_each_type_is_read_from_the_command_line(argv, field, value):
+    toy, _ = _toy(*argv)
+    assert getattr(toy, field) == value and type(getattr(toy, field)) is type(value)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--count", "2.5"], "invalid int value: '2.5'"),
+        (["--rate", "fast"], "invalid float value: 'fast'"),
+        (["--cap", "big"], "invalid float value: 'big'"),
+        (["--hidden", "64,x"], "comma-separated ints such as 64,64, got '64,x'"),
+        (["--kind", "up"], "invalid choice: 'up'"),
+        (["--on", "yes"], "unrecognized arguments: yes"),
+    ],
+)
+def test_values_of_the_wrong_type_are_refused_by_the_parser(argv, message):
+    with pytest.raises(_Refused, match=re.escape(message)):
+        _toy(*argv)
+
+
+def test_a_value_the_config_refuses_raises_its_value_error():
+    with pytest.raises(ValueError, match="count must be >= 0, got -1"):
+        _toy("--count", "-1")
+
+
+def test_help_shows_descriptions_defaults_types_and_choices():
+    _, p = _toy()
+    text = " ".join(p.format_help().split())
+    assert (
+        "--count INT an int; its description runs on over a continuation line. (default: 3)" in text
+    )
+    assert "--cap FLOAT|none a float or None. (default: 1.0)" in text
+    assert "--on, --no-on a bool that is on by default. (default: on)" in text
+    assert "--hidden INT,... layer widths. (default: 64,64)" in text
+    assert "--kind {left,right} one of two choices. (default: left)" in text
+    assert "--path PATH a file. --count" in text  # no default: required
+    with pytest.raises(_Refused, match="the following arguments are required: --path"):
+        p.parse_args([])
+
+
+def test_an_undocumented_field_or_an_unreadable_type_is_refused_when_the_parser_is_built():
+    @dataclasses.dataclass
+    class Undocumented:
+        """One field documented, one not.
+
+        Attributes:
+            known: documented.
+        """
+
+        known: int = 0
+        unknown: int = 0
+
+    @dataclasses.dataclass
+    class Unreadable:
+        """A field of a type the command line cannot read.
+
+        Attributes:
+            table: a dict.
+        """
+
+        table: dict = dataclasses.field(default_factory=dict)
+
+    with pytest.raises(TypeError, match=r"Undocumented\.unknown has no entry under Attributes"):
+        add_options(argparse.ArgumentParser(), Undocumented)
+    with pytest.raises(TypeError, match=r"Unreadable\.table: the command line cannot read"):
+        add_options(argparse.ArgumentParser(), Unreadable)
+
+
+def test_every_public_config_documents_every_field_in_the_attributes_section():
+    configs = set()
+    for info in pkgutil.walk_packages(irlax.__path__, "irlax."):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (
+                name.endswith("Config")
+                and not name.startswith("_")
+                and dataclasses.is_dataclass(value)
+                and value.__module__ == module.__name__
+            ):
+                configs.add(value)
+    assert len(configs) >= 9  # ForecastConfig, the four RL and the four tabular IRL configs
+    for cls in configs:
+        missing = {f.name for f in dataclasses.fields(cls)} - set(field_docs(cls))
+        assert not missing, f"{cls.__module__}.{cls.__name__} leaves {missing} undocumented"
+
+
+# --- every subcommand's --help ------------------------------------------------------------
+
+
+def _leaves(p: argparse.ArgumentParser, path=()):
+    """(path, parser) of every command and subcommand."""
+    yield path, p
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _leaves(sub, (*path, name))
+
+
+COMMANDS = [path for path, _ in _leaves(parser())]
+
+
+def test_the_commands_are_the_tables_entries():
+    assert {p[1] for p in COMMANDS if len(p) == 2 and p[0] == "irl"} == set(IRL_METHODS)
+    assert {p[1] for p in COMMANDS if len(p) == 2 and p[0] == "expert"} == set(EXPERTS)
+    assert {p[0] for p in COMMANDS if p} == {"demo", "irl", "forecast", "expert"}
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "irlax")
+def test_help_describes_every_option(path, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main([*path, "--help"])
+    assert exit.value.code == 0
+    text = capsys.readouterr().out
+    sub = dict(_leaves(parser()))[path]
+    options = [a for a in sub._actions if a.option_strings and a.dest != "help"]
+    for action in options:
+        description = (action.help or "").split(" (default: ")[0].strip()
+        assert description, f"irlax {' '.join(path)} {action.option_strings[0]} has no help"
+        assert action.option_strings[0] in text
+        # The description is printed, not only stored (argparse wraps lines, also at hyphens).
+        printed = "".join(description.replace("%%", "%").split())
+        assert printed in "".join(text.split()), action.option_strings[0]
+    if path in (("forecast",), ("irl", "maxent"), ("expert", "ppo")):
+        assert len(options) > 10  # the config's fields are there
+
+
+# --- bad arguments: one line on stderr, exit code 2 ---------------------------------------
+
+# A value each leaf's config (or its own options) refuses, and words of the refusal.
+REFUSED = {
+    ("demo",): (["--temperature", "0"], ["temperature must be", "> 0"]),
+    ("irl", "maxent"): (["--temperature", "-1"], ["temperature must be", "-1"]),
+    ("irl", "apprenticeship"): (["--epsilon", "-1"], ["epsilon must be", "-1"]),
+    ("irl", "mmp"): (["--l2", "0"], ["l2 must be", "> 0"]),
+    ("irl", "bc"): (["--smoothing", "-1"], ["smoothing must be", "-1"]),
+    ("forecast",): (["--steps", "0"], ["steps must be", "0"]),
+    ("expert", "ppo"): (["--num-envs", "0"], ["num_envs must be an integer >= 1, got 0"]),
+    ("expert", "sac"): (["--tau", "0"], ["tau must be a finite number in (0, 1], got 0"]),
+}
+LEAVES = [p for p in COMMANDS if p and p not in (("irl",), ("expert",))]
+
+
+def test_every_leaf_has_a_refused_value():
+    assert set(REFUSED) == set(LEAVES)
+
+
+def _one_line(capsys, *words):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+@pytest.mark.parametrize("path", LEAVES, ids=" ".join)
+def test_bad_arguments_give_one_line_and_exit_code_2(path, tmp_path, capsys):
+    out = tmp_path / "out"
+    base = [*path, "--out", str(out)]
+    if path[0] == "expert":
+        base += ["--env", "CartPole-v1"]
+    assert main([*base, "--speed", "3"]) == 2
+    _one_line(capsys, "irlax: error: unrecognized arguments: --speed 3", "--help")
+    assert main([*base, "--seed", "x"]) == 2
+    _one_line(capsys, f"irlax {' '.join(path)}: error: ", "--seed", "invalid int value: 'x'")
+    argv, words = REFUSED[path]
+    assert main([*base, *argv]) == 2
+    _one_line(capsys, f"irlax {' '.join(path)}: error: ", *words)
+    assert not out.exists()  # refused before anything was written
+
+
+def test_missing_command_or_missing_required_option(capsys):
+    assert main([]) == 2
+    _one_line(capsys, "irlax: error: the following arguments are required: COMMAND")
+    assert main(["irl"]) == 2
+    _one_line(capsys, "irlax irl: error: the following arguments are required: METHOD")
+    assert main(["expert", "ppo", "--env", "CartPole-v1"]) == 2
+    _one_line(capsys, "irlax expert ppo: error: the following arguments are required: --out")
+
+
+# --- what each command does ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("height", "width"), [(6, 8), (4, 4)])
+def test_demo_writes_pictures_and_summary(height, width, tmp_path, capsys):
+    argv = ["demo", "--out", str(tmp_path), "--height", str(height), "--width", str(width)]
+    assert main(argv) == 0
     assert (tmp_path / "gridworld.png").stat().st_size > 10_000
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["states"] == 48
+    assert summary["states"] == height * width
     assert 0.9 < summary["probability_goal_reached"] <= 1.0 + 1e-6
     assert summary["expected_episode_length"] < summary["horizon"]
-    assert "probability of reaching the goal" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "probability of reaching the goal" in out
+    assert out.startswith((tmp_path / "summary.txt").read_text())
 
 
-def test_demo_rejects_bad_arguments(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--temperature", "0"]) == 2
-    assert "--temperature must be > 0" in capsys.readouterr().err
+def test_demo_refuses_a_small_grid(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--height", "2"]) == 2
-    assert "at least 4x4" in capsys.readouterr().err
+    _one_line(capsys, "height must be an integer >= 4, got 2")
 
 
-@pytest.mark.parametrize("method", ["maxent", "apprenticeship", "mmp", "bc"])
+@pytest.mark.parametrize("method", list(IRL_METHODS))
 def test_irl_writes_config_metrics_and_pictures(method, tmp_path, capsys):
     argv = ["irl", method, "--world", "gridworld", "--size", "5", "--demos", "20"]
     argv += ["--length", "12", "--out", str(tmp_path)]
@@ -34,6 +305,8 @@ def test_irl_writes_config_metrics_and_pictures(method, tmp_path, capsys):
     report = json.loads((tmp_path / "metrics.json").read_text())
     config = json.loads((tmp_path / "config.json").read_text())
     assert report["method"] == method and config["world"]["size"] == 5
+    if method in ("maxent", "mmp"):
+        assert config["config"]["steps"] == 60
     # The hidden reward is a cost per step before a goal: every method learns to hurry there
     # (BC copies the demos' 30% random actions too, so it loses more than the others).
     random_walk = report["expected_value_difference_of_uniform_policy"]
@@ -43,14 +316,18 @@ def test_irl_writes_config_metrics_and_pictures(method, tmp_path, capsys):
     assert "expected_value_difference" in capsys.readouterr().out
 
 
-def test_irl_options_come_from_the_config_and_are_checked(tmp_path, capsys):
-    argv = ["irl", "maxent", "--size", "5", "--out", str(tmp_path)]
-    assert main([*argv, "--temperature", "-1"]) == 2
-    assert "temperature must be > 0" in capsys.readouterr().err
-    assert main([*argv, "--hidden", "a,b"]) == 2
-    assert "--hidden" in capsys.readouterr().err
-    with pytest.raises(SystemExit):  # argparse: an option no config has
-        main([*argv, "--speed", "3"])
+def test_irl_reward_model_option_makes_maxent_deep(tmp_path, capsys):
+    from irlax.nets import LinearReward, MLPReward
+
+    argv = ["irl", "maxent", "--out", str(tmp_path)]
+    config_class = IRL_METHODS["maxent"][0]
+    deep = build(config_class, parser().parse_args([*argv, "--reward-model", "8,8"]))
+    assert deep.reward_model == MLPReward(hidden=(8, 8))
+    linear = build(config_class, parser().parse_args([*argv, "--reward-model", "linear"]))
+    assert linear.reward_model == LinearReward()
+    assert build(config_class, parser().parse_args(argv)).reward_model is None
+    assert main([*argv, "--reward-model", "a,b"]) == 2
+    _one_line(capsys, "argument --reward-model", "'a,b'")
 
 
 FORECAST_FILES = (
@@ -92,18 +369,20 @@ def test_forecast_on_your_own_files(tmp_path, capsys):
     assert "true_cost" not in metrics
 
 
-def test_forecast_refuses_incomplete_or_bad_files(tmp_path, capsys):
+def test_forecast_refuses_incomplete_missing_or_bad_files(tmp_path, capsys):
     from irlax.forecast import io
 
     files = io.write_example(tmp_path)
-    assert main(["forecast", "--labels", str(files.labels), "--out", str(tmp_path / "o")]) == 2
-    assert "needs all three" in capsys.readouterr().err
-    files.classes.write_text('{"classes": [')
+    out = ["--out", str(tmp_path / "o")]
+    assert main(["forecast", "--labels", str(files.labels), *out]) == 2
+    _one_line(capsys, "irlax forecast: error: ", "needs all three")
     argv = ["forecast", "--labels", str(files.labels), "--classes", str(files.classes)]
-    assert main([*argv, "--tracks", str(files.tracks), "--out", str(tmp_path / "o")]) == 2
-    assert "not valid JSON" in capsys.readouterr().err
-    assert main(["forecast", "--steps", "0", "--size", "32", "--out", str(tmp_path / "o")]) == 2
-    assert "steps must be a positive integer" in capsys.readouterr().err
+    assert main([*argv, "--tracks", str(tmp_path / "missing.csv"), *out]) == 2
+    _one_line(capsys, "--tracks must be a file", "missing.csv", "no such file")
+    files.classes.write_text('{"classes": [')
+    assert main([*argv, "--tracks", str(files.tracks), *out]) == 2
+    _one_line(capsys, "not valid JSON")
+    assert not (tmp_path / "o").exists()
 
 
 def test_expert_trains_saves_demos_and_resumes(tmp_path, capsys):
@@ -113,7 +392,7 @@ def test_expert_trains_saves_demos_and_resumes(tmp_path, capsys):
     from irlax.data import Trajectories, check_demos
     from irlax.envs import make
 
-    argv = ["expert", "--env", "CartPole-v1", "--algo", "ppo", "--steps", "384"]
+    argv = ["expert", "ppo", "--env", "CartPole-v1", "--total-steps", "384"]
     argv += ["--num-envs", "4", "--rollout-length", "16", "--update-epochs", "1"]
     argv += ["--episodes", "3", "--chunk", "2", "--out", str(tmp_path)]
     with jax.enable_x64(False):
@@ -130,8 +409,13 @@ def test_expert_trains_saves_demos_and_resumes(tmp_path, capsys):
         assert summary["demo_return_mean"] == pytest.approx(float(demos.lengths.mean()))
         # Run again: the finished checkpoint is resumed, nothing is trained twice.
         assert main(argv) == 0
-        # Another setting cannot resume this run's checkpoint.
-        assert main([*argv[:7], "--num-envs", "8", *argv[9:]]) == 2
-    assert "belongs to another run" in capsys.readouterr().err
-    assert main([*argv, "--tau", "0.1"]) == 2
-    assert "--tau do(es) not apply to --algo ppo" in capsys.readouterr().err
+        capsys.readouterr()
+        # Another setting cannot resume this run's checkpoint (refused once the progress bar
+        # has started, so the error is the last line).
+        assert main([*argv[:6], "--num-envs", "8", *argv[8:]]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("irlax expert ppo: error: ")
+    assert "belongs to another run" in err.strip().splitlines()[-1]
+    assert main([*argv, "--tau", "0.1"]) == 2  # a SAC option
+    _one_line(capsys, "unrecognized arguments: --tau 0.1")
