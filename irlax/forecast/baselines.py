@@ -6,8 +6,9 @@ NLL is defined, and samples continuations the same way the learned model does:
 - `constant_velocity`: the next move is near the last one: `p(a) ∝ exp(−|δ_a − δ_prev|² / 2σ²)`
   over the valid moves (a discretised Gaussian around the current velocity); σ fitted.
 - `random_walk`: stay with a fitted probability, otherwise a uniform valid move.
-- `behaviour_cloning`: `p(a | s) ∝ count(s, a) + α` over the valid moves, from the training
-  tracks' cell–move counts; α fitted on a held-out fifth of the training tracks.
+- `behaviour_cloning`: `p(a | s) ∝ count(s, a) + α` over the valid moves: the tabular
+  behaviour cloning of `irlax.algorithms.bc` on the scene's grid MDP (`grid.grid_mdp`),
+  conditioned on the moves that are possible; α fitted on a held-out fifth of the tracks.
 - `shortest_path`: the goal-conditioned model with one uniform cost (a bias feature alone),
   fitted by maximum likelihood: soft shortest paths to each destination.
 
@@ -23,24 +24,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from irlax._pytree import pytree_dataclass
+from irlax.algorithms import bc
+from irlax.forecast.grid import grid_mdp, valid_moves
 from irlax.forecast.model import ForecastModel, fit
 from irlax.forecast.planning import MOVES
 from irlax.forecast.scene import Scene
 from irlax.forecast.tracks import to_trajectories
 
-_NO_MOVE = -1  # "previous move" before the first one
-
-
-def valid_moves(passable) -> np.ndarray:
-    """bool `[H*W, 9]`: the move stays on the grid and lands on a passable cell."""
-    passable = np.asarray(passable, bool)
-    h, w = passable.shape
-    rows, cols = np.divmod(np.arange(h * w), w)
-    rr, cc = rows[:, None] + MOVES[None, :, 0], cols[:, None] + MOVES[None, :, 1]
-    inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-    ok = np.zeros_like(inside)
-    ok[inside] = passable[rr[inside], cc[inside]]
-    return ok & passable.reshape(-1)[:, None]
+#: The "previous move" before a track's first move (`sequence_log_probs`, `ConstantVelocity`).
+NO_MOVE = -1
 
 
 @pytree_dataclass
@@ -65,21 +57,14 @@ class ConstantVelocity:
         moves = jnp.asarray(MOVES, self.sigma.dtype)
         last = moves[jnp.maximum(prev, 0)]
         logits = -jnp.sum((moves - last) ** 2, axis=1) / (2 * self.sigma**2)
-        logits = jnp.where(prev == _NO_MOVE, 0.0, logits)
+        logits = jnp.where(prev == NO_MOVE, 0.0, logits)
         logits = jnp.where(self.valid[cell], logits, -jnp.inf)
         return logits - jax.scipy.special.logsumexp(logits)
 
 
-def _counts(paths, shape) -> np.ndarray:
-    t = to_trajectories(paths, shape)
-    mask = np.asarray(t.mask)
-    counts = np.zeros((shape[0] * shape[1], len(MOVES)))
-    np.add.at(counts, (np.asarray(t.observations)[:, :-1][mask], np.asarray(t.actions)[mask]), 1)
-    return counts
-
-
-def _table(counts, valid, alpha) -> MoveTable:
-    weights = np.where(valid, counts + alpha, 0.0)
+def _conditioned(weights, valid) -> MoveTable:
+    """`p(a | s) ∝ weights[s, a]` over the valid moves (−inf log-probability elsewhere)."""
+    weights = np.where(valid, weights, 0.0)
     total = weights.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_probs = np.where(total > 0, np.log(weights / np.where(total > 0, total, 1)), -np.inf)
@@ -105,7 +90,7 @@ def sequence_log_probs(model, cells, moves, lengths) -> jnp.ndarray:
     """
 
     def one(cells, moves, n):
-        prev = jnp.concatenate([jnp.asarray([_NO_MOVE]), moves[:-1]])
+        prev = jnp.concatenate([jnp.asarray([NO_MOVE]), moves[:-1]])
         logits = jax.vmap(model.logits)(cells[:-1], prev)
         out = jnp.take_along_axis(logits, moves[:, None], axis=1)[:, 0]
         return jnp.where(jnp.arange(moves.shape[0]) < n, out, 0.0)
@@ -120,21 +105,41 @@ def random_walk(scene: Scene, paths: Sequence[np.ndarray]) -> MoveTable:
     p_stay = (np.sum(moves == 0) + 1) / (len(moves) + 2)
     valid = valid_moves(scene.passable)
     per_move = np.concatenate([[p_stay], np.full(8, (1 - p_stay) / 8)])
-    return _table(np.broadcast_to(per_move, valid.shape), valid, 0.0)
+    return _conditioned(np.broadcast_to(per_move, valid.shape), valid)
 
 
 def behaviour_cloning(scene: Scene, paths: Sequence[np.ndarray], *, seed: int = 0) -> MoveTable:
-    """Cell–move counts with additive smoothing α chosen on a held-out fifth of the tracks."""
+    """Tabular behaviour cloning on the scene's grid, α chosen on a held-out fifth of the tracks.
+
+    `irlax.algorithms.bc` fits `π(a | s) = (n(s, a) + α) / (n(s) + 9α)` from the cell–move
+    counts; conditioned on the valid moves (whose counts are the only non-zero ones) that is
+    `p(a | s) ∝ n(s, a) + α` over them.
+
+    Args:
+        scene: the semantic map (its passable cells decide the valid moves).
+        paths: training tracks, int `[n_i, 2]` (row, col) cells one move apart.
+        seed: seed of the held-out split that chooses α among 0.01 … 3.
+
+    Returns:
+        a `MoveTable` of `log p(a | s)`, `[H*W, 9]`.
+    """
     valid = valid_moves(scene.passable)
+    # bc reads only the MDP's sizes; the infinite horizon keeps its occupancy check [S, A].
+    mdp = grid_mdp(scene.passable, horizon=None, discount=0.5)
+
+    def cloned(tracks, alpha) -> MoveTable:
+        demos = to_trajectories(tracks, scene.shape)
+        result = bc.fit(mdp, demos, key=jax.random.key(0), smoothing=alpha)
+        return _conditioned(np.exp(np.asarray(result.params, np.float64)), valid)
+
     order = np.random.default_rng(seed).permutation(len(paths))
     n_val = max(1, len(paths) // 5) if len(paths) > 1 else 0
     val, train = [paths[i] for i in order[:n_val]], [paths[i] for i in order[n_val:]]
     alpha = 1.0
     if val:
-        counts = _counts(train, scene.shape)
         alphas = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-        alpha = min(alphas, key=lambda a: _nll(_table(counts, valid, a), val, scene.shape))
-    return _table(_counts(paths, scene.shape), valid, alpha)
+        alpha = min(alphas, key=lambda a: _nll(cloned(train, a), val, scene.shape))
+    return cloned(paths, alpha)
 
 
 def constant_velocity(scene: Scene, paths: Sequence[np.ndarray]) -> ConstantVelocity:

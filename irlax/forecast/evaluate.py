@@ -23,13 +23,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from irlax.forecast.baselines import _NO_MOVE, sequence_log_probs
+from irlax.forecast.baselines import NO_MOVE, sequence_log_probs
 from irlax.forecast.model import (
     ForecastModel,
-    _goal_log_posteriors,
-    _walk,
     assign_goals,
+    goal_log_posteriors,
     move_log_probs,
+    sample_walk,
 )
 from irlax.forecast.planning import MOVES
 from irlax.forecast.tracks import to_trajectories
@@ -128,10 +128,10 @@ def _goal_model_forecasts(model, cells, observed, keys, n_samples):
     steps = cells.shape[1] - 1
 
     def one(cells, m, key):
-        log_post = _goal_log_posteriors(model, cells, m)[-1]
+        log_post = goal_log_posteriors(model, cells, m)[-1]
         key_goal, key_walk = jax.random.split(key)
         goal = jax.random.categorical(key_goal, log_post, shape=(n_samples,))
-        walks, _ = jax.vmap(lambda g, k: _walk(model, g, cells[m], k, steps))(
+        walks, _ = jax.vmap(lambda g, k: sample_walk(model, g, cells[m], k, steps))(
             goal, jax.random.split(key_walk, n_samples)
         )
         return jnp.argmax(log_post), walks
@@ -158,7 +158,7 @@ def _free_model_forecasts(model, cells, moves, observed, keys, n_samples, width)
         return jnp.concatenate([cell[None], path])
 
     def one(cells, moves, m, key):
-        prev = jnp.where(m > 0, moves[m - 1], _NO_MOVE)
+        prev = jnp.where(m > 0, moves[m - 1], NO_MOVE)
         return jax.vmap(lambda k: walk(cells[m], prev, k))(jax.random.split(key, n_samples))
 
     return jax.vmap(one)(cells, moves, observed, keys)

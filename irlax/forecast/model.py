@@ -38,6 +38,7 @@ import optax
 
 from irlax._pytree import pytree_dataclass, static_field
 from irlax.config import make_config
+from irlax.data import Trajectories
 from irlax.forecast.planning import (
     LOG_ZERO,
     MIN_COST,
@@ -49,6 +50,7 @@ from irlax.forecast.planning import (
     move_probabilities,
 )
 from irlax.forecast.scene import Scene
+from irlax.forecast.tracks import to_paths
 
 #: Margin above MIN_COST for the cheapest learnable cost (keeps the sweeps contracting).
 COST_MARGIN = 0.1
@@ -293,7 +295,7 @@ def track_nll(cost, goals, passable, stats: _Statistics, *, solver_tol=None):
 
 def fit(
     scene: Scene,
-    paths: Sequence[np.ndarray],
+    paths: Sequence[np.ndarray] | Trajectories,
     goals,
     *,
     config: ForecastConfig | None = None,
@@ -306,7 +308,10 @@ def fit(
     Args:
         scene: the semantic map.
         paths: training tracks, int `[n_i, 2]` (row, col) cells, each step one of the 9
-            moves (see `tracks.cell_path`), ending inside a destination region.
+            moves (see `tracks.cell_path`), ending inside a destination region; or the same
+            tracks as `Trajectories` on the scene's grid MDP (`grid.grid_mdp`): observations
+            the flat cells `row * W + col`, actions indices into `MOVES`
+            (`tracks.to_trajectories` writes them).
         goals: bool `[G, H, W]` destination regions (e.g. `destinations_from_endpoints`).
         config: a `ForecastConfig`; `**options` replace its fields.
         features: `[H, W, F]` features in place of `scene.features` (e.g. a bias alone).
@@ -317,7 +322,8 @@ def fit(
 
     Raises:
         ValueError: bad shapes, tracks that end outside every destination, start inside
-            their destination, leave the grid or step onto impassable cells.
+            their destination, leave the grid or step onto impassable cells; `Trajectories`
+            whose actions are not the moves between their cells.
     """
     config = make_config(ForecastConfig, config, options)
     names = scene.feature_names if features is None else ()
@@ -328,6 +334,8 @@ def fit(
             f"features must be [H, W, F] = [{shape[0]}, {shape[1]}, F], got {features.shape}"
         )
     goals = _check_goals(goals, scene)
+    if isinstance(paths, Trajectories):
+        paths = to_paths(paths, shape)
     paths, dest = _training_tracks(paths, goals, scene)
     dtype = jnp.result_type(float)
     counts = np.bincount(dest, minlength=goals.shape[0])
@@ -497,8 +505,22 @@ def _flat(x):
 
 
 @jax.jit
-def _goal_log_posteriors(model: ForecastModel, cells, length):
-    """`[T+1, G]` log p(g | s_0 … s_t) for t = 0 … T (rows past `length` repeat the last)."""
+def goal_log_posteriors(model: ForecastModel, cells, length):
+    """The destination posterior after every prefix of a path, `log p(g | s_0 … s_t)`.
+
+    `p(g | s_0 … s_t) ∝ p(g) exp(V_g(s_t) − V_g(s_0))` (Kitani et al. 2012, §4), with the
+    destinations the prefix has entered, or cannot reach, ruled out (−inf). Jit-compiled; the
+    padded cells let paths of nearby lengths share one compilation (`goal_posterior` pads).
+
+    Args:
+        model: a fitted `ForecastModel`.
+        cells: int `[T+1]` flat cells `row * W + col`, the path padded to any length.
+        length: the number of moves of the path (≤ T).
+
+    Returns:
+        `[T+1, G]` log-posteriors for t = 0 … T; rows past `length` repeat row `length`; a row
+        is all −inf when no destination is left.
+    """
     t = jnp.minimum(jnp.arange(cells.shape[0]), length)
     cells = cells[t]
     v = _flat(model.values)[:, cells].T  # [T+1, G]
@@ -522,7 +544,7 @@ def goal_posterior(model: ForecastModel, prefix) -> jnp.ndarray:
         prefix: int `[n, 2]` (row, col) cells observed so far.
     """
     cells, length = _prefix_cells(model, prefix)
-    return jnp.exp(_goal_log_posteriors(model, cells, length)[-1])
+    return jnp.exp(goal_log_posteriors(model, cells, length)[-1])
 
 
 def _prefix_cells(model: ForecastModel, prefix) -> tuple[jnp.ndarray, int]:
@@ -576,7 +598,7 @@ def move_log_probs(model: ForecastModel, cells, length) -> jnp.ndarray:
         cells: int `[T+1]` flat cells of the path.
         length: the number of moves (≤ T).
     """
-    log_post = _goal_log_posteriors(model, cells, length)[:-1]  # [T, G]
+    log_post = goal_log_posteriors(model, cells, length)[:-1]  # [T, G]
     w = model.shape[1]
     d = jnp.stack([cells[1:] // w - cells[:-1] // w, cells[1:] % w - cells[:-1] % w], -1)
     move = jnp.argmax(jnp.all(d[:, None] == jnp.asarray(MOVES)[None], -1), axis=-1)
@@ -639,7 +661,7 @@ def forecast(
     steps = 2 * (h + w) if sample_steps is None else int(sample_steps)
     if n_samples < 1 or steps < 1 or top_goals < 1 or (horizon is not None and horizon < 1):
         raise ValueError("n_samples, sample_steps, horizon and top_goals must be ≥ 1")
-    log_post = _goal_log_posteriors(model, cells, length)[-1]
+    log_post = goal_log_posteriors(model, cells, length)[-1]
     if not bool(jnp.isfinite(log_post).any()):
         raise ValueError(
             "no destination is left for this prefix: it has entered or cannot reach them all"
@@ -664,7 +686,7 @@ def _forecast(model, cell, log_post, key, n_samples, steps, horizon, k):
     visits = jnp.where(goals, 0.0, visits).sum(0)
     key_goal, key_walk = jax.random.split(key)
     sample_goals = jax.random.categorical(key_goal, log_post, shape=(n_samples,))
-    walks = jax.vmap(lambda g, kk: _walk(model, g, cell, kk, steps))(
+    walks = jax.vmap(lambda g, kk: sample_walk(model, g, cell, kk, steps))(
         sample_goals, jax.random.split(key_walk, n_samples)
     )
     cells, lengths = walks
@@ -688,8 +710,22 @@ def _propagate(probs, source, horizon):
     return ds.sum(0)
 
 
-def _walk(model: ForecastModel, goal, cell, key, steps):
-    """Sample moves from π_goal until arrival or `steps` moves: (`[steps+1]` cells, length)."""
+def sample_walk(model: ForecastModel, goal, cell, key, steps):
+    """A walk sampled from the soft policy `π_goal`, until arrival or `steps` moves.
+
+    Jit- and vmap-friendly (`forecast`, `simulate` and `evaluate` vmap it over goals and keys).
+
+    Args:
+        model: a `ForecastModel`.
+        goal: int scalar, the destination walked to.
+        cell: int scalar, the flat start cell `row * W + col`.
+        key: PRNG key.
+        steps: most moves (static).
+
+    Returns:
+        (int `[steps+1]` flat cells from `cell` on, repeating the arrival cell after arrival;
+        the number of moves made).
+    """
     w = model.shape[1]
     goal_cells = model.goals[goal].reshape(-1)
 
@@ -745,7 +781,7 @@ def simulate(
     origin = (dest + jax.random.randint(key_from, (n_tracks,), 1, n_goals)) % n_goals
     cell_logits = jnp.where(_flat(goals & passable[None]), 0.0, -jnp.inf)
     start = jax.random.categorical(key_cell, cell_logits[origin])
-    cells, lengths = jax.jit(jax.vmap(lambda g, c, k: _walk(model, g, c, k, steps)))(
+    cells, lengths = jax.jit(jax.vmap(lambda g, c, k: sample_walk(model, g, c, k, steps)))(
         dest, start, jax.random.split(key_walk, n_tracks)
     )
     cells, lengths, dest = np.asarray(cells), np.asarray(lengths), np.asarray(dest)

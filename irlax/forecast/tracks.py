@@ -92,9 +92,48 @@ def to_trajectories(paths, shape: tuple[int, int]) -> Trajectories:
 
 
 def to_paths(trajectories: Trajectories, shape: tuple[int, int]) -> list[np.ndarray]:
-    """`Trajectories` of flat cells → list of int `[n_i, 2]` (row, col) paths."""
+    """`Trajectories` on the grid MDP → list of int `[n_i, 2]` (row, col) cell paths.
+
+    The inverse of `to_trajectories`: observations are flat cells `row * W + col`, actions
+    indices into `MOVES` (the states and actions of `grid.grid_mdp`).
+
+    Args:
+        trajectories: integer observations `[N, T+1]`, actions `[N, T]`, lengths `[N]`.
+        shape: `(H, W)` of the grid.
+
+    Raises:
+        ValueError: non-integer or badly shaped arrays, a cell off the grid, or an action that
+            is not the move from one cell to the next.
+    """
+    h, w = shape
     obs = np.asarray(trajectories.observations)
+    act = np.asarray(trajectories.actions)
     lengths = np.asarray(trajectories.lengths)
-    return [
-        np.stack(np.divmod(o[: n + 1], shape[1]), axis=1) for o, n in zip(obs, lengths, strict=True)
-    ]
+    if obs.ndim != 2 or act.ndim != 2 or act.shape[0] != obs.shape[0]:
+        raise ValueError(
+            "trajectories on the grid need observations [N, T+1] (flat cells) and actions "
+            f"[N, T] (moves), got {obs.shape} and {act.shape}"
+        )
+    for name, x in (("observations", obs), ("actions", act)):
+        if not np.issubdtype(x.dtype, np.integer):
+            raise ValueError(f"trajectories.{name} must be integer indices, got {x.dtype}")
+    paths = []
+    for i, (o, a, n) in enumerate(zip(obs, act, lengths, strict=True)):
+        cells, moves = o[: n + 1], a[:n]
+        if cells.min() < 0 or cells.max() >= h * w:
+            raise ValueError(
+                f"trajectory {i} has cells outside [0, {h * w}), the flat cells of the {h}x{w} grid"
+            )
+        if moves.size and (moves.min() < 0 or moves.max() >= len(MOVES)):
+            raise ValueError(f"trajectory {i} has actions outside [0, {len(MOVES)}), the moves")
+        path = np.stack(np.divmod(cells.astype(np.int64), w), axis=1)
+        wrong = np.flatnonzero((np.diff(path, axis=0) != MOVES[moves]).any(axis=1))
+        if wrong.size:
+            t = int(wrong[0])
+            raise ValueError(
+                f"trajectory {i}, step {t}: action {int(moves[t])} is the move "
+                f"{MOVES[moves[t]].tolist()}, but the cells go from {path[t].tolist()} to "
+                f"{path[t + 1].tolist()}"
+            )
+        paths.append(path)
+    return paths

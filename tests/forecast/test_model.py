@@ -12,13 +12,13 @@ from irlax.forecast.evaluate import evaluate, nearest_goal
 from irlax.forecast.model import (
     ForecastConfig,
     ForecastModel,
-    _goal_log_posteriors,
     _ladder,
     assign_goals,
     cost_map,
     destinations_from_endpoints,
     fit,
     forecast,
+    goal_log_posteriors,
     goal_posterior,
     move_log_probs,
     simulate,
@@ -179,13 +179,13 @@ def test_prefixes_of_nearby_lengths_share_one_compilation(fitted):
     path = max(fitted["test"], key=len)
     assert len(path) >= 17
     goal_posterior(model, path[:9])  # 9 cells: padded to 16
-    compiled = _goal_log_posteriors._cache_size()
+    compiled = goal_log_posteriors._cache_size()
     posts = [np.asarray(goal_posterior(model, path[:n])) for n in range(10, 17)]
-    assert _goal_log_posteriors._cache_size() == compiled
+    assert goal_log_posteriors._cache_size() == compiled
     # The padding changes nothing: the last prefix's posterior from its cells alone.
     w = model.shape[1]
     cells = jnp.asarray(path[:16, 0] * w + path[:16, 1], jnp.int32)
-    np.testing.assert_allclose(posts[-1], np.exp(_goal_log_posteriors(model, cells, 15)[-1]))
+    np.testing.assert_allclose(posts[-1], np.exp(goal_log_posteriors(model, cells, 15)[-1]))
 
 
 # ---------------------------------------------------------------------------------------
