@@ -105,10 +105,10 @@ def worker(repeats: int, other_theta3: dict) -> dict:
             "RC": float(theta[1]),
             "se_theta11": float(errors[0]),
             "se_RC": float(errors[1]),
-            "log_likelihood": -n_buses * float(result.history["loss"][n_steps - 1]),
+            "log_likelihood": -n_buses * float(result.metrics["loss"][n_steps - 1]),
             "n_steps": n_steps,
             "converged": bool(result.info["converged"]),
-            "final_grad_norm": float(result.history["grad_norm"][n_steps - 1]),
+            "final_grad_norm": float(result.metrics["grad_norm"][n_steps - 1]),
         }
 
     cases = []

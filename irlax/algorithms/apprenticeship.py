@@ -127,7 +127,7 @@ def fit(
           matched μ_E (no RL step ran), the last `w` is used.
         - `params`: that `w_j` (unit norm), `[F]`.
         - `plan`: `value_iteration` of that reward (its log-policy is π_j's).
-        - `history` (`[max_iterations]`, entry i−1 for step i, NaN after the last step):
+        - `metrics` (`[max_iterations]`, entry i−1 for step i, NaN after the last step):
           `margin` (t_i), `feature_gap` (`|μ_E − μ_{i−1}|₂`, the newest policy's own gap)
           and `weights` (`[max_iterations, F]`, the w_i).
         - `info`: `policies` (log-policies of π_0 … π_{K−1}, `[K, S, A]` or `[K, H, S, A]`,
@@ -357,4 +357,4 @@ def _fit(mdp, expert_occupancy, start, key, config: ApprenticeshipConfig):
         "n_policies": out["n"],
         "converged": out["converged"],
     }
-    return IRLResult(reward=reward, params=w, plan=plan, history=out["history"], info=info)
+    return IRLResult(reward=reward, params=w, plan=plan, metrics=out["history"], info=info)

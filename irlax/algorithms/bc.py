@@ -81,7 +81,7 @@ def fit(
         - `plan`: a `Plan` with `log_policy` π (stationary, `[S, A]`, or broadcast to
           `[H, S, A]` for a finite horizon), `q = log π` and `v = 0`, which is
           `logsumexp_a q`: the soft values of that myopic agent.
-        - `history`: `nll` `[1]`, the mean negative log-likelihood per demonstrated step.
+        - `metrics`: `nll` `[1]`, the mean negative log-likelihood per demonstrated step.
         - `info`: `counts` `[S, A]` (the n(s, a); occupancy mass for an exact occupancy) and
           `visited` `[S]` (n(s) > 0).
 
@@ -135,6 +135,6 @@ def _fit(mdp: TabularMDP, counts: jnp.ndarray, smoothing) -> IRLResult:
         reward=log_policy,
         params=log_policy,
         plan=plan,
-        history={"nll": nll[None]},
+        metrics={"nll": nll[None]},
         info={"counts": counts, "visited": visited},
     )

@@ -14,8 +14,7 @@ with `w_t(s, a)` the demos' visit frequencies. Its gradient with respect to the 
 is exactly `(D_θ − D_demo)/τ`: the learner's expected (discounted) visitation over each demo's
 own window, from its first state to its last, minus the demos'. For a linear reward `θ·φ`
 that is the gap of feature counts, so at the optimum the learner matches the demos' feature
-counts. Up to the constant `Σ_t log p(a_t | s_t)` of the action prior, `L` is the negative
-log-likelihood of the demos' paths: exactly so with `backup="optimistic"` (Ziebart 08's
+counts. `L` is the negative log-likelihood of the demos' paths: exactly so with `backup="optimistic"` (Ziebart 08's
 `p(ζ) ∝ exp(Σ r/τ) Π P`, whose visitation is the posterior marginals) and on deterministic
 MDPs, and in expectation over the dynamics with the default `backup="expected"`.
 
@@ -36,7 +35,6 @@ solves.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -59,6 +57,7 @@ from irlax.data import Trajectories
 from irlax.mdp import TabularMDP
 from irlax.mdp.planning import BACKUPS, SOLVERS, soft_value_iteration
 from irlax.nets import LinearReward
+from irlax.optim import Progress, minimize, reporting
 
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
 OBJECTIVES = ("auto", "dual", "likelihood")
@@ -142,7 +141,7 @@ def fit(
     *,
     key: jax.Array,
     config: MaxEntConfig | None = None,
-    progress: Callable[[Any], None] | None = None,
+    progress: Progress | None = None,
     **options: Any,
 ) -> IRLResult:
     """Fit a reward by maximum (causal) entropy IRL.
@@ -154,13 +153,14 @@ def fit(
             demos.
         key: PRNG key (initialises a `reward_model`'s parameters).
         config: a `MaxEntConfig`; `options` override its fields.
-        progress: optional host function called with the step index after every step (through
-            `jax.debug.callback`; e.g. to advance a progress bar).
+        progress: optional host function called as `progress(step, metrics)` after every step
+            (`irlax.optim.reporting`; e.g. to advance a progress bar); changing it does not
+            recompile.
 
     Returns:
         An `IRLResult`: `reward` `[S]` or `[S, A]`; `params` (the model's parameters; for the
         default linear model `params["params"]["Dense_0"]["kernel"][:, 0]` is θ, also in
-        `info["theta"]`); the soft `plan` of the learned reward; `history` with per-step
+        `info["theta"]`); the soft `plan` of the learned reward; `metrics` with per-step
         `loss` (the objective, plus the L2 term), `feature_gap` (|expected − demo feature counts|)
         and `grad_norm` (NaN after the step it converged); `info` with `n_steps`,
         `converged`, and `standard_errors` when asked for.
@@ -174,7 +174,8 @@ def fit(
     n_demos = demos.n_trajectories if isinstance(demos, Trajectories) else None
     if config.standard_errors and n_demos is None:
         raise ValueError("standard_errors need Trajectories: an occupancy carries no sample size")
-    result = _fit(mdp, stats, key, config, progress)
+    with reporting(progress) as report:
+        result = jax.block_until_ready(_fit(mdp, stats, key, config, report))
     if config.standard_errors:
         info = dict(result.info)
         errors = _standard_errors(mdp, stats, result.params, config, n_demos)
@@ -303,70 +304,47 @@ def _optimizer(config: MaxEntConfig) -> optax.GradientTransformation:
     return optax.lbfgs(config.learning_rate)
 
 
-@partial(jax.jit, static_argnames=("config", "progress"))
-def _fit(mdp: TabularMDP, stats: _Statistics, key: jax.Array, config: MaxEntConfig, progress):
+@partial(jax.jit, static_argnames=("config", "report"))
+def _fit(mdp: TabularMDP, stats: _Statistics, key: jax.Array, config: MaxEntConfig, report):
     features = mdp.features
     params = _model(config).init(key, features)
     # Parameters in the MDP's float type (Flax initialises in float32).
     params = jax.tree.map(lambda p: p.astype(mdp.probs.dtype), params)
-    optimizer = _optimizer(config)
-    dtype = mdp.probs.dtype
 
-    def objective(params):
+    def penalty(params):
+        return 0.5 * config.l2 * sum(jnp.sum(p**2) for p in jax.tree.leaves(params))
+
+    def value_and_grad(params, _):
         """(loss, gradient, |feature gap|), the gradient pushed through the reward by vjp."""
         reward, pull_back = jax.vjp(lambda p: _reward_table(mdp, config, p), params)
         loss, grad_reward = jax.value_and_grad(lambda r: _objective(mdp, stats, r, config))(reward)
         (grad,) = pull_back(grad_reward)
-        penalty = 0.5 * config.l2 * sum(jnp.sum(p**2) for p in jax.tree.leaves(params))
         grad = jax.tree.map(lambda g, p: g + config.l2 * p, grad, params)
         # τ·∂NLL/∂r = D_θ − D_demo: its features are the expected minus the demo counts.
         visits = config.temperature * grad_reward  # [S], or [S, A]
         if visits.ndim == 2 and features.ndim == 2:
             visits = jnp.sum(visits, axis=1)
         gap = jnp.tensordot(visits, features, axes=visits.ndim)
-        return loss + penalty, grad, jnp.linalg.norm(gap)
+        return loss + penalty(params), grad, {"feature_gap": jnp.linalg.norm(gap)}
 
     def value(params):
-        penalty = 0.5 * config.l2 * sum(jnp.sum(p**2) for p in jax.tree.leaves(params))
-        return _objective(mdp, stats, _reward_table(mdp, config, params), config) + penalty
+        return _objective(mdp, stats, _reward_table(mdp, config, params), config) + penalty(params)
 
-    nan = jnp.full(config.steps, jnp.nan, dtype)
-    history = {"loss": nan, "feature_gap": nan, "grad_norm": nan}
-
-    def cond(carry):
-        _, _, _, i, done = carry
-        return (i < config.steps) & ~done
-
-    def body(carry):
-        params, opt_state, history, i, _ = carry
-        loss, grad, gap = objective(params)
-        grad_norm = optax.tree.norm(grad)
-        history = {
-            "loss": history["loss"].at[i].set(loss),
-            "feature_gap": history["feature_gap"].at[i].set(gap),
-            "grad_norm": history["grad_norm"].at[i].set(grad_norm),
-        }
-        done = grad_norm <= config.tol
-        updates, new_state = optimizer.update(
-            grad, opt_state, params, value=loss, grad=grad, value_fn=value
-        )
-        new_params = optax.apply_updates(params, updates)
-        # Converged: keep the parameters the gradient was measured at.
-        params, opt_state = jax.tree.map(
-            lambda new, old: jnp.where(done, old, new), (new_params, new_state), (params, opt_state)
-        )
-        if progress is not None:
-            jax.debug.callback(progress, i)
-        return params, opt_state, history, i + 1, done
-
-    start = (params, optimizer.init(params), history, jnp.asarray(0), jnp.asarray(False))
-    params, _, history, n_steps, converged = jax.lax.while_loop(cond, body, start)
-    reward = _reward_table(mdp, config, params)
+    out = minimize(
+        value_and_grad,
+        params,
+        _optimizer(config),
+        steps=config.steps,
+        tol=config.tol,
+        value_fn=value,
+        report=report,
+    )
+    reward = _reward_table(mdp, config, out.params)
     plan = _log_policy(mdp, reward, config)
-    info = {"n_steps": n_steps, "converged": converged}
+    info = {"n_steps": out.n_steps, "converged": out.converged}
     if config.reward_model is None:
-        info["theta"] = _theta(params)
-    return IRLResult(reward=reward, params=params, plan=plan, history=history, info=info)
+        info["theta"] = _theta(out.params)
+    return IRLResult(reward=reward, params=out.params, plan=plan, metrics=out.metrics, info=info)
 
 
 def _theta(params) -> jnp.ndarray:

@@ -49,6 +49,7 @@ from irlax.algorithms._common import (
 from irlax.config import make_config
 from irlax.data import Trajectories
 from irlax.mdp import TabularMDP, occupancy, value_iteration
+from irlax.optim import minimize
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -123,9 +124,9 @@ def fit(
         An `IRLResult`: `reward` `w·F` (`[S]` for state features, `[S, A]` otherwise) for the
         iterate with the lowest objective (subgradient steps are not monotone); `params` that
         `w` `[F]`; `plan` the `value_iteration` plan of that reward (without the loss);
-        `history` with per-step `objective` (c(w_t), w_0 = 0), `hinge` (its slack part) and
-        `grad_norm` (`|g_t|`), each `[steps]`; `info` with `final_params` (w after the last
-        step), `best_step` (t of the returned w; `steps` if it is the final one) and
+        `metrics` with per-step `loss` (c(w_t), w_0 = 0), `hinge` (its slack part) and
+        `grad_norm` (`|g_t|`), each `[steps]`; `info` with `best_step` (t of the returned w;
+        `steps` if it is the iterate after the last step) and
         `loss_maps` (`[N, S, A]`: one shared map, N = 1, unless `per_demo`).
 
     Raises:
@@ -239,34 +240,27 @@ def _loss_maps(occupancies: jnp.ndarray, config: MMPConfig) -> jnp.ndarray:
 @partial(jax.jit, static_argnames=("config",))
 def _fit(mdp: TabularMDP, starts, occupancies, config: MMPConfig):
     dtype = mdp.probs.dtype
-    optimizer = _optimizer(config)
-    w0 = jnp.zeros(mdp.n_features, dtype)
 
-    def step(carry, _):
-        w, opt_state, best_w, best_value = carry
+    def value_and_grad(w, _):
         value, hinge, grad = _objective(mdp, starts, occupancies, w, config)
-        better = value < best_value
-        best_w = jnp.where(better, w, best_w)
-        best_value = jnp.where(better, value, best_value)
-        updates, opt_state = optimizer.update(grad, opt_state, w)
-        w = optax.apply_updates(w, updates)
-        return (w, opt_state, best_w, best_value), (value, hinge, jnp.linalg.norm(grad))
+        return value, grad, {"hinge": hinge}
 
-    init = (w0, optimizer.init(w0), w0, jnp.asarray(jnp.inf, dtype))
-    (w_final, _, best_w, best_value), (values, hinges, grad_norms) = jax.lax.scan(
-        step, init, None, length=config.steps
+    # Subgradient steps do not decrease c(w) monotonically: keep the best iterate, and run
+    # the whole budget (the subgradient need not vanish at the optimum, a kink, so only an
+    # exactly zero one stops early).
+    out = minimize(
+        value_and_grad,
+        jnp.zeros(mdp.n_features, dtype),
+        _optimizer(config),
+        steps=config.steps,
+        tol=0.0,
+        keep_best=True,
     )
-    # The last update is never scored inside the loop: score it here.
-    final_value = _objective(mdp, starts, occupancies, w_final, config)[0]
-    last_is_best = final_value < best_value
-    best_w = jnp.where(last_is_best, w_final, best_w)
-    best_step = jnp.where(last_is_best, config.steps, jnp.argmin(values))
+    best_w = out.params
     reward = mdp.features @ best_w
     plan = value_iteration(mdp, reward)
-    history = {"objective": values, "hinge": hinges, "grad_norm": grad_norms}
     info = {
-        "final_params": w_final,
-        "best_step": best_step,
+        "best_step": out.best_step,
         "loss_maps": _loss_maps(occupancies.astype(dtype), config),
     }
-    return IRLResult(reward=reward, params=best_w, plan=plan, history=history, info=info)
+    return IRLResult(reward=reward, params=best_w, plan=plan, metrics=out.metrics, info=info)

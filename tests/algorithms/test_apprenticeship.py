@@ -56,7 +56,7 @@ def test_mixture_matches_expert_feature_expectations(method):
     n = int(info["n_policies"])
     assert bool(info["converged"])
     assert int(info["n_iterations"]) == n
-    margins = np.asarray(res.history["margin"])
+    margins = np.asarray(res.metrics["margin"])
     assert margins[n - 1] <= EPSILON
     assert np.isnan(margins[n:]).all()
     # The hull grows (max-margin) or the projection never moves away: t never increases.
@@ -93,8 +93,8 @@ def test_each_step_plans_optimally_and_max_margin_weights_certify_the_margin(met
     n = int(res.info["n_policies"])
     mus = np.asarray(res.info["feature_expectations"])
     expert = np.asarray(res.info["expert_feature_expectations"])
-    weights = np.asarray(res.history["weights"])
-    margins = np.asarray(res.history["margin"])
+    weights = np.asarray(res.metrics["weights"])
+    margins = np.asarray(res.metrics["margin"])
     assert n >= 2
     for i in range(1, n):  # step i computed w_i from π_0 … π_{i−1} and planned π_i
         w = weights[i - 1]
@@ -160,7 +160,7 @@ def test_vmap_over_keys_and_demos_equals_a_loop():
             np.testing.assert_allclose(getattr(batched, name)[i], getattr(one, name), atol=1e-9)
         for name in ("mixture_weights", "feature_expectations", "n_policies", "policies"):
             np.testing.assert_allclose(batched.info[name][i], one.info[name], atol=1e-9)
-        np.testing.assert_allclose(batched.history["margin"][i], one.history["margin"], atol=1e-9)
+        np.testing.assert_allclose(batched.metrics["margin"][i], one.metrics["margin"], atol=1e-9)
     # Different keys, different random π_0.
     assert not np.allclose(batched.info["policies"][0, 0], batched.info["policies"][1, 0])
 
@@ -181,7 +181,7 @@ def test_float32_by_default():
         assert res.reward.dtype == jnp.float32
         assert res.info["mixture_weights"].dtype == jnp.float32
         assert bool(res.info["converged"])
-        assert float(np.nanmin(res.history["margin"])) <= EPSILON
+        assert float(np.nanmin(res.metrics["margin"])) <= EPSILON
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def test_equals_counting_by_hand(smoothing):
     np.testing.assert_array_equal(res.params, res.reward)
     # history: the mean negative log-likelihood per demonstrated step.
     nll = -np.sum(log_likelihood(WORLD, res.plan.log_policy, DEMOS)) / lengths.sum()
-    np.testing.assert_allclose(res.history["nll"], [nll], rtol=1e-12)
+    np.testing.assert_allclose(res.metrics["nll"], [nll], rtol=1e-12)
     # The plan is the myopic soft-optimal agent of that reward: v = logsumexp q = 0.
     np.testing.assert_allclose(jax.nn.logsumexp(res.plan.q, axis=-1), res.plan.v, atol=1e-12)
     np.testing.assert_array_equal(res.plan.v, 0.0)
@@ -111,7 +111,7 @@ def test_vmap_over_keys_and_demos_equals_a_loop():
     for i in range(2):
         one = fit(keys[i], obs[i], act[i], lengths[i])
         np.testing.assert_allclose(batched.reward[i], one.reward, atol=1e-12)
-        np.testing.assert_allclose(batched.history["nll"][i], one.history["nll"], atol=1e-12)
+        np.testing.assert_allclose(batched.metrics["nll"][i], one.metrics["nll"], atol=1e-12)
 
 
 def test_float32_by_default():

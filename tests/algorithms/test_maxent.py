@@ -61,8 +61,8 @@ def test_exact_expert_occupancy_is_matched_and_reward_recovered(horizon, discoun
     # Coordinates tell every linear reward apart, so θ itself comes back.
     np.testing.assert_allclose(result.info["theta"], theta, atol=1e-5)
     n = int(result.info["n_steps"])
-    assert np.all(np.isnan(result.history["loss"][n:]))
-    assert result.history["feature_gap"][n - 1] < 1e-4
+    assert np.all(np.isnan(result.metrics["loss"][n:]))
+    assert result.metrics["feature_gap"][n - 1] < 1e-4
 
 
 def test_gradient_is_the_feature_gap_and_a_finite_difference_of_the_likelihood():
@@ -84,9 +84,9 @@ def test_gradient_is_the_feature_gap_and_a_finite_difference_of_the_likelihood()
     data = feature_expectations(mdp, empirical_occupancy(mdp, demos))
     np.testing.assert_allclose(fd, (model - data) / 0.5, atol=1e-7)
     # fit's objective and the feature gap it records at its first step.
-    # The dual is the NLL up to the action prior's constant, Σ_t log(1/A).
+    # On a deterministic MDP the dual is exactly the NLL of the demos' paths (no action prior).
     got = maxent.objective(mdp, mdp.features @ theta, demos, temperature=0.5)
-    np.testing.assert_allclose(got, nll(theta) - 6 * np.log(5), atol=1e-12)
+    np.testing.assert_allclose(got, nll(theta), atol=1e-12)
     got = maxent.objective(
         mdp, mdp.features @ theta, demos, temperature=0.5, objective="likelihood"
     )
@@ -94,7 +94,7 @@ def test_gradient_is_the_feature_gap_and_a_finite_difference_of_the_likelihood()
     zero = maxent.fit(mdp, demos, key=KEY, steps=1, temperature=0.5)
     log_pi0 = soft_value_iteration(mdp, jnp.zeros(16), temperature=0.5).log_policy
     gap0 = feature_expectations(mdp, occupancy(mdp, log_pi0, init=starts)) - data
-    np.testing.assert_allclose(zero.history["feature_gap"][0], np.linalg.norm(gap0), atol=1e-10)
+    np.testing.assert_allclose(zero.metrics["feature_gap"][0], np.linalg.norm(gap0), atol=1e-10)
 
 
 def test_deep_maxent_with_a_linear_network_is_ziebarts_loop_step_for_step():
@@ -132,6 +132,20 @@ def test_learned_reward_reaches_the_goal():
     greedy = value_iteration(mdp, result.reward)
     still_running = occupancy(mdp, greedy.log_policy)[-1].sum()
     assert still_running < 1e-9
+
+
+def test_progress_sees_every_step_and_a_new_callable_does_not_recompile():
+    mdp = gridworld(3, 3, horizon=4, features="coordinates")
+    _, expert = _expert(mdp, jnp.array([1.0, -1.0]))
+    seen = []
+    result = maxent.fit(
+        mdp, expert, key=KEY, steps=6, progress=lambda step, m: seen.append((step, m["loss"]))
+    )
+    assert [step for step, _ in seen] == list(range(6))
+    np.testing.assert_allclose([loss for _, loss in seen], result.metrics["loss"], rtol=1e-12)
+    compiled = maxent._fit._cache_size()
+    maxent.fit(mdp, expert, key=KEY, steps=6, progress=lambda step, m: None)
+    assert maxent._fit._cache_size() == compiled
 
 
 def test_vmap_over_seeds_equals_a_loop():
@@ -225,7 +239,7 @@ def test_float32_by_default():
         _, expert = _expert(mdp, jnp.array([1.0, -1.0]))
         result = maxent.fit(mdp, expert, key=KEY, steps=3)
         assert result.reward.dtype == jnp.float32
-        assert result.history["loss"].dtype == jnp.float32
+        assert result.metrics["loss"].dtype == jnp.float32
 
 
 MDP = gridworld(3, 3, horizon=4, features="coordinates")

@@ -43,7 +43,7 @@ def test_margin_is_satisfied_on_a_separable_problem():
     # So the learned reward alone makes the expert's path the optimal one.
     np.testing.assert_allclose(occupancy(WORLD, res.plan.log_policy), EXPERT, atol=1e-6)
     # The history is the paper's objective: c(0) = max_μ l·μ, and c at the returned w.
-    history = np.asarray(res.history["objective"])
+    history = np.asarray(res.metrics["loss"])
     np.testing.assert_allclose(history[0], np.sum(loss * np.asarray(_expert(WORLD, loss))))
     w = np.asarray(res.params)
     c = 0.5 * CONFIG.l2 * w @ w + rival_value - expert_value
@@ -136,7 +136,7 @@ def test_vmap_over_keys_and_demos_equals_a_loop():
     for i in range(2):
         one = mmp.fit(WORLD, occs[i], key=keys[i], config=CONFIG)
         np.testing.assert_allclose(batched.reward[i], one.reward, atol=1e-9)
-        np.testing.assert_allclose(batched.history["objective"][i], one.history["objective"])
+        np.testing.assert_allclose(batched.metrics["loss"][i], one.metrics["loss"])
         np.testing.assert_allclose(batched.plan.log_policy[i], one.plan.log_policy, atol=1e-9)
 
 
@@ -148,9 +148,9 @@ def test_options_override_config_and_float32_by_default():
         world = gridworld(3, 4, horizon=None, discount=0.9, goal=(2, 3), features="onehot")
         res = mmp.fit(world, _expert(world, HIDDEN), key=jax.random.key(0), steps=50)
         assert res.reward.dtype == jnp.float32
-        assert res.history["objective"].dtype == jnp.float32
-        assert np.all(np.isfinite(res.history["objective"]))
-        assert float(res.history["objective"].min()) < float(res.history["objective"][0])
+        assert res.metrics["loss"].dtype == jnp.float32
+        assert np.all(np.isfinite(res.metrics["loss"]))
+        assert float(res.metrics["loss"].min()) < float(res.metrics["loss"][0])
 
 
 @pytest.mark.parametrize(
