@@ -345,7 +345,7 @@ def search_worker(spec: dict) -> dict:
 
     def search(key):
         def body(s, _):
-            s, m = trainer.update(s, None)
+            s, m, _ = trainer.update(s, None)
             return s, (s.stats.last_return, s.stats.finished, m["env_steps"], m["episode_return"])
 
         return jax.lax.scan(body, trainer.init(key), None, length)[1]

@@ -138,7 +138,8 @@ class EpisodeStatistics(_CheckedJitWrapper):
 
 @struct.dataclass
 class RunningMeanVar:
-    """Running mean and (population) variance of the observations seen.
+    """Running mean and (population) variance of the observations seen: the one running
+    normaliser, used by `NormalizeObservation` and by PPO's `normalize_observations`.
 
     Attributes:
         count: number of observations seen (float, so that it cannot overflow).
@@ -178,6 +179,13 @@ class RunningMeanVar:
         mean = self.mean + delta * (n_b / count)
         m2 = self.var * self.count + m2_b + delta**2 * (self.count * n_b / count)
         return RunningMeanVar(count=count, mean=mean, var=m2 / count)
+
+    def normalize(
+        self, x: jnp.ndarray, epsilon: float = 1e-8, clip: float | None = None
+    ) -> jnp.ndarray:
+        """`(x − mean) / √(var + ε)` for `x [..., *obs_shape]`, clipped to `±clip` if given."""
+        z = (x - self.mean) / jnp.sqrt(self.var + epsilon)
+        return z if clip is None else jnp.clip(z, -clip, clip)
 
 
 @struct.dataclass
@@ -253,8 +261,7 @@ class NormalizeObservation(_CheckedJitWrapper):
     def normalize(self, obs: jnp.ndarray, statistics: RunningMeanVar) -> jnp.ndarray:
         """`(obs − mean) / √(var + ε)`, in the observations' float dtype."""
         dtype = obs.dtype if jnp.issubdtype(obs.dtype, jnp.floating) else float_dtype()
-        out = (obs - statistics.mean) / jnp.sqrt(statistics.var + self.epsilon)
-        return out.astype(dtype)
+        return statistics.normalize(obs, self.epsilon).astype(dtype)
 
     def _update(self, statistics: RunningMeanVar, obs: jnp.ndarray) -> RunningMeanVar:
         if self.freeze:

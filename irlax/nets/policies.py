@@ -15,7 +15,7 @@ Every head has `log_prob(dist, action)`, `sample(dist, key)`, `sample_and_log_pr
 key)`, `mode(dist)`, `entropy(dist, key=None)`, `to_env(action)` (what the env is sent) and
 `uniform(key, batch_shape)` (a uniformly random action and its log-probability, for
 exploration). `head_for_space(space)` parses an action space into its head, the one place
-irlax does so.
+irlax does so. `Actor` puts a head on an `MLP`: the policy network of PPO and soft_pg.
 
 Entropy: closed form for the categorical heads and the Gaussian; the tanh-squashed Gaussian
 has none, and its `entropy` is an unbiased one-sample estimate (it needs a key).
@@ -27,11 +27,15 @@ import dataclasses
 import math
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from irlax.nets.mlp import MLP
+
 __all__ = [
+    "Actor",
     "Categorical",
     "DiagonalGaussian",
     "Head",
@@ -40,18 +44,21 @@ __all__ = [
     "head_for_space",
 ]
 
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
 
 def _gaussian_log_density(z_source, mean, log_std):
     """`Σ_i log N(x_i; μ_i, σ_i²)` over the last axis."""
     z = (z_source - mean) * jnp.exp(-log_std)
-    return jnp.sum(-0.5 * z**2 - log_std - _HALF_LOG_2PI, axis=-1)
+    return jnp.sum(-0.5 * z**2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi), axis=-1)
 
 
 def _gaussian_entropy(log_std):
     """`Σ_i (½ log(2πe) + log σ_i)` over the last axis."""
-    return jnp.sum(0.5 * (1.0 + math.log(2.0 * math.pi)) + log_std, axis=-1)
+    return jnp.sum(0.5 * (1.0 + jnp.log(2.0 * jnp.pi)) + log_std, axis=-1)
+
+
+def _log_one_minus_tanh_sq(pre_tanh):
+    """`log(1 − tanh(u)²) = 2·(log 2 − u − softplus(−2u))`, exact where tanh(u)² rounds to 1."""
+    return 2.0 * (jnp.log(2.0) - pre_tanh - jax.nn.softplus(-2.0 * pre_tanh))
 
 
 def _gaussian_draw(dist, key):
@@ -314,11 +321,10 @@ class TanhGaussian:
         rounds onto the boundary (the form a sampler uses)."""
         mean, log_std = dist
         low, high = self.bounds(mean.dtype)
-        # log(1 − tanh(u)²) = 2·(log 2 − u − softplus(−2u)), exact where tanh(u)² rounds to 1.
-        log_one_minus_tanh_sq = 2.0 * (math.log(2.0) - pre_tanh - jax.nn.softplus(-2.0 * pre_tanh))
         z = (pre_tanh - mean) * jnp.exp(-log_std)
-        gaussian = -0.5 * z**2 - log_std - _HALF_LOG_2PI
-        return jnp.sum(gaussian - log_one_minus_tanh_sq - jnp.log((high - low) / 2), axis=-1)
+        gaussian = -0.5 * z**2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi)
+        scale = (high - low) / 2
+        return jnp.sum(gaussian - _log_one_minus_tanh_sq(pre_tanh) - jnp.log(scale), axis=-1)
 
     def log_prob(self, dist, action: jnp.ndarray) -> jnp.ndarray:
         """`log π(action)`, `[...]`, for an action strictly inside the box, `[..., *shape]`.
@@ -356,9 +362,7 @@ class TanhGaussian:
         mean, log_std = dist
         pre_tanh = _gaussian_draw(dist, key)
         low, high = self.bounds(mean.dtype)
-        log_jacobian = 2.0 * (
-            math.log(2.0) - pre_tanh - jax.nn.softplus(-2.0 * pre_tanh)
-        ) + jnp.log((high - low) / 2)
+        log_jacobian = _log_one_minus_tanh_sq(pre_tanh) + jnp.log((high - low) / 2)
         return _gaussian_entropy(log_std) + jnp.sum(log_jacobian, axis=-1)
 
     def to_env(self, action: jnp.ndarray) -> jnp.ndarray:
@@ -428,3 +432,82 @@ def head_for_space(space: Any, *, box: str = "gaussian", name: str = "the env's"
         f"{name} action space must be Discrete (.n), MultiDiscrete (.nvec) or Box (.shape, "
         f".low, .high), got {type(space).__name__}"
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """A policy network: an `MLP` from observation features to a head's distribution
+    parameters; a `DiagonalGaussian`'s log standard deviation is a learned vector independent
+    of the state (as in PPO), its mean the network's output.
+
+    Parameters: the MLP's for the categorical heads; `{"mean": MLP's, "log_std": [d]}` for
+    the Gaussian. Every method takes features `x [..., D]` (flattened, normalised
+    observations).
+
+    Attributes:
+        head: the policy head (`Categorical`, `MultiCategorical` or `DiagonalGaussian`).
+        hidden: widths of the hidden layers; () makes the logits or mean linear in `x`.
+        activation: the nonlinearity between layers.
+        out_scale: scale of the output layer's initialiser (small: a near-uniform start).
+        init_log_std: the Gaussian's initial log standard deviation.
+    """
+
+    head: Head
+    hidden: tuple[int, ...] = (64, 64)
+    activation: Any = nn.tanh
+    out_scale: float = 0.01
+    init_log_std: float = 0.0
+
+    def __post_init__(self):
+        if isinstance(self.head, TanhGaussian):
+            raise ValueError(
+                "Actor's head must be Categorical, MultiCategorical or DiagonalGaussian (a "
+                "state-independent standard deviation); got a TanhGaussian"
+            )
+
+    @property
+    def network(self) -> MLP:
+        """The MLP whose output is the logits or the mean."""
+        return MLP(self.hidden, self.head.n, self.activation, self.out_scale)
+
+    @property
+    def gaussian(self) -> bool:
+        """Whether the head is a Gaussian (parameters `{"mean", "log_std"}`)."""
+        return isinstance(self.head, DiagonalGaussian)
+
+    def init(self, key: jax.Array, x: jnp.ndarray) -> Any:
+        """Initial parameters, from features `x [1, D]`."""
+        params = self.network.init(key, x)
+        if self.gaussian:
+            log_std = jnp.full(self.head.n, self.init_log_std, jnp.float32)
+            return {"mean": params, "log_std": log_std}
+        return params
+
+    def dist(self, params: Any, x: jnp.ndarray):
+        """The head's distribution parameters at features `x [..., D]`."""
+        if self.gaussian:
+            mean = self.network.apply(params["mean"], x)
+            return mean, jnp.broadcast_to(params["log_std"], mean.shape)
+        return self.network.apply(params, x)
+
+    def log_prob(self, params, x, action):
+        """`log π(action | x)`, `[...]`."""
+        return self.head.log_prob(self.dist(params, x), action)
+
+    def sample(self, params, x, key):
+        """A draw `[..., *action_shape]` (a Gaussian's unclipped; see `head.to_env`)."""
+        return self.head.sample(self.dist(params, x), key)
+
+    def mode(self, params, x):
+        """The most probable action (the Gaussian's mean, unclipped)."""
+        return self.head.mode(self.dist(params, x))
+
+    def entropy(self, params, x):
+        """`H(π(·|x))`, `[...]` (exact for these heads)."""
+        return self.head.entropy(self.dist(params, x))
+
+    def act(self, params, x, key, deterministic):
+        """An action as the env takes it: a draw, or the mode when `deterministic`."""
+        d = self.dist(params, x)
+        action = jnp.where(deterministic, self.head.mode(d), self.head.sample(d, key))
+        return self.head.to_env(action)

@@ -14,7 +14,9 @@ adapter, `env.is_vector` true) already holds `num_envs` copies and is stepped by
 
 `reward_fn(reward_params, obs, action, next_obs) -> reward` replaces the env's reward when it is
 given (the hook the IRL methods train their policies through); `next_obs` is the observation
-the action led to, before any automatic reset.
+the action led to, before any automatic reset. `Trainer.update` also returns the `Transitions`
+it collected, with log π of each action, which is what adversarial IRL needs of a policy's
+samples; `Result.log_prob(obs, action)` scores any action under the trained policy.
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ class Trainer(NamedTuple):
     Attributes:
         init: `init(key) -> state`, a pytree holding everything training needs (parameters,
             optimiser states, env states, buffers, keys, `EpisodeStats`).
-        update: `update(state, reward_params) -> (state, metrics)`, one update (a rollout and
-            its gradient steps); `metrics` is a dict of scalars with at least
-            `episode_return` and `env_steps`.
+        update: `update(state, reward_params) -> (state, metrics, transitions)`, one update
+            (a rollout and its gradient steps); `metrics` is a dict of scalars with at least
+            `episode_return` and `env_steps`; `transitions` are the `Transitions` the update
+            collected, `[T, num_envs]` of them, acted on by the parameters before the update.
         result: `result(state, metrics) -> Result`, with `metrics` stacked over updates.
         n_updates: how many updates `make_train` runs (from the config's step budget).
     """
@@ -48,13 +51,46 @@ class Trainer(NamedTuple):
     n_updates: int
 
 
+@struct.dataclass
+class Transitions:
+    """The transitions one `Trainer.update` collected, in the order they were taken.
+
+    Every field has leading axes `[T, n]`: `T` steps (PPO, soft_pg, soft_q: `rollout_length`;
+    SAC: 1) of each of the `n = num_envs` parallel envs.
+
+    Attributes:
+        obs: `[T, n, ...]` the observations acted on, as the env returned them.
+        action: `[T, n, ...]` the actions as the env received them (a Gaussian's draw clipped
+            into the box).
+        next_obs: `[T, n, ...]` the observation each action led to, before any automatic reset
+            (`info["final_observation"]`): at a termination or truncation, the episode's last.
+        terminated: bool `[T, n]`, the episode ended in a terminal state.
+        truncated: bool `[T, n]`, the episode was cut off (a time limit).
+        log_prob: `[T, n]` `log π(action | obs)` under the policy that acted: the parameters
+            before the update, with the trainer's exploration (SAC's uniform actions before
+            `learning_starts`, soft_q's ε-mixture); for an on-policy trainer it is
+            `Result.log_prob` of the pre-update parameters.
+    """
+
+    obs: jnp.ndarray
+    action: jnp.ndarray
+    next_obs: jnp.ndarray
+    terminated: jnp.ndarray
+    truncated: jnp.ndarray
+    log_prob: jnp.ndarray
+
+
 def train_from(trainer: Trainer) -> Callable:
-    """`train(key, reward_params=None) -> Result`: init, `n_updates` updates, result."""
+    """`train(key, reward_params=None) -> Result`: init, `n_updates` updates, result.
+
+    Each update's transitions are discarded as it ends (nothing is stacked over the run, so
+    memory does not grow with the number of updates).
+    """
 
     def train(key: jax.Array, reward_params: Any = None) -> Result:
         state = trainer.init(key)
         state, metrics = jax.lax.scan(
-            lambda s, _: trainer.update(s, reward_params), state, None, trainer.n_updates
+            lambda s, _: trainer.update(s, reward_params)[:2], state, None, trainer.n_updates
         )
         return trainer.result(state, metrics)
 
@@ -74,16 +110,26 @@ class Result:
             and `env_steps`: environment steps taken so far.
         act_fn: `act_fn(params, obs, key, deterministic) -> action`, static.
         q_fn: `q_fn(params, obs) -> [A]` for value-based methods, else None; static.
+        log_prob_fn: `log_prob_fn(params, obs, action) -> log π(action | obs)`, static; None
+            for a result built without one.
     """
 
     params: Any
     metrics: dict
     act_fn: Callable = struct.field(pytree_node=False)
     q_fn: Callable | None = struct.field(pytree_node=False, default=None)
+    log_prob_fn: Callable | None = struct.field(pytree_node=False, default=None)
 
     def policy(self, obs: jnp.ndarray, key: jax.Array, deterministic: bool = False):
         """An action for one observation (sampled, or the mode with `deterministic=True`)."""
         return self.act_fn(self.params, obs, key, deterministic)
+
+    def log_prob(self, obs: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
+        """`log π(action | obs)` of one observation and action under the trained policy (for
+        soft_q, the Boltzmann policy `softmax(Q/τ)`); a scalar. `jax.vmap` it for a batch."""
+        if self.log_prob_fn is None:
+            raise ValueError("log_prob needs a Result built with a log_prob_fn")
+        return self.log_prob_fn(self.params, obs, action)
 
     def q_values(self, obs: jnp.ndarray) -> jnp.ndarray:
         """Soft Q-values `[A]` of one observation (value-based methods only)."""
@@ -135,6 +181,15 @@ class EpisodeStats:
         total = jnp.sum(jnp.where(seen, self.last_return, 0.0))
         count = jnp.sum(seen)
         return jnp.where(count > 0, total / jnp.maximum(count, 1), jnp.nan)
+
+
+def flat_obs(obs: jnp.ndarray, batch_ndim: int) -> jnp.ndarray:
+    """Observations as the float vectors a network reads: `[*batch, D]` from
+    `[*batch, *obs_shape]` (integer observations become float32)."""
+    obs = jnp.asarray(obs)
+    if not jnp.issubdtype(obs.dtype, jnp.floating):
+        obs = obs.astype(jnp.float32)
+    return jnp.reshape(obs, (*obs.shape[:batch_ndim], -1))
 
 
 def env_params_or_default(env, env_params):

@@ -7,11 +7,12 @@ generalized advantage estimates of that rollout (Schulman et al. 2016, eq. 16), 
 training is `lax.scan` over updates, so `jax.jit(jax.vmap(make_train(...)))(keys)` trains many
 seeds at once.
 
-The actor and the critic are separate `MLP`s. Discrete action spaces get a categorical policy
-over the actor's logits; `Box` spaces get a diagonal Gaussian whose mean is the actor's output
-and whose log standard deviation is a learned vector independent of the state. The Gaussian
-sample is clipped to the box only when it is sent to the env; its log-probability (and so the
-importance ratio) is that of the unclipped sample, as in the reference implementations.
+The actor (`irlax.nets.Actor`) and the critic are separate `MLP`s. Discrete action spaces get
+a categorical policy over the actor's logits (`MultiDiscrete` ones a multi-categorical);
+`Box` spaces get a diagonal Gaussian whose mean is the actor's output and whose log standard
+deviation is a learned vector independent of the state. The Gaussian sample is clipped to the
+box only when it is sent to the env; its log-probability (and so the importance ratio) is that
+of the unclipped sample, as in the reference implementations.
 
 Episodes that end by a time limit (truncated, not terminated) are bootstrapped: the TD error of
 the last step uses `discount * V(final_observation)`, the value of the observation the action led
@@ -21,7 +22,6 @@ to before the automatic reset; a terminated step bootstraps nothing.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import flax.linen as nn
@@ -38,13 +38,17 @@ from irlax.config import (
     require_int,
     require_real,
 )
+from irlax.envs.wrappers import RunningMeanVar
 from irlax.nets.mlp import MLP
+from irlax.nets.policies import Actor, head_for_space
 from irlax.rl._common import (
     EpisodeStats,
     Result,
     RewardFn,
     Trainer,
+    Transitions,
     env_params_or_default,
+    flat_obs,
     reset_envs,
     step_envs,
     train_from,
@@ -244,75 +248,6 @@ def clipped_surrogate_loss(
     return -jnp.mean(jnp.minimum(unclipped, clipped))
 
 
-def diagonal_gaussian_log_prob(
-    mean: jnp.ndarray, log_std: jnp.ndarray, action: jnp.ndarray
-) -> jnp.ndarray:
-    """`log N(action; mean, diag(exp(log_std))²)`, summed over the last axis: `[...]`."""
-    z = (action - mean) * jnp.exp(-log_std)
-    return jnp.sum(-0.5 * z**2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi), axis=-1)
-
-
-def diagonal_gaussian_entropy(log_std: jnp.ndarray) -> jnp.ndarray:
-    """Differential entropy of a diagonal Gaussian, `Σ_i (½ log(2πe) + log σ_i)`: `[...]`."""
-    return jnp.sum(0.5 * (1.0 + jnp.log(2.0 * jnp.pi)) + log_std, axis=-1)
-
-
-def diagonal_gaussian_sample(
-    mean: jnp.ndarray,
-    log_std: jnp.ndarray,
-    key: jax.Array,
-    low: jnp.ndarray,
-    high: jnp.ndarray,
-) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
-    """A Gaussian action: `(raw, env_action, log_prob)`.
-
-    `raw = mean + exp(log_std) ε` is what PPO learns from (its `log_prob` is that of `raw`);
-    `env_action = clip(raw, low, high)` is what the env receives.
-    """
-    raw = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
-    return raw, jnp.clip(raw, low, high), diagonal_gaussian_log_prob(mean, log_std, raw)
-
-
-# ---------------------------------------------------------------------------------------------
-# Running observation statistics.
-
-
-@struct.dataclass
-class ObsNorm:
-    """Running mean and variance of (flattened) observations.
-
-    Attributes:
-        mean: `[D]`.
-        var: `[D]` population variance.
-        count: how many observations (starts at a small positive number, as Gymnasium's).
-    """
-
-    mean: jnp.ndarray
-    var: jnp.ndarray
-    count: jnp.ndarray
-
-    @classmethod
-    def initial(cls, dim: int, dtype) -> ObsNorm:
-        """Statistics of no observations yet: mean 0, variance 1."""
-        return cls(jnp.zeros(dim, dtype), jnp.ones(dim, dtype), jnp.asarray(1e-4, dtype))
-
-    def update(self, batch: jnp.ndarray) -> ObsNorm:
-        """Merge a batch `[B, D]` (Chan et al.'s parallel variance update)."""
-        batch_mean = jnp.mean(batch, axis=0)
-        batch_var = jnp.var(batch, axis=0)
-        n = batch.shape[0]
-        total = self.count + n
-        delta = batch_mean - self.mean
-        mean = self.mean + delta * n / total
-        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
-        return ObsNorm(mean, m2 / total, total)
-
-    def apply(self, obs: jnp.ndarray) -> jnp.ndarray:
-        """Standardise `obs [..., D]` and clip to ±10."""
-        z = (obs - self.mean) / jnp.sqrt(self.var + 1e-8)
-        return jnp.clip(z, -_OBS_CLIP, _OBS_CLIP)
-
-
 # ---------------------------------------------------------------------------------------------
 # The trainer.
 
@@ -322,8 +257,8 @@ class PPOState:
     """Everything PPO carries from one update to the next.
 
     Attributes:
-        params: `{"actor", "critic"}` MLP parameters, plus `"log_std"` `[action_dim]` for Box
-            actions.
+        params: `{"actor", "critic"}`: the `Actor`'s parameters (for Box actions
+            `{"mean", "log_std"}`) and the critic MLP's.
         opt_state: the optax state of `params`.
         env_state: the envs' states.
         obs: `[num_envs, ...]` current observations (raw, not normalised).
@@ -337,14 +272,10 @@ class PPOState:
     opt_state: Any
     env_state: Any
     obs: jnp.ndarray
-    obs_norm: ObsNorm
+    obs_norm: RunningMeanVar
     stats: EpisodeStats
     env_steps: jnp.ndarray
     key: jax.Array
-
-
-def _flat(obs: jnp.ndarray, batch_ndim: int) -> jnp.ndarray:
-    return jnp.reshape(obs, (*obs.shape[:batch_ndim], -1))
 
 
 def make_trainer(
@@ -358,38 +289,25 @@ def make_trainer(
     Args:
         config: a `PPOConfig`.
         env: a gymnax-style env (or a host vector env holding `config.num_envs` copies) with a
-            `Discrete` or `Box` action space.
+            `Discrete`, `MultiDiscrete` or `Box` action space.
         env_params: the env's parameters; None for its defaults.
         reward_fn: `reward_fn(reward_params, obs, action, next_obs) -> reward` replacing the env's
             reward for learning (the action is the one the env received, clipped to the box);
             `metrics["episode_return"]` still reports the env's reward.
 
     Returns:
-        A `Trainer`. Metrics per update: `episode_return`, `env_steps`, `mean_reward` (the mean
+        A `Trainer`, whose `update` returns the rollout's `Transitions` (`[rollout_length,
+        num_envs]`; their `log_prob` is the Gaussian density of the clipped action the env
+        received). Metrics per update: `episode_return`, `env_steps`, `mean_reward` (the mean
         per-step reward learned from), `policy_loss` (`−L^CLIP`), `value_loss`, `entropy`,
         `approx_kl` (the `E[(ρ − 1) − log ρ]` estimator) and `clip_fraction` (of samples whose
         ratio left `[1 − ε, 1 + ε]`), the last five averaged over the update's minibatches.
     """
     check_config(config, PPOConfig)
     env_params = env_params_or_default(env, env_params)
-    space = env.action_space(env_params)
-    discrete = hasattr(space, "n")
-    if discrete:
-        n_actions = int(space.n)
-        action_shape: tuple[int, ...] = ()
-    elif hasattr(space, "low") and hasattr(space, "high"):
-        action_shape = tuple(space.shape)
-        n_actions = math.prod(action_shape)
-        low = jnp.broadcast_to(jnp.asarray(space.low), action_shape).reshape(-1)
-        high = jnp.broadcast_to(jnp.asarray(space.high), action_shape).reshape(-1)
-    else:
-        raise ValueError(
-            f"env's action space must be Discrete (with .n) or Box (with .low, .high), got "
-            f"{type(space).__name__}"
-        )
-
+    head = head_for_space(env.action_space(env_params))
     activation = ACTIVATIONS[config.activation]
-    actor = MLP(hidden=config.hidden, out=n_actions, activation=activation, out_scale=0.01)
+    actor = Actor(head, config.hidden, activation, 0.01, config.init_log_std)
     critic = MLP(hidden=config.hidden, out=1, activation=activation, out_scale=1.0)
     n_envs, length = config.num_envs, config.rollout_length
     grad_steps = config.update_epochs * config.num_minibatches
@@ -401,50 +319,26 @@ def make_trainer(
         optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5)
     )
 
-    def normalise(obs_norm: ObsNorm, obs: jnp.ndarray, batch_ndim: int) -> jnp.ndarray:
-        x = _flat(obs, batch_ndim)
-        return obs_norm.apply(x) if config.normalize_observations else x
+    def normalise(obs_norm: RunningMeanVar, obs: jnp.ndarray, batch_ndim: int) -> jnp.ndarray:
+        x = flat_obs(obs, batch_ndim)
+        if config.normalize_observations:
+            return obs_norm.normalize(x, clip=_OBS_CLIP)
+        return x
 
     def value(params, x):
         return critic.apply(params["critic"], x)[..., 0]
 
-    def log_prob_entropy(params, x, raw_action):
-        out = actor.apply(params["actor"], x)
-        if discrete:
-            logp = jax.nn.log_softmax(out)
-            chosen = jnp.take_along_axis(logp, raw_action[..., None].astype(jnp.int32), -1)
-            return chosen[..., 0], -jnp.sum(jnp.exp(logp) * logp, axis=-1)
-        log_std = jnp.broadcast_to(params["log_std"], out.shape)
-        return diagonal_gaussian_log_prob(out, log_std, raw_action), diagonal_gaussian_entropy(
-            log_std
-        )
-
-    def sample(params, x, key):
-        """`(raw, env_action, log_prob)` for a batch of normalised features `x [n, D]`."""
-        out = actor.apply(params["actor"], x)
-        if discrete:
-            action = jax.random.categorical(key, out)
-            logp = jnp.take_along_axis(jax.nn.log_softmax(out), action[..., None], -1)[..., 0]
-            return action, action, logp
-        log_std = jnp.broadcast_to(params["log_std"], out.shape)
-        raw, clipped, logp = diagonal_gaussian_sample(out, log_std, key, low, high)
-        return raw, clipped.reshape(out.shape[:-1] + action_shape), logp
-
     def init(key: jax.Array) -> PPOState:
         key, reset_key, actor_key, critic_key = jax.random.split(key, 4)
         obs, env_state = reset_envs(env, env_params, reset_key, n_envs)
-        x = _flat(obs, 1)
-        dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32
-        x = x.astype(dtype)
+        x = flat_obs(obs, 1)
         params = {"actor": actor.init(actor_key, x[:1]), "critic": critic.init(critic_key, x[:1])}
-        if not discrete:
-            params["log_std"] = jnp.full(n_actions, config.init_log_std, jnp.float32)
         return PPOState(
             params=params,
             opt_state=optimizer.init(params),
             env_state=env_state,
             obs=obs,
-            obs_norm=ObsNorm.initial(x.shape[-1], dtype),
+            obs_norm=RunningMeanVar.zeros((x.shape[-1],), x.dtype),
             stats=EpisodeStats.zeros(n_envs),
             env_steps=jnp.zeros((), jnp.int32),
             key=key,
@@ -452,7 +346,8 @@ def make_trainer(
 
     def loss_fn(params, batch):
         x, raw, old_logp, old_value, advantages, returns = batch
-        logp, entropy = log_prob_entropy(params, x, raw)
+        dist = actor.dist(params["actor"], x)
+        logp, entropy = head.log_prob(dist, raw), head.entropy(dist)
         v = value(params, x)
         if config.normalize_advantages:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
@@ -475,14 +370,15 @@ def make_trainer(
         }
         return total, aux
 
-    def update(state: PPOState, reward_params: Any = None) -> tuple[PPOState, dict]:
+    def update(state: PPOState, reward_params: Any = None):
         params = state.params
 
         def env_step(carry, _):
             env_state, obs, stats, key = carry
             key, act_key, step_key = jax.random.split(key, 3)
-            x = normalise(state.obs_norm, obs, 1)
-            raw, action, logp = sample(params, x, act_key)
+            dist = actor.dist(params["actor"], normalise(state.obs_norm, obs, 1))
+            raw, logp = head.sample_and_log_prob(dist, act_key)
+            action = head.to_env(raw)
             next_obs, env_state, env_reward, terminated, truncated, info = step_envs(
                 env, env_params, step_key, env_state, action
             )
@@ -490,24 +386,27 @@ def make_trainer(
             reward = transition_reward(reward_fn, reward_params, obs, action, final_obs, env_reward)
             done = jnp.logical_or(terminated, truncated)
             stats = stats.update(env_reward, done)
-            step = (obs, final_obs, raw, logp, reward, terminated, truncated)
-            return (env_state, next_obs, stats, key), step
+            taken = Transitions(
+                obs, action, final_obs, terminated, truncated, head.log_prob(dist, action)
+            )
+            return (env_state, next_obs, stats, key), (taken, raw, logp, reward)
 
         (env_state, obs, stats, key), rollout = jax.lax.scan(
             env_step, (state.env_state, state.obs, state.stats, state.key), None, length
         )
-        raw_obs, final_obs, raw, old_logp, reward, terminated, truncated = rollout
-        x = normalise(state.obs_norm, raw_obs, 2)
+        transitions, raw, old_logp, reward = rollout
+        x = normalise(state.obs_norm, transitions.obs, 2)
         # One critic pass over V(s_t) and V(s'_t) together (the policy is fixed in a rollout).
-        both = value(params, jnp.concatenate([x, normalise(state.obs_norm, final_obs, 2)]))
+        final_x = normalise(state.obs_norm, transitions.next_obs, 2)
+        both = value(params, jnp.concatenate([x, final_x]))
         old_value, next_value = both[:length], both[length:]
         reward = reward.astype(old_value.dtype)
         advantages, returns = generalized_advantages(
             reward,
             old_value,
             next_value,
-            terminated,
-            truncated,
+            transitions.terminated,
+            transitions.truncated,
             config.discount,
             config.gae_lambda,
         )
@@ -536,7 +435,7 @@ def make_trainer(
         )
         obs_norm = state.obs_norm
         if config.normalize_observations:
-            obs_norm = obs_norm.update(_flat(raw_obs, 2).reshape(config.batch_size, -1))
+            obs_norm = obs_norm.update(flat_obs(transitions.obs, 2).reshape(config.batch_size, -1))
         env_steps = state.env_steps + config.batch_size
         new_state = PPOState(
             params=params,
@@ -552,25 +451,24 @@ def make_trainer(
         metrics["episode_return"] = stats.mean_return()
         metrics["env_steps"] = env_steps
         metrics["mean_reward"] = jnp.mean(reward)
-        return new_state, metrics
+        return new_state, metrics, transitions
+
+    def features(params, obs):
+        x = flat_obs(obs, 0)
+        return params["obs_norm"].normalize(x, clip=_OBS_CLIP) if "obs_norm" in params else x
 
     def act_fn(params, obs, key, deterministic=False):
         """One action for one observation: sampled, or the mode (clipped to the box)."""
-        x = _flat(obs, 0)
-        if config.normalize_observations:
-            x = params["obs_norm"].apply(x)
-        out = actor.apply(params["actor"], x)
-        if discrete:
-            return jnp.where(deterministic, jnp.argmax(out), jax.random.categorical(key, out))
-        _, sampled, _ = diagonal_gaussian_sample(out, params["log_std"], key, low, high)
-        action = jnp.where(deterministic, jnp.clip(out, low, high), sampled)
-        return action.reshape(action_shape)
+        return actor.act(params["actor"], features(params, obs), key, deterministic)
+
+    def log_prob_fn(params, obs, action):
+        return actor.log_prob(params["actor"], features(params, obs), action)
 
     def result(state: PPOState, metrics: dict) -> Result:
         params = dict(state.params)
         if config.normalize_observations:
             params["obs_norm"] = state.obs_norm
-        return Result(params=params, metrics=metrics, act_fn=act_fn)
+        return Result(params=params, metrics=metrics, act_fn=act_fn, log_prob_fn=log_prob_fn)
 
     return Trainer(init=init, update=update, result=result, n_updates=config.n_updates)
 

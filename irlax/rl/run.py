@@ -63,7 +63,7 @@ def run(
     fingerprint = json.loads(json.dumps(fingerprint or {}))  # normalise tuples to lists
     total = trainer.n_updates
     state = trainer.init(key)
-    _, step_metrics = jax.eval_shape(trainer.update, state, reward_params)
+    _, step_metrics, _ = jax.eval_shape(trainer.update, state, reward_params)
     metrics = {name: _empty(total, m) for name, m in step_metrics.items()}
     done = 0
     path = None if checkpoint is None else Path(checkpoint)
@@ -84,7 +84,8 @@ def run(
             raise ValueError(f"the checkpoint {path} says {done} of {total} updates are done")
 
     def updates(state, n):
-        return jax.lax.scan(lambda s, _: trainer.update(s, reward_params), state, None, n)
+        # Each update's transitions are dropped as it ends (not stacked over the chunk).
+        return jax.lax.scan(lambda s, _: trainer.update(s, reward_params)[:2], state, None, n)
 
     compiled = jax.jit(updates, static_argnums=1)
     while done < total:

@@ -20,8 +20,13 @@ algorithm and changes the heads: the policy is categorical, each Q-network outpu
 action values, and every expectation over actions (the target's `E_{a'~π}`, the policy loss,
 the entropy in the temperature loss) is computed exactly as a sum over actions rather than
 sampled. With a fixed temperature its fixed point is the soft-optimal Q of soft value
-iteration with the expected backup (`irlax.mdp.soft_value_iteration`), up to the constant
-`α·log A` per step that the uniform action prior there subtracts.
+iteration with its defaults (`irlax.mdp.soft_value_iteration`: expected backup, plain soft
+maximum).
+
+The losses are module-level pure functions of arrays (`soft_bellman_target`, `critic_loss`,
+`actor_loss`, `discrete_actor_loss`, `discrete_soft_value`, `temperature_loss`), for methods
+that build on SAC's pieces (IQ-Learn, AIRL with a SAC generator); the policy heads are
+`irlax.nets.policies`' `TanhGaussian` and `Categorical`.
 
 One `update` steps every parallel env once (uniformly random actions until `learning_starts`
 env steps have been taken), writes the transitions into a fixed-size circular replay buffer
@@ -52,12 +57,15 @@ from flax import struct
 
 from irlax.config import check_config, require_bool, require_hidden, require_int, require_real
 from irlax.nets.mlp import MLP
+from irlax.nets.policies import Categorical, TanhGaussian, head_for_space
 from irlax.rl._common import (
     EpisodeStats,
     Result,
     RewardFn,
     Trainer,
+    Transitions,
     env_params_or_default,
+    flat_obs,
     reset_envs,
     step_envs,
     train_from,
@@ -145,81 +153,108 @@ class SACConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# The tanh-squashed Gaussian (Haarnoja et al. 2018, Appendix C)
+# The losses, as pure functions of arrays (for SAC and any method built on its pieces)
 
 
-def _log_one_minus_tanh_sq(pre_tanh: jnp.ndarray) -> jnp.ndarray:
-    """`log(1 − tanh(u)²) = 2·(log 2 − u − softplus(−2u))`, exact where tanh(u)² rounds to 1."""
-    return 2.0 * (jnp.log(2.0) - pre_tanh - jax.nn.softplus(-2.0 * pre_tanh))
-
-
-def tanh_gaussian_log_prob(
-    pre_tanh: jnp.ndarray, mean: jnp.ndarray, log_std: jnp.ndarray, scale: jnp.ndarray
+def soft_bellman_target(
+    reward: jnp.ndarray, terminated: jnp.ndarray, next_value: jnp.ndarray, discount: float
 ) -> jnp.ndarray:
-    """Log-density of `a = center + scale·tanh(u)`, `u ~ N(mean, exp(log_std)²)`, at `u`.
+    """The critics' regression target `y = r + γ·(1 − terminated)·V̄(s')`, without gradient.
 
-    Haarnoja et al. (2018), Appendix C, with the affine map onto the box:
-    `log π(a) = Σ_i [log N(u_i; μ_i, σ_i) − log(1 − tanh(u_i)²) − log scale_i]`.
+    Haarnoja et al. (2018), eqs. 2–3 inside eq. 5, with `V̄(s') = E_{a'~π}[min_i Q̄_i(s', a')
+    − α·log π(a'|s')]` from the target critics (`discrete_soft_value`, or one sample
+    `q − α·log_prob` for continuous actions). A time limit is not a termination: pass
+    `terminated` only.
 
     Args:
-        pre_tanh: `[..., d]` the Gaussian sample `u` (evaluating at `u` rather than at `a`
-            avoids `atanh` of an action on the boundary).
-        mean: `[..., d]` μ.
-        log_std: `[..., d]` log σ.
-        scale: `[d]` half-widths `(high − low)/2` of the action box.
+        reward: `[B]` rewards.
+        terminated: `[B]` bool, the transition entered a terminal state.
+        next_value: `[B]` `V̄(s')`.
+        discount: γ.
 
     Returns:
-        `[...]` the log-density of the action, in the env's action units.
+        `[B]` the targets, under `stop_gradient`.
     """
-    z = (pre_tanh - mean) * jnp.exp(-log_std)
-    gaussian = -0.5 * z**2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi)
-    return jnp.sum(gaussian - _log_one_minus_tanh_sq(pre_tanh) - jnp.log(scale), axis=-1)
+    live = 1.0 - terminated.astype(next_value.dtype)
+    return jax.lax.stop_gradient(reward + discount * live * next_value)
 
 
-def tanh_gaussian_sample(
-    key: jax.Array,
-    mean: jnp.ndarray,
-    log_std: jnp.ndarray,
-    low: jnp.ndarray,
-    high: jnp.ndarray,
+def critic_loss(q: jnp.ndarray, target: jnp.ndarray) -> jnp.ndarray:
+    """The soft Bellman residual of every critic, summed over critics (Haarnoja et al. 2018,
+    eq. 5, without its ½): `Σ_k mean_b (Q_k(s_b, a_b) − y_b)²`.
+
+    Args:
+        q: `[K, B]` the K critics' Q-values of the batch's actions (K = 2: the twins).
+        target: `[B]` from `soft_bellman_target`.
+
+    Returns:
+        A scalar.
+    """
+    return jnp.sum(jnp.mean((q - target) ** 2, axis=-1))
+
+
+def actor_loss(log_prob: jnp.ndarray, q: jnp.ndarray, temperature) -> jnp.ndarray:
+    """The policy loss with reparameterised actions (Haarnoja et al. 2018, eq. 7):
+    `J_π = mean_b[α·log π(a_b|s_b) − Q(s_b, a_b)]`, `a_b = f(ε_b; s_b)` drawn from π.
+
+    Args:
+        log_prob: `[B]` `log π(a_b|s_b)`, differentiable in the policy's parameters.
+        q: `[B]` `min_i Q_i(s_b, a_b)` at the same actions (differentiable through `a_b`).
+        temperature: α.
+
+    Returns:
+        A scalar.
+    """
+    return jnp.mean(temperature * log_prob - q)
+
+
+def discrete_actor_loss(
+    log_policy: jnp.ndarray, q: jnp.ndarray, temperature
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """A reparameterised sample of the tanh-squashed Gaussian on `[low, high]`.
+    """The discrete policy loss, its expectation over actions exact (Christodoulou 2019, §3):
+    `J_π = mean_s Σ_a π(a|s)·(α·log π(a|s) − Q(s, a))`.
 
     Args:
-        key: PRNG key.
-        mean: `[..., d]` μ of the Gaussian before the tanh.
-        log_std: `[..., d]` log σ.
-        low: `[d]` lower bounds of the action box.
-        high: `[d]` upper bounds.
+        log_policy: `[B, A]` `log π(·|s)`.
+        q: `[B, A]` `min_i Q_i(s, ·)`.
+        temperature: α.
 
     Returns:
-        `(action [..., d], log_prob [...])`, differentiable in `mean` and `log_std`.
+        `(loss, entropy)`: the scalar loss and the policy's mean entropy on the batch.
     """
-    pre_tanh = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
-    center, scale = (high + low) / 2, (high - low) / 2
-    action = center + scale * jnp.tanh(pre_tanh)
-    return action, tanh_gaussian_log_prob(pre_tanh, mean, log_std, scale)
+    pi = jnp.exp(log_policy)
+    loss = jnp.mean(jnp.sum(pi * (temperature * log_policy - q), axis=-1))
+    entropy = -jnp.mean(jnp.sum(pi * log_policy, axis=-1))
+    return loss, entropy
 
 
-def tanh_gaussian_action_log_prob(
-    action: jnp.ndarray,
-    mean: jnp.ndarray,
-    log_std: jnp.ndarray,
-    low: jnp.ndarray,
-    high: jnp.ndarray,
-) -> jnp.ndarray:
-    """Log-density of the tanh-squashed Gaussian at an action strictly inside `[low, high]`.
+def discrete_soft_value(log_policy: jnp.ndarray, q: jnp.ndarray, temperature) -> jnp.ndarray:
+    """`V(s) = Σ_a π(a|s)·(Q(s, a) − α·log π(a|s))`, `[B]`: eq. 3 of Haarnoja et al. (2018)
+    with the expectation over actions exact (Christodoulou 2019, §3).
 
-    Inverts the squashing (`u = atanh((a − center)/scale)`) and calls `tanh_gaussian_log_prob`;
-    for scoring given actions (behaviour cloning, likelihoods). Actions on the boundary have
-    density 0 (log −inf) in exact arithmetic and are unreliable here.
+    Args:
+        log_policy: `[B, A]`.
+        q: `[B, A]`.
+        temperature: α.
+    """
+    return jnp.sum(jnp.exp(log_policy) * (q - temperature * log_policy), axis=-1)
+
+
+def temperature_loss(log_temperature: jnp.ndarray, entropy, target_entropy) -> jnp.ndarray:
+    """The temperature's loss in `log α` (Haarnoja et al. 2018, eqs. 17–18):
+    `J(α) = α·(H(π) − H̄)`, the entropy estimate held fixed; gradient descent raises α while
+    the policy's entropy is below the target `H̄` and lowers it while above.
+
+    Args:
+        log_temperature: log α (the variable optimised).
+        entropy: the policy's entropy estimate on the batch (no gradient flows into it).
+        target_entropy: H̄.
 
     Returns:
-        `[...]` log π(a).
+        A scalar.
     """
-    center, scale = (high + low) / 2, (high - low) / 2
-    pre_tanh = jnp.arctanh((action - center) / scale)
-    return tanh_gaussian_log_prob(pre_tanh, mean, log_std, scale)
+    gap = jax.lax.stop_gradient(jnp.asarray(entropy - target_entropy, log_temperature.dtype))
+    return jnp.exp(log_temperature) * gap
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,97 +288,57 @@ class _ContinuousCritic(nn.Module):
         return MLP(self.hidden, 1, nn.relu)(x)[..., 0]
 
 
-class _Spec(NamedTuple):
-    """What the networks need to know about the action space (static)."""
-
-    discrete: bool
-    n_actions: int  # A for discrete actions, d for a Box
-    action_shape: tuple[int, ...]
-    low: np.ndarray  # flat [d] bounds of a Box (empty for discrete)
-    high: np.ndarray
-
-
-def _action_spec(env, env_params) -> _Spec:
-    space = env.action_space(env_params)
-    if hasattr(space, "n"):
-        n = int(space.n)
-        if n < 2:
-            raise ValueError(f"discrete SAC needs at least 2 actions, the env has {n}")
-        return _Spec(True, n, (), np.zeros(0), np.zeros(0))
-    if not (hasattr(space, "low") and hasattr(space, "high") and hasattr(space, "shape")):
+def _action_head(env, env_params) -> Categorical | TanhGaussian:
+    """The policy head of the env's action space: categorical, or tanh-squashed Gaussian."""
+    head = head_for_space(env.action_space(env_params), box="tanh", name="SAC: the env's")
+    if isinstance(head, Categorical):
+        if head.n < 2:
+            raise ValueError(f"discrete SAC needs at least 2 actions, the env has {head.n}")
+        return head
+    if not isinstance(head, TanhGaussian):
         raise ValueError(
-            f"the env's action space must be Discrete (.n) or Box (.low, .high, .shape), "
-            f"got {type(space).__name__}"
+            "SAC needs a Discrete or bounded Box action space, got "
+            f"{type(env.action_space(env_params)).__name__}"
         )
-    shape = tuple(int(d) for d in space.shape)
-    d = int(np.prod(shape)) if shape else 1
-    low = np.broadcast_to(np.asarray(space.low, np.float64), shape).reshape(d)
-    high = np.broadcast_to(np.asarray(space.high, np.float64), shape).reshape(d)
-    if not (np.isfinite(low).all() and np.isfinite(high).all() and (low < high).all()):
-        raise ValueError(
-            "SAC squashes actions into the action box, so its bounds must be finite with "
-            f"low < high; got low={space.low}, high={space.high}"
-        )
-    return _Spec(False, d, shape, low, high)
-
-
-def _flat(obs: jnp.ndarray, batch_dims: int) -> jnp.ndarray:
-    """Observations as float vectors: `[..batch, D]`."""
-    obs = jnp.asarray(obs)
-    if not jnp.issubdtype(obs.dtype, jnp.floating):
-        obs = obs.astype(jnp.float32)
-    return obs.reshape((*obs.shape[:batch_dims], -1))
+    return head
 
 
 class _Model(NamedTuple):
     """The networks of one trainer and the maths that uses them (all static)."""
 
-    spec: _Spec
+    head: Categorical | TanhGaussian
     actor: nn.Module
     critic: nn.Module
+
+    @property
+    def discrete(self) -> bool:
+        return isinstance(self.head, Categorical)
 
     # -- parameters ---------------------------------------------------------------------------
     def init(self, key: jax.Array, obs: jnp.ndarray) -> tuple[Any, Any]:
         """Actor parameters and twin critic parameters (stacked on a leading axis of 2)."""
         k_actor, k_critic = jax.random.split(key)
-        x = _flat(obs, 0)[None]
+        x = flat_obs(obs, 0)[None]
         actor_params = self.actor.init(k_actor, x)
         keys = jax.random.split(k_critic, 2)
-        if self.spec.discrete:
+        if self.discrete:
             critic_params = jax.vmap(self.critic.init, in_axes=(0, None))(keys, x)
         else:
-            a = jnp.zeros((1, self.spec.n_actions), x.dtype)
+            a = jnp.zeros((1, self.head.n), x.dtype)
             critic_params = jax.vmap(self.critic.init, in_axes=(0, None, None))(keys, x, a)
         return actor_params, critic_params
 
     # -- policy -------------------------------------------------------------------------------
-    def _bounds(self, dtype):
-        low = jnp.asarray(self.spec.low, dtype)
-        high = jnp.asarray(self.spec.high, dtype)
-        return low, high
+    def dist(self, actor_params, obs: jnp.ndarray):
+        """The head's distribution parameters at features `obs [B, D]`."""
+        return self.actor.apply(actor_params, obs)
 
-    def log_policy(self, actor_params, obs: jnp.ndarray) -> jnp.ndarray:
-        """Discrete: `log π(·|s)`, `[B, A]`."""
-        return jax.nn.log_softmax(self.actor.apply(actor_params, obs), axis=-1)
-
-    def sample(self, actor_params, obs: jnp.ndarray, key: jax.Array):
-        """Continuous: a reparameterised action `[B, d]` (env units) and its log π `[B]`."""
-        mean, log_std = self.actor.apply(actor_params, obs)
-        low, high = self._bounds(mean.dtype)
-        return tanh_gaussian_sample(key, mean, log_std, low, high)
-
-    def act(self, actor_params, obs: jnp.ndarray, key: jax.Array, deterministic) -> jnp.ndarray:
-        """An action for each observation of a batch `[B, D]`, in the env's format."""
-        if self.spec.discrete:
-            logits = self.actor.apply(actor_params, obs)
-            sampled = jax.random.categorical(key, logits, axis=-1)
-            return jnp.where(deterministic, jnp.argmax(logits, axis=-1), sampled)
-        mean, log_std = self.actor.apply(actor_params, obs)
-        low, high = self._bounds(mean.dtype)
-        sampled, _ = tanh_gaussian_sample(key, mean, log_std, low, high)
-        mode = (high + low) / 2 + (high - low) / 2 * jnp.tanh(mean)
-        action = jnp.where(deterministic, mode, sampled)
-        return action.reshape((obs.shape[0], *self.spec.action_shape))
+    def act(self, actor_params, obs, key, deterministic):
+        """`(action, log π(action))` for each observation of a batch `[B, D]`: a draw (or the
+        mode when `deterministic`, whose log-probability is then not meaningful)."""
+        dist = self.dist(actor_params, obs)
+        sampled, log_prob = self.head.sample_and_log_prob(dist, key)
+        return jnp.where(deterministic, self.head.mode(dist), sampled), log_prob
 
     # -- critics ------------------------------------------------------------------------------
     def q_all(self, critic_params, obs: jnp.ndarray) -> jnp.ndarray:
@@ -352,10 +347,10 @@ class _Model(NamedTuple):
 
     def q_of(self, critic_params, obs: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
         """Twin Q-values of given actions, `[2, B]` (env-format actions)."""
-        if self.spec.discrete:
+        if self.discrete:
             q = self.q_all(critic_params, obs)
             return jnp.take_along_axis(q, action[None, :, None].astype(jnp.int32), -1)[..., 0]
-        low, high = self._bounds(obs.dtype)
+        low, high = self.head.bounds(obs.dtype)
         a = action.reshape(action.shape[0], -1).astype(obs.dtype)
         unit = (a - (high + low) / 2) / ((high - low) / 2)
         return jax.vmap(self.critic.apply, in_axes=(0, None, None))(critic_params, obs, unit)
@@ -364,51 +359,46 @@ class _Model(NamedTuple):
     def soft_value(self, actor_params, critic_params, obs, key, temperature):
         """`E_{a~π}[min_i Q_i(s, a) − α·log π(a|s)]` `[B]`: exact sum for discrete actions, one
         reparameterised sample for a Box."""
-        if self.spec.discrete:
-            log_pi = self.log_policy(actor_params, obs)
+        dist = self.dist(actor_params, obs)
+        if self.discrete:
             q = jnp.min(self.q_all(critic_params, obs), axis=0)
-            return jnp.sum(jnp.exp(log_pi) * (q - temperature * log_pi), axis=-1)
-        action, log_pi = self.sample(actor_params, obs, key)
+            return discrete_soft_value(self.head.log_probs(dist), q, temperature)
+        action, log_pi = self.head.sample_and_log_prob(dist, key)
         q = jnp.min(self.q_of(critic_params, obs, action), axis=0)
         return q - temperature * log_pi
 
     def actor_loss(self, actor_params, critic_params, obs, key, temperature):
-        """Eq. 7, `E[α·log π(a|s) − min_i Q_i(s, a)]`, and the policy's entropy estimate."""
-        if self.spec.discrete:
-            log_pi = self.log_policy(actor_params, obs)
-            pi = jnp.exp(log_pi)
+        """Eq. 7 (Christodoulou's exact sum for discrete actions) and the policy's entropy
+        estimate (exact, or the mean of −log π of the sampled actions)."""
+        dist = self.dist(actor_params, obs)
+        if self.discrete:
             q = jnp.min(self.q_all(critic_params, obs), axis=0)
-            loss = jnp.mean(jnp.sum(pi * (temperature * log_pi - q), axis=-1))
-            entropy = -jnp.mean(jnp.sum(pi * log_pi, axis=-1))
-            return loss, entropy
-        action, log_pi = self.sample(actor_params, obs, key)
+            return discrete_actor_loss(self.head.log_probs(dist), q, temperature)
+        action, log_pi = self.head.sample_and_log_prob(dist, key)
         q = jnp.min(self.q_of(critic_params, obs, action), axis=0)
-        return jnp.mean(temperature * log_pi - q), -jnp.mean(log_pi)
+        return actor_loss(log_pi, q, temperature), -jnp.mean(log_pi)
 
 
-def _make_model(config: SACConfig, spec: _Spec) -> _Model:
+def _make_model(config: SACConfig, head: Categorical | TanhGaussian) -> _Model:
     hidden = tuple(config.hidden)
-    if spec.discrete:
+    if isinstance(head, Categorical):
         # A small output scale starts the policy near uniform (maximum entropy).
-        actor = MLP(hidden, spec.n_actions, nn.relu, out_scale=0.01)
-        critic = MLP(hidden, spec.n_actions, nn.relu)
+        actor = MLP(hidden, head.n, nn.relu, out_scale=0.01)
+        critic = MLP(hidden, head.n, nn.relu)
     else:
-        actor = _GaussianActor(hidden, spec.n_actions)
+        actor = _GaussianActor(hidden, head.n)
         critic = _ContinuousCritic(hidden)
-    return _Model(spec, actor, critic)
+    return _Model(head, actor, critic)
 
 
-def default_target_entropy(config: SACConfig, spec: _Spec) -> float:
-    """`config.target_entropy`, or its default for the action space (see `SACConfig`)."""
+def default_target_entropy(config: SACConfig, head: Categorical | TanhGaussian) -> float:
+    """`config.target_entropy`, or its default for the action space's head (see
+    `SACConfig`)."""
     if config.target_entropy is not None:
         return float(config.target_entropy)
-    if spec.discrete:
-        return DISCRETE_TARGET_ENTROPY_SCALE * float(np.log(spec.n_actions))
-    return -float(spec.n_actions)
-
-
-# ---------------------------------------------------------------------------------------------
-# Replay buffer
+    if isinstance(head, Categorical):
+        return DISCRETE_TARGET_ENTROPY_SCALE * float(np.log(head.n))
+    return -float(head.n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,7 +460,9 @@ def make_trainer(
             in place of the env's reward (relabelled on every sampled batch).
 
     Returns:
-        A `Trainer` with `n_updates = total_steps // num_envs`. Each update's metrics:
+        A `Trainer` with `n_updates = total_steps // num_envs`, whose `update` returns the
+        `Transitions` of its one env step (`[1, num_envs]`; `log_prob` is that of the uniform
+        distribution before `learning_starts`, of the policy after). Each update's metrics:
         `episode_return`, `env_steps`, `q_loss` (summed squared TD error of both Q-networks,
         batch mean), `actor_loss` (eq. 7), `temperature` (α after the update) and `entropy`
         (the policy's entropy on the batch: exact for discrete actions, the mean of −log π of
@@ -486,12 +478,12 @@ def make_trainer(
     """
     check_config(config, SACConfig)
     env_params = env_params_or_default(env, env_params)
-    spec = _action_spec(env, env_params)
-    model = _make_model(config, spec)
-    target_entropy = default_target_entropy(config, spec)
-    if spec.discrete and config.learn_temperature and target_entropy >= np.log(spec.n_actions):
+    head = _action_head(env, env_params)
+    model = _make_model(config, head)
+    target_entropy = default_target_entropy(config, head)
+    if model.discrete and config.learn_temperature and target_entropy >= np.log(head.n):
         raise ValueError(
-            f"target_entropy must be < log A = {np.log(spec.n_actions):.4f} for {spec.n_actions} "
+            f"target_entropy must be < log A = {np.log(head.n):.4f} for {head.n} "
             f"discrete actions (no policy has more entropy), got {target_entropy}"
         )
     n_envs = config.num_envs
@@ -502,10 +494,10 @@ def make_trainer(
         obs, env_state = reset_envs(env, env_params, k_env, n_envs)
         actor_params, critic_params = model.init(k_net, obs[0])
         log_temperature = jnp.log(jnp.asarray(config.temperature, jnp.float32))
-        if spec.discrete:
+        if model.discrete:
             action = jnp.zeros((), jnp.int32)
         else:
-            action = jnp.zeros(spec.action_shape, jnp.float32)
+            action = jnp.zeros(head.shape, jnp.float32)
         buffer = ReplayBuffer.empty(config.buffer_size, obs[0], action, jnp.float32(0))
         return SACState(
             actor_params=actor_params,
@@ -523,19 +515,12 @@ def make_trainer(
             key=k_state,
         )
 
-    def random_actions(key: jax.Array, like: jnp.ndarray) -> jnp.ndarray:
-        if spec.discrete:
-            return jax.random.randint(key, (n_envs,), 0, spec.n_actions).astype(like.dtype)
-        low, high = (jnp.asarray(b, like.dtype) for b in (spec.low, spec.high))
-        u = jax.random.uniform(key, (n_envs, spec.n_actions), like.dtype)
-        return (low + u * (high - low)).reshape(like.shape)
-
     def gradient_step(carry, key, reward_params):
         actor_params, critic_params, target_params, log_temp, opt_states, buffer = carry
         actor_opt, critic_opt, temp_opt = opt_states
         k_batch, k_next, k_pi = jax.random.split(key, 3)
         batch = buffer.sample(k_batch, config.batch_size)
-        obs, next_obs = _flat(batch.obs, 1), _flat(batch.next_obs, 1)
+        obs, next_obs = flat_obs(batch.obs, 1), flat_obs(batch.next_obs, 1)
         reward = transition_reward(
             reward_fn, reward_params, batch.obs, batch.action, batch.next_obs, batch.reward
         )
@@ -543,12 +528,10 @@ def make_trainer(
 
         # Soft Bellman target with the target networks (eqs. 2-3, clipped double Q).
         next_value = model.soft_value(actor_params, target_params, next_obs, k_next, temperature)
-        live = 1.0 - batch.terminated.astype(next_value.dtype)
-        target = jax.lax.stop_gradient(reward + config.discount * live * next_value)
+        target = soft_bellman_target(reward, batch.terminated, next_value, config.discount)
 
         def q_loss_fn(params):
-            q = model.q_of(params, obs, batch.action)
-            return jnp.sum(jnp.mean((q - target) ** 2, axis=-1))
+            return critic_loss(model.q_of(params, obs, batch.action), target)
 
         q_loss, grads = jax.value_and_grad(q_loss_fn)(critic_params)
         updates, critic_opt = optimiser.update(grads, critic_opt, critic_params)
@@ -563,8 +546,7 @@ def make_trainer(
 
         if config.learn_temperature:
             # Eq. 18 with the entropy estimate of the policy before this step's update.
-            gap = jax.lax.stop_gradient(entropy - target_entropy).astype(log_temp.dtype)
-            grad = jax.grad(lambda lt: jnp.exp(lt) * gap)(log_temp)
+            grad = jax.grad(temperature_loss)(log_temp, entropy, target_entropy)
             updates, temp_opt = optimiser.update(grad, temp_opt, log_temp)
             log_temp = optax.apply_updates(log_temp, updates)
 
@@ -589,18 +571,18 @@ def make_trainer(
         key, k_policy, k_random, k_step, k_learn = jax.random.split(state.key, 5)
 
         # Act: uniformly at random until learning_starts env steps, then by the policy.
-        policy_action = model.act(
-            state.actor_params, _flat(state.obs, 1), k_policy, deterministic=False
+        policy_action, policy_log_prob = model.act(
+            state.actor_params, flat_obs(state.obs, 1), k_policy, deterministic=False
         )
-        action = jnp.where(
-            state.env_steps < config.learning_starts,
-            random_actions(k_random, policy_action),
-            policy_action,
-        )
+        random_action, random_log_prob = head.uniform(k_random, (n_envs,), policy_action.dtype)
+        exploring = state.env_steps < config.learning_starts
+        action = jnp.where(exploring, random_action, policy_action)
+        log_prob = jnp.where(exploring, random_log_prob, policy_log_prob)
         next_obs, env_state, reward, terminated, truncated, info = step_envs(
             env, env_params, k_step, state.env_state, action
         )
         final_obs = info["final_observation"]
+        taken = Transitions(state.obs, action, final_obs, terminated, truncated, log_prob)
         buffer = state.buffer.add(state.obs, action, reward, final_obs, terminated)
         stats = state.stats.update(reward, jnp.logical_or(terminated, truncated))
         env_steps = state.env_steps + n_envs
@@ -649,13 +631,17 @@ def make_trainer(
             "episode_return": stats.mean_return(),
             "env_steps": env_steps,
         }
-        return state, metrics
+        return state, metrics, jax.tree.map(lambda x: x[None], taken)
 
     def act_fn(params, obs, key, deterministic=False):
-        return model.act(params["actor"], _flat(obs, 0)[None], key, deterministic)[0]
+        return model.act(params["actor"], flat_obs(obs, 0)[None], key, deterministic)[0][0]
+
+    def log_prob_fn(params, obs, action):
+        dist = model.dist(params["actor"], flat_obs(obs, 0)[None])
+        return head.log_prob(dist, jnp.asarray(action)[None])[0]
 
     def q_fn(params, obs):
-        return jnp.min(model.q_all(params["critic"], _flat(obs, 0)[None]), axis=0)[0]
+        return jnp.min(model.q_all(params["critic"], flat_obs(obs, 0)[None]), axis=0)[0]
 
     def result(state: SACState, metrics: dict) -> Result:
         params = {
@@ -667,7 +653,8 @@ def make_trainer(
             params=params,
             metrics=metrics,
             act_fn=act_fn,
-            q_fn=q_fn if spec.discrete else None,
+            q_fn=q_fn if model.discrete else None,
+            log_prob_fn=log_prob_fn,
         )
 
     return Trainer(init, update, result, config.total_steps // n_envs)

@@ -14,31 +14,32 @@ Monte-Carlo returns (bootstrapped only where a rollout or episode is cut short).
 Each update collects an on-policy rollout of `num_envs × rollout_length` steps and takes one
 gradient step on the actor and the critic. For a tabular softmax policy the fixed point is
 `π(a|s) ∝ exp(Q^π(s, a)/τ)`, the soft-optimal policy that `irlax.mdp.soft_value_iteration`
-computes. Discrete actions get a categorical policy; continuous ones a Gaussian with a learned
-state-independent standard deviation (sampled actions are clipped to the action space's bounds
-before the env sees them; the log-density is of the unclipped sample).
+computes. The actor is an `irlax.nets.Actor`: a categorical policy for discrete actions
+(multi-categorical for `MultiDiscrete`), a Gaussian with a learned state-independent standard
+deviation for continuous ones (sampled actions are clipped to the action space's bounds before
+the env sees them; the gradient uses the log-density of the unclipped sample).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import struct
 
 from irlax.config import check_config, require_hidden, require_int, require_real
 from irlax.nets.mlp import MLP
+from irlax.nets.policies import Actor, head_for_space
 from irlax.rl._common import (
     EpisodeStats,
     Result,
     Trainer,
+    Transitions,
     env_params_or_default,
+    flat_obs,
     reset_envs,
     step_envs,
     train_from,
@@ -106,34 +107,8 @@ class SoftPGConfig:
         require_hidden(self)
 
 
-class Policy(NamedTuple):
-    """The actor's distribution, as pure functions of its parameters.
-
-    Attributes:
-        init: `init(key, obs [1, D]) -> params`.
-        log_prob: `log_prob(params, obs [n, ...], action [n, ...]) -> [n]`.
-        sample: `sample(params, obs [n, ...], key) -> action [n, ...]` (unclipped).
-        mode: `mode(params, obs [n, ...]) -> action [n, ...]`.
-        entropy: `entropy(params, obs [n, ...]) -> [n]`.
-        to_env: maps a sampled action onto what the env accepts (clipping for a Box).
-        discrete: whether the actions are discrete.
-    """
-
-    init: Callable
-    log_prob: Callable
-    sample: Callable
-    mode: Callable
-    entropy: Callable
-    to_env: Callable
-    discrete: bool
-
-
-def _flat(obs: jnp.ndarray) -> jnp.ndarray:
-    return jnp.reshape(obs, (obs.shape[0], -1)).astype(jnp.float32)
-
-
-def make_policy(config: SoftPGConfig, env, env_params=None) -> Policy:
-    """The actor of `config` for `env`'s action space: categorical or diagonal Gaussian.
+def make_policy(config: SoftPGConfig, env, env_params=None) -> Actor:
+    """The actor of `config` for `env`'s action space (`irlax.nets.Actor`).
 
     Args:
         config: a `SoftPGConfig` (its `hidden` and `init_log_std`).
@@ -141,90 +116,16 @@ def make_policy(config: SoftPGConfig, env, env_params=None) -> Policy:
         env_params: its parameters; None for the defaults.
 
     Returns:
-        The `Policy`; `log_prob` is what an IRL method needs of a policy trained here.
+        The `Actor`: `log_prob(params["actor"], x, action)`, `sample`, `mode`, `entropy` at
+        features `x [n, D]` (flattened observations).
 
     Raises:
-        ValueError: an action space that is neither `Discrete` (`.n`) nor `Box`.
+        ValueError: an action space that is not `Discrete`, `MultiDiscrete` or `Box`.
     """
     check_config(config, SoftPGConfig)
     env_params = env_params_or_default(env, env_params)
-    space = env.action_space(env_params)
-    n = getattr(space, "n", None)
-    if n is not None:
-        return _categorical(config, int(n))
-    shape = getattr(space, "shape", None)
-    if shape is None or not hasattr(space, "low"):
-        raise ValueError(
-            f"soft_pg needs a Discrete or Box action space, got {type(space).__name__}"
-        )
-    return _gaussian(config, space)
-
-
-def _categorical(config: SoftPGConfig, n_actions: int) -> Policy:
-    network = MLP(hidden=config.hidden, out=n_actions, out_scale=0.01)
-
-    def logits(params, obs):
-        return network.apply(params, _flat(obs))
-
-    def log_prob(params, obs, action):
-        log_pi = jax.nn.log_softmax(logits(params, obs))
-        return jnp.take_along_axis(log_pi, action.astype(jnp.int32)[:, None], axis=1)[:, 0]
-
-    def entropy(params, obs):
-        log_pi = jax.nn.log_softmax(logits(params, obs))
-        return -jnp.sum(jnp.exp(log_pi) * log_pi, axis=-1)
-
-    return Policy(
-        init=network.init,
-        log_prob=log_prob,
-        sample=lambda params, obs, key: jax.random.categorical(key, logits(params, obs)),
-        mode=lambda params, obs: jnp.argmax(logits(params, obs), axis=-1),
-        entropy=entropy,
-        to_env=lambda action: action,
-        discrete=True,
-    )
-
-
-def _gaussian(config: SoftPGConfig, space) -> Policy:
-    shape = tuple(space.shape)
-    size = int(np.prod(shape))
-    network = MLP(hidden=config.hidden, out=size, out_scale=0.01)
-    low = jnp.broadcast_to(jnp.asarray(space.low, jnp.float32), shape)
-    high = jnp.broadcast_to(jnp.asarray(space.high, jnp.float32), shape)
-
-    def init(key, obs):
-        return {
-            "mean": network.init(key, obs),
-            "log_std": jnp.full(size, config.init_log_std, jnp.float32),
-        }
-
-    def mean(params, obs):
-        return network.apply(params["mean"], _flat(obs))
-
-    def log_prob(params, obs, action):
-        mu = mean(params, obs)
-        log_std = params["log_std"]
-        z = (jnp.reshape(action, mu.shape) - mu) * jnp.exp(-log_std)
-        return jnp.sum(-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi), axis=-1)
-
-    def sample(params, obs, key):
-        mu = mean(params, obs)
-        noise = jax.random.normal(key, mu.shape, mu.dtype)
-        return jnp.reshape(mu + jnp.exp(params["log_std"]) * noise, (mu.shape[0], *shape))
-
-    def entropy(params, obs):
-        per_dim = params["log_std"] + 0.5 * math.log(2 * math.pi * math.e)
-        return jnp.full(obs.shape[0], jnp.sum(per_dim))
-
-    return Policy(
-        init=init,
-        log_prob=log_prob,
-        sample=sample,
-        mode=lambda params, obs: jnp.reshape(mean(params, obs), (obs.shape[0], *shape)),
-        entropy=entropy,
-        to_env=lambda action: jnp.clip(action, low, high),
-        discrete=False,
-    )
+    head = head_for_space(env.action_space(env_params), name="soft_pg: the env's")
+    return Actor(head, config.hidden, init_log_std=config.init_log_std)
 
 
 @struct.dataclass
@@ -261,9 +162,9 @@ def make_trainer(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> 
             replacing the env's reward (`action` as the env received it).
 
     Returns:
-        The `Trainer`. Its result's `params` are `{"actor", "critic"}`; `act_fn` samples the
-        policy (or takes its mode); `make_policy(config, env).log_prob(params["actor"], ...)`
-        gives its log-probabilities.
+        The `Trainer`, whose `update` returns the rollout's `Transitions` (`[rollout_length,
+        num_envs]`). Its result's `params` are `{"actor", "critic"}`; `act_fn` samples the
+        policy (or takes its mode) and `log_prob_fn` scores an action.
 
     Raises:
         ValueError: a bad config or action space.
@@ -283,21 +184,21 @@ def make_trainer(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> 
         chain.insert(0, optax.clip_by_global_norm(config.max_grad_norm))
     optimizer = optax.chain(*chain)
 
+    head = policy.head
+
     def value_fn(params, obs):
-        return critic.apply(params, _flat(obs))[:, 0]
+        return critic.apply(params, flat_obs(obs, 1))[:, 0]
 
     def act_fn(params, obs, key, deterministic=False):
-        batch = obs[None]
-        if deterministic:
-            action = policy.mode(params["actor"], batch)
-        else:
-            action = policy.sample(params["actor"], batch, key)
-        return policy.to_env(action)[0]
+        return policy.act(params["actor"], flat_obs(obs, 0), key, deterministic)
+
+    def log_prob_fn(params, obs, action):
+        return policy.log_prob(params["actor"], flat_obs(obs, 0), action)
 
     def init(key):
         key, env_key, actor_key, critic_key = jax.random.split(key, 4)
         obs, env_state = reset_envs(env, env_params, env_key, config.num_envs)
-        dummy = _flat(obs[:1])
+        dummy = flat_obs(obs[:1], 1)
         params = {
             "actor": policy.init(actor_key, dummy),
             "critic": critic.init(critic_key, dummy),
@@ -315,8 +216,9 @@ def make_trainer(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> 
     def env_step(carry, _):
         state, reward_params = carry
         key, act_key, step_key = jax.random.split(state.key, 3)
-        action = policy.sample(state.params["actor"], state.obs, act_key)
-        env_action = policy.to_env(action)
+        dist = policy.dist(state.params["actor"], flat_obs(state.obs, 1))
+        action = head.sample(dist, act_key)
+        env_action = head.to_env(action)
         obs, env_state, env_reward, terminated, truncated, info = step_envs(
             env, env_params, step_key, state.env_state, env_action
         )
@@ -325,14 +227,10 @@ def make_trainer(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> 
             reward_fn, reward_params, state.obs, env_action, next_obs, env_reward
         )
         done = jnp.logical_or(terminated, truncated)
-        transition = {
-            "obs": state.obs,
-            "action": action,
-            "reward": reward.astype(jnp.float32),
-            "next_obs": next_obs,
-            "terminated": terminated,
-            "done": done,
-        }
+        log_prob = head.log_prob(dist, env_action)
+        taken = Transitions(state.obs, env_action, next_obs, terminated, truncated, log_prob)
+        # The gradient needs the draw itself (a Gaussian's unclipped) and the learned reward.
+        learn = {"action": action, "reward": reward.astype(jnp.float32)}
         state = state.replace(
             env_state=env_state,
             obs=obs,
@@ -340,26 +238,27 @@ def make_trainer(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> 
             key=key,
             env_steps=state.env_steps + config.num_envs,
         )
-        return (state, reward_params), transition
+        return (state, reward_params), (taken, learn)
 
     def loss_fn(params, batch):
-        t, n = batch["reward"].shape
+        taken, learn = batch
+        t, n = learn["reward"].shape
 
         def merge(x):
             return jnp.reshape(x, (t * n, *x.shape[2:]))
 
-        log_pi = policy.log_prob(params["actor"], merge(batch["obs"]), merge(batch["action"]))
-        log_pi = jnp.reshape(log_pi, (t, n))
-        value = jnp.reshape(value_fn(params["critic"], merge(batch["obs"])), (t, n))
-        next_value = jnp.reshape(value_fn(params["critic"], merge(batch["next_obs"])), (t, n))
-        soft_reward = batch["reward"] - tau_t * jax.lax.stop_gradient(log_pi)
-        # GAE on the soft reward; `done` (terminated or truncated) cuts the sums.
+        x = flat_obs(merge(taken.obs), 1)
+        log_pi = jnp.reshape(policy.log_prob(params["actor"], x, merge(learn["action"])), (t, n))
+        value = jnp.reshape(value_fn(params["critic"], merge(taken.obs)), (t, n))
+        next_value = jnp.reshape(value_fn(params["critic"], merge(taken.next_obs)), (t, n))
+        soft_reward = learn["reward"] - tau_t * jax.lax.stop_gradient(log_pi)
+        # GAE on the soft reward; an ending (terminated or truncated) cuts the sums.
         advantages, _ = generalized_advantages(
             soft_reward,
             value,
             next_value,
-            batch["terminated"],
-            batch["done"],
+            taken.terminated,
+            taken.truncated,
             config.discount,
             config.gae_lambda,
         )
@@ -391,10 +290,10 @@ def make_trainer(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> 
             "env_steps": state.env_steps,
             **info,
         }
-        return state, metrics
+        return state, metrics, batch[0]
 
     def result(state: SoftPGState, metrics: dict) -> Result:
-        return Result(params=state.params, metrics=metrics, act_fn=act_fn)
+        return Result(params=state.params, metrics=metrics, act_fn=act_fn, log_prob_fn=log_prob_fn)
 
     return Trainer(init=init, update=update, result=result, n_updates=n_updates)
 
