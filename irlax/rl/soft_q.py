@@ -29,18 +29,20 @@ from flax import struct
 
 from irlax.config import (
     check_config,
-    require_bool,
     require_choice,
     require_hidden,
     require_int,
     require_real,
 )
 from irlax.nets.mlp import MLP
+from irlax.nets.policies import Categorical, head_for_space
 from irlax.rl._common import (
     EpisodeStats,
     Result,
     Trainer,
+    Transitions,
     env_params_or_default,
+    flat_obs,
     reset_envs,
     step_envs,
     train_from,
@@ -86,10 +88,6 @@ class SoftQConfig:
         loss: "mse" (half the squared TD error) or "huber" (Huber with δ = 1, Mnih 2015).
         hidden: widths of the Q-network's hidden layers; () makes Q linear in the
             observation (tabular on one-hot observations).
-        uniform_prior: measure entropy relative to the uniform action prior, i.e.
-            `V = τ log(1/A Σ_a exp(Q / τ))` and the objective `r + τ·H − τ·log A` per step:
-            the convention of `irlax.mdp.soft_value_iteration`, whose Q it then matches
-            exactly. The policy is the same either way unless episodes terminate.
     """
 
     total_steps: int = 100_000
@@ -110,7 +108,6 @@ class SoftQConfig:
     tau: float = 0.005
     loss: str = "mse"
     hidden: tuple[int, ...] = (64, 64)
-    uniform_prior: bool = False
 
     def __post_init__(self):
         for name in (
@@ -143,7 +140,6 @@ class SoftQConfig:
         require_real(self, "tau", lambda x: 0 < x <= 1, "in (0, 1]")
         require_choice(self, "target_update", TARGET_UPDATES)
         require_choice(self, "loss", LOSSES)
-        require_bool(self, "uniform_prior")
         require_hidden(self)
 
 
@@ -176,16 +172,14 @@ class SoftQState:
     grad_steps: jnp.ndarray
 
 
-def soft_value(q: jnp.ndarray, temperature: float, uniform_prior: bool = False) -> jnp.ndarray:
-    """`V = τ logsumexp(Q / τ)` over the last axis (minus `τ log A` with the uniform prior).
+def soft_value(q: jnp.ndarray, temperature: float) -> jnp.ndarray:
+    """`V = τ logsumexp(Q / τ)` over the last axis: the plain soft maximum, that of
+    `irlax.mdp.soft_value_iteration`'s default.
 
     Levine (2018) §4.2, "explicit temperature"; Haarnoja et al. (2017) eq. 4 for discrete
     actions.
     """
-    v = temperature * jax.nn.logsumexp(q / temperature, axis=-1)
-    if uniform_prior:
-        v = v - temperature * math.log(q.shape[-1])
-    return v
+    return temperature * jax.nn.logsumexp(q / temperature, axis=-1)
 
 
 def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> Trainer:
@@ -200,31 +194,42 @@ def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> T
             `reward_params` of the current update.
 
     Returns:
-        The `Trainer`; its result's `q_fn(params, obs) -> [A]` gives the soft Q-values and
-        `act_fn` samples the Boltzmann policy `softmax(Q / τ)` (the mode when deterministic).
+        The `Trainer`, whose `update` returns its `Transitions` (`[rollout_length, num_envs]`,
+        `log_prob` that of the behaviour policy, the Boltzmann policy mixed with `epsilon`
+        uniform actions); its result's `q_fn(params, obs) -> [A]` gives the soft Q-values,
+        `act_fn` samples the Boltzmann policy `softmax(Q / τ)` (the mode when deterministic)
+        and `log_prob_fn` scores an action under it.
 
     Raises:
         ValueError: a bad config, or an env whose actions are not discrete.
     """
     check_config(config, SoftQConfig)
     env_params = env_params_or_default(env, env_params)
-    n_actions = _discrete_actions(env, env_params)
+    head = head_for_space(env.action_space(env_params), name="soft_q: the env's")
+    if not isinstance(head, Categorical):
+        raise ValueError(
+            "soft_q needs a discrete action space (with .n), got "
+            f"{type(env.action_space(env_params)).__name__}; use irlax.rl.sac for continuous "
+            "actions"
+        )
+    n_actions = head.n
     network = MLP(hidden=config.hidden, out=n_actions)
     tau_t = config.temperature
 
     def q_batch(params, obs):
         """Q-values `[n, A]` of a batch of observations `[n, ...]`."""
-        flat = jnp.reshape(obs, (obs.shape[0], -1)).astype(jnp.float32)
-        return network.apply(params, flat)
+        return network.apply(params, flat_obs(obs, 1))
 
     def q_fn(params, obs):
         return q_batch(params, obs[None])[0]
 
     def act_fn(params, obs, key, deterministic=False):
-        q = q_fn(params, obs)
-        if deterministic:
-            return jnp.argmax(q)
-        return jax.random.categorical(key, q / tau_t)
+        logits = q_fn(params, obs) / tau_t
+        return jnp.where(deterministic, head.mode(logits), head.sample(logits, key))
+
+    def log_prob_fn(params, obs, action):
+        """log of the Boltzmann policy `softmax(Q(s, ·)/τ)` at `action`."""
+        return head.log_prob(q_fn(params, obs) / tau_t, action)
 
     batch_per_update = config.num_envs * config.rollout_length
     n_updates = config.total_steps // batch_per_update
@@ -244,7 +249,7 @@ def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> T
     def init(key):
         key, env_key, net_key = jax.random.split(key, 3)
         obs, env_state = reset_envs(env, env_params, env_key, config.num_envs)
-        params = network.init(net_key, jnp.reshape(obs[:1], (1, -1)).astype(jnp.float32))
+        params = network.init(net_key, flat_obs(obs[:1], 1))
         return SoftQState(
             params=params,
             target_params=params,
@@ -259,26 +264,35 @@ def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> T
         )
 
     def behaviour(params, obs, key):
-        """Boltzmann actions, each replaced by a uniform one with probability epsilon."""
+        """Boltzmann actions, each replaced by a uniform one with probability ε, and their
+        log-probabilities under that mixture, `log((1 − ε)·π(a|s) + ε/A)`."""
         n = obs.shape[0]
         soft_key, uniform_key, coin_key = jax.random.split(key, 3)
-        uniform = jax.random.randint(uniform_key, (n,), 0, n_actions)
+        uniform, log_uniform = head.uniform(uniform_key, (n,))
         if config.epsilon == 1.0:
-            return uniform
-        boltzmann = jax.random.categorical(soft_key, q_batch(params, obs) / tau_t)
+            return uniform, log_uniform
+        logits = q_batch(params, obs) / tau_t
+        boltzmann = head.sample(logits, soft_key)
         if config.epsilon == 0.0:
-            return boltzmann
+            return boltzmann, head.log_prob(logits, boltzmann)
         explore = jax.random.uniform(coin_key, (n,)) < config.epsilon
-        return jnp.where(explore, uniform, boltzmann)
+        action = jnp.where(explore, uniform, boltzmann)
+        log_prob = jnp.logaddexp(
+            math.log1p(-config.epsilon) + head.log_prob(logits, action),
+            math.log(config.epsilon) + log_uniform,
+        )
+        return action, log_prob
 
     def env_step(state: SoftQState, _):
         key, act_key, step_key = jax.random.split(state.key, 3)
-        action = behaviour(state.params, state.obs, act_key)
+        action, log_prob = behaviour(state.params, state.obs, act_key)
         obs, env_state, reward, terminated, truncated, info = step_envs(
             env, env_params, step_key, state.env_state, action
         )
-        buffer = state.buffer.add(state.obs, action, reward, info["final_observation"], terminated)
+        final_obs = info["final_observation"]
+        buffer = state.buffer.add(state.obs, action, reward, final_obs, terminated)
         stats = state.stats.update(reward, jnp.logical_or(terminated, truncated))
+        taken = Transitions(state.obs, action, final_obs, terminated, truncated, log_prob)
         state = state.replace(
             env_state=env_state,
             obs=obs,
@@ -287,7 +301,7 @@ def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> T
             key=key,
             env_steps=state.env_steps + config.num_envs,
         )
-        return state, None
+        return state, taken
 
     def loss_fn(params, target_params, batch, reward_params):
         reward = transition_reward(
@@ -299,7 +313,7 @@ def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> T
             batch.reward,
         )
         q_next = q_batch(target_params, batch.next_obs)
-        v_next = soft_value(q_next, tau_t, config.uniform_prior)
+        v_next = soft_value(q_next, tau_t)
         continues = 1.0 - batch.terminated.astype(v_next.dtype)
         target = jax.lax.stop_gradient(reward + config.discount * continues * v_next)
         q = q_batch(params, batch.obs)
@@ -331,7 +345,7 @@ def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> T
         return carry, (loss, q_mean)
 
     def update(state: SoftQState, reward_params=None):
-        state, _ = jax.lax.scan(env_step, state, None, config.rollout_length)
+        state, transitions = jax.lax.scan(env_step, state, None, config.rollout_length)
         key, learn_key = jax.random.split(state.key)
         keys = jax.random.split(learn_key, config.gradient_steps)
         carry = (
@@ -355,9 +369,7 @@ def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> T
         carry, loss, q_mean = jax.lax.cond(ready, learn, wait, carry)
         params, target_params, opt_state, grad_steps, _, _ = carry
         q_now = q_batch(params, state.obs)
-        entropy = -jnp.sum(
-            jax.nn.softmax(q_now / tau_t) * jax.nn.log_softmax(q_now / tau_t), axis=-1
-        )
+        entropy = head.entropy(q_now / tau_t)
         state = state.replace(
             params=params,
             target_params=target_params,
@@ -372,10 +384,16 @@ def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> T
             "q_mean": q_mean,
             "entropy": jnp.mean(entropy),
         }
-        return state, metrics
+        return state, metrics, transitions
 
     def result(state: SoftQState, metrics: dict) -> Result:
-        return Result(params=state.params, metrics=metrics, act_fn=act_fn, q_fn=q_fn)
+        return Result(
+            params=state.params,
+            metrics=metrics,
+            act_fn=act_fn,
+            q_fn=q_fn,
+            log_prob_fn=log_prob_fn,
+        )
 
     return Trainer(init=init, update=update, result=result, n_updates=n_updates)
 
@@ -387,14 +405,3 @@ def make_train(config: SoftQConfig, env, env_params=None, reward_fn=None) -> Cal
     `make_trainer`.
     """
     return train_from(make_trainer(config, env, env_params, reward_fn))
-
-
-def _discrete_actions(env, env_params) -> int:
-    space = env.action_space(env_params)
-    n = getattr(space, "n", None)
-    if n is None or getattr(space, "shape", ()) not in ((), None):
-        raise ValueError(
-            f"soft_q needs a discrete action space (with .n), got {type(space).__name__}; "
-            "use irlax.rl.sac for continuous actions"
-        )
-    return int(n)

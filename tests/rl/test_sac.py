@@ -1,8 +1,8 @@
-"""Soft actor-critic: exact soft values on a tabular MDP, Pendulum, the squashed Gaussian, hygiene.
+"""Soft actor-critic: exact soft values on a tabular MDP, Pendulum, the losses, hygiene.
 
 The learning tests run in float32 (`jax.enable_x64(False)`), the library's default and its
-fast path; the density test runs in float64 (the suite's default) so that finite differences
-are accurate.
+fast path. The tanh-squashed Gaussian's density is tested with the other policy heads
+(tests/nets/test_policies.py).
 """
 
 from __future__ import annotations
@@ -11,53 +11,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.scipy.stats import norm
 
-from irlax.envs import TabularEnv, make, random_mdp
+from irlax.envs import TabularEnv, make
 from irlax.mdp import TabularMDP, soft_value_iteration
-from irlax.rl.sac import (
-    SACConfig,
-    make_train,
-    make_trainer,
-    tanh_gaussian_action_log_prob,
-    tanh_gaussian_sample,
+from irlax.rl import sac
+from irlax.rl.sac import SACConfig, make_train, make_trainer
+from tests.rl.oracle import (
+    DISCOUNT,
+    N_ACTIONS,
+    N_STATES,
+    TEMPERATURE,
+    lookup_reward,
+    oracle_mdp,
+    oracle_reward,
+    soft_optimal,
 )
 
 # ---------------------------------------------------------------------------------------------
-# A small random MDP: 6 states (one terminal), 3 actions, 2 random successors per pair,
-# discount 0.9. Episodes are cut after 10 actions (a time limit, which SAC must bootstrap
-# through) so that the uniform start distribution keeps every state visited.
-
-N_STATES, N_ACTIONS, DISCOUNT, TEMPERATURE = 6, 3, 0.9, 0.5
-
-
-def _tabular(reward_seed: int = 4):
-    with jax.enable_x64(False):
-        mdp = random_mdp(
-            jax.random.PRNGKey(3), N_STATES, N_ACTIONS, 2, discount=DISCOUNT, n_terminal=1
-        )
-        reward = jax.random.normal(jax.random.PRNGKey(reward_seed), (N_STATES, N_ACTIONS))
-    return mdp, np.asarray(reward)
-
-
-def _exact_soft_q(mdp, reward):
-    """SAC's soft Q (entropy bonus τ·H(π)) from `soft_value_iteration` (float64).
-
-    Soft value iteration uses a uniform action prior, `V = τ log Σ_a (1/A) exp(Q/τ)`, i.e. an
-    entropy bonus of `τ·(H(π) − log A)` per step. Paying `τ log A` more reward per step makes
-    its Q exceed SAC's by exactly `τ log A` (terminal states are worth 0 in both), so
-    `Q_SAC = Q_SVI(r + τ log A) − τ log A`; the policy is the same.
-    """
-    bonus = TEMPERATURE * np.log(N_ACTIONS)
-    plan = soft_value_iteration(
-        mdp, jnp.asarray(reward, jnp.float64) + bonus, temperature=TEMPERATURE, tol=1e-10
-    )
-    return np.asarray(plan.q) - bonus, np.asarray(plan.policy)
-
-
-def _lookup(table, obs, action, next_obs):
-    """A reward_fn: `table[s, a]` of the one-hot state."""
-    return table[jnp.argmax(obs), action]
+# The oracle MDP (tests/rl/oracle.py). Episodes are cut after 10 actions (a time limit, which
+# SAC must bootstrap through) so that the uniform start distribution keeps every state visited.
 
 
 def test_discrete_sac_converges_to_soft_value_iteration():
@@ -65,8 +37,9 @@ def test_discrete_sac_converges_to_soft_value_iteration():
     and soft-optimal policy (expected backup), to 0.15 in Q (values of order 2) and 0.05 in
     probability. The reward comes only through `reward_fn` (the env pays 0), which proves the
     hook is used and used as the reward."""
-    mdp, reward = _tabular()
-    q_exact, pi_exact = _exact_soft_q(mdp, reward)
+    mdp, reward = oracle_mdp(False), oracle_reward()
+    plan = soft_optimal(reward)
+    q_exact, pi_exact = np.asarray(plan.q), np.asarray(plan.policy)
     live = ~np.asarray(mdp.terminal)  # no action is taken in the terminal state
     config = SACConfig(
         total_steps=4000,
@@ -83,7 +56,7 @@ def test_discrete_sac_converges_to_soft_value_iteration():
     )
     with jax.enable_x64(False):
         env = TabularEnv(mdp, np.zeros(N_STATES, np.float32), observation="onehot", time_limit=10)
-        train = jax.jit(make_train(config, env, reward_fn=_lookup))
+        train = jax.jit(make_train(config, env, reward_fn=lookup_reward))
         result = train(jax.random.PRNGKey(0), jnp.asarray(reward))
         obs = jnp.eye(N_STATES)
         q = np.asarray(jax.vmap(result.q_values)(obs))
@@ -95,12 +68,13 @@ def test_discrete_sac_converges_to_soft_value_iteration():
     assert err_q < 0.15, (q, q_exact)
     # Sampling error of 4000 draws is about 0.008 in each probability.
     assert np.abs(pi - pi_exact)[live].max() < 0.05, (pi, pi_exact)
-    # The tolerance discriminates: forgetting the τ log A offset (or learning from the env's
-    # zero reward) would be far off.
-    naive = np.asarray(
-        soft_value_iteration(mdp, jnp.asarray(reward, jnp.float64), temperature=TEMPERATURE).q
-    )
-    assert np.abs(q - naive)[live].max() > 1.0
+    # The tolerance discriminates: a soft maximum with a uniform action prior (a living cost of
+    # τ·log A per step), or learning from the env's zero reward, would be far off.
+    uniform = np.full(N_ACTIONS, 1 / N_ACTIONS)
+    with_prior = soft_value_iteration(
+        oracle_mdp(True), reward, temperature=TEMPERATURE, action_prior=uniform
+    ).q
+    assert np.abs(q - np.asarray(with_prior))[live].max() > 1.0
     assert np.abs(q)[live].max() > 1.0
     assert np.isclose(float(result.params["temperature"]), TEMPERATURE)
 
@@ -136,53 +110,39 @@ def test_sac_solves_pendulum():
 
 
 # ---------------------------------------------------------------------------------------------
-# The tanh-squashed Gaussian
+# The losses, by hand
 
 
-def test_tanh_gaussian_log_prob_is_the_change_of_variables():
-    """Its density is the derivative of the exact CDF `Φ((atanh((a − c)/s) − μ)/σ)` (central
-    differences), integrates to 1 over the box, and the sampler's log-prob agrees."""
-    low, high = jnp.array([-2.0, 0.5]), jnp.array([3.0, 1.0])
-    mean, log_std = jnp.array([0.3, -0.5]), jnp.array([-0.4, -0.2])
-    center, scale = (high + low) / 2, (high - low) / 2
-
-    def cdf(a, i):
-        u = jnp.arctanh((a - center[i]) / scale[i])
-        return norm.cdf((u - mean[i]) / jnp.exp(log_std[i]))
-
-    def log_prob_1d(a, i):
-        return tanh_gaussian_action_log_prob(
-            a[None], mean[i, None], log_std[i, None], low[i, None], high[i, None]
-        )
-
-    @jax.jit
-    @jax.vmap
-    def check(i):
-        h = 1e-6
-        points = low[i] + (high[i] - low[i]) * jnp.array([0.05, 0.3, 0.5, 0.77, 0.97])
-        numeric = jax.vmap(lambda a: (cdf(a + h, i) - cdf(a - h, i)) / (2 * h))(points)
-        exact = jnp.exp(jax.vmap(lambda a: log_prob_1d(a, i))(points))
-        grid = jnp.linspace(low[i], high[i], 20_001)[1:-1]
-        mass = jnp.trapezoid(jnp.exp(jax.vmap(lambda a: log_prob_1d(a, i))(grid)), grid)
-        return numeric, exact, mass
-
-    numeric, exact, mass = check(jnp.arange(2))
-    np.testing.assert_allclose(exact, numeric, rtol=1e-5)
-    np.testing.assert_allclose(mass, 1.0, atol=1e-6)
-
-    # Independent dimensions: the joint log-density is the sum; the sampler reports it.
-    actions, log_probs = tanh_gaussian_sample(
-        jax.random.PRNGKey(0),
-        jnp.broadcast_to(mean, (5, 2)),
-        jnp.broadcast_to(log_std, (5, 2)),
-        low,
-        high,
+def test_losses_by_hand():
+    """The module-level losses on numbers worked out by hand."""
+    reward = jnp.asarray([1.0, -2.0])
+    terminated = jnp.asarray([False, True])
+    next_value = jnp.asarray([3.0, 5.0])
+    target = sac.soft_bellman_target(reward, terminated, next_value, 0.5)
+    np.testing.assert_allclose(target, [1.0 + 0.5 * 3.0, -2.0])  # no bootstrap at a terminal
+    q = jnp.asarray([[2.0, -2.0], [3.0, 0.0]])  # twin critics
+    # (2 − 2.5)² and (−2 + 2)² average to 0.125; (3 − 2.5)² and (0 + 2)² to 2.125.
+    np.testing.assert_allclose(sac.critic_loss(q, target), 0.125 + 2.125)
+    np.testing.assert_allclose(
+        sac.actor_loss(jnp.asarray([-1.0, -3.0]), jnp.asarray([2.0, 4.0]), 0.5),
+        ((0.5 * -1 - 2) + (0.5 * -3 - 4)) / 2,
     )
-    assert ((actions > low) & (actions < high)).all()
-    direct = tanh_gaussian_action_log_prob(actions, mean, log_std, low, high)
-    per_dim = sum(jax.vmap(lambda a, i=i: log_prob_1d(a, i))(actions[:, i]) for i in range(2))
-    np.testing.assert_allclose(log_probs, direct, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(direct, per_dim, rtol=1e-9)
+    log_policy = jnp.log(jnp.asarray([[0.25, 0.75], [0.5, 0.5]]))
+    q_all = jnp.asarray([[1.0, 2.0], [0.0, 4.0]])
+    loss, entropy = sac.discrete_actor_loss(log_policy, q_all, 0.5)
+    p = np.exp(np.asarray(log_policy))
+    rows = (p * (0.5 * np.log(p) - np.asarray(q_all))).sum(-1)
+    np.testing.assert_allclose(loss, rows.mean(), rtol=1e-12)
+    np.testing.assert_allclose(entropy, -(p * np.log(p)).sum(-1).mean(), rtol=1e-12)
+    # V = Σ π (Q − α log π) is the negative of the per-state loss.
+    np.testing.assert_allclose(sac.discrete_soft_value(log_policy, q_all, 0.5), -rows, rtol=1e-12)
+    # J(α) = α (H − H̄); its gradient in log α is α (H − H̄), and none reaches the entropy.
+    log_alpha = jnp.log(0.2)
+    np.testing.assert_allclose(sac.temperature_loss(log_alpha, 1.5, 1.0), 0.2 * 0.5, rtol=1e-12)
+    np.testing.assert_allclose(
+        jax.grad(sac.temperature_loss)(log_alpha, 1.5, 1.0), 0.2 * 0.5, rtol=1e-12
+    )
+    assert float(jax.grad(sac.temperature_loss, argnums=1)(log_alpha, 1.5, 1.0)) == 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +189,7 @@ def tiny():
         traces.append(1)
         state = trainer.init(key)
         state, metrics = jax.lax.scan(
-            lambda s, _: trainer.update(s, None), state, None, trainer.n_updates
+            lambda s, _: trainer.update(s, None)[:2], state, None, trainer.n_updates
         )
         return trainer.result(state, metrics), state.buffer
 
@@ -273,7 +233,7 @@ def test_reward_fn_stands_in_for_the_env_reward(tiny):
     env, reward, run, _ = tiny
     with jax.enable_x64(False):
         silent = TabularEnv(env.mdp, np.zeros_like(reward), observation="onehot", time_limit=3)
-        hooked = jax.jit(make_train(TINY, silent, reward_fn=_lookup))
+        hooked = jax.jit(make_train(TINY, silent, reward_fn=lookup_reward))
         key = jax.random.PRNGKey(1)
         direct, _ = run(key)
         via_hook = hooked(key, jnp.asarray(reward, jnp.float32))
@@ -352,7 +312,7 @@ def test_bad_config_names_the_field(field, value):
 
 
 def test_bad_env_or_target_entropy():
-    mdp, reward = _tabular()
+    mdp, reward = oracle_mdp(False), oracle_reward()
     env = TabularEnv(mdp, reward, observation="onehot")
     with pytest.raises(ValueError, match="target_entropy"):
         make_trainer(SACConfig(target_entropy=float(np.log(N_ACTIONS))), env)

@@ -18,19 +18,30 @@ from flax import struct
 from gymnax.environments import spaces
 from gymnax.environments.environment import EnvParams
 
-from irlax.envs import Env, TabularEnv, random_mdp
-from irlax.mdp import occupancy, soft_value_iteration
-from irlax.mdp.core import expected_next
+from irlax.envs import Env, TabularEnv
+from irlax.mdp import occupancy
 from irlax.rl.soft_pg import (
     SoftPGConfig,
     make_policy,
     make_train,
     make_trainer,
 )
+from tests.rl.oracle import (
+    DISCOUNT,
+    N_ACTIONS,
+    N_STATES,
+    TEMPERATURE,
+    expected_hooked_reward,
+    hooked_reward,
+    next_state_bonus,
+    oracle_mdp,
+    oracle_reward,
+    soft_optimal,
+)
 
-# A random MDP: 6 states (one terminal), 3 actions, 2 random successors per pair, discount
-# 0.9; episodes are also cut after 5 actions (a truncation to bootstrap through).
-N_STATES, N_ACTIONS, DISCOUNT, TEMPERATURE, TIME_LIMIT = 6, 3, 0.9, 0.5, 5
+# The oracle MDP (tests/rl/oracle.py); episodes are also cut after 5 actions (a truncation to
+# bootstrap through).
+TIME_LIMIT = 5
 
 # A tabular softmax policy and value (linear in the one-hot state), one gradient step per
 # on-policy batch of 16 x 16 steps, a decaying step size.
@@ -51,35 +62,6 @@ TABULAR = SoftPGConfig(
 # learner that treats truncation as termination falls short by 0.14), and its total variation
 # from the soft-optimal policy is below TV_TOLERANCE in every live state.
 GAP_TOLERANCE, TV_TOLERANCE = 0.002, 0.03
-
-
-def _mdp(x64: bool):
-    with jax.enable_x64(x64):
-        return random_mdp(
-            jax.random.PRNGKey(3), N_STATES, N_ACTIONS, 2, discount=DISCOUNT, n_terminal=1
-        )
-
-
-def _table():
-    with jax.enable_x64(False):  # the same draw whatever the precision of the caller
-        draw = jax.random.normal(jax.random.PRNGKey(4), (N_STATES, N_ACTIONS))
-    return np.asarray(draw, np.float64)
-
-
-def _bonus(mdp):
-    """A reward for the state an action leads to, largest on the terminal state."""
-    bonus = np.zeros(N_STATES)
-    bonus[np.asarray(mdp.terminal)] = 2.0
-    bonus[~np.asarray(mdp.terminal)] = np.linspace(-0.5, 0.5, N_STATES - 1)
-    return bonus
-
-
-def _hooked_reward(reward_params, obs, action, next_obs):
-    """`table[s, a] + bonus[s']`: depends on the state the action led to, before any reset."""
-    return (
-        reward_params["table"][jnp.argmax(obs), action]
-        + reward_params["bonus"][jnp.argmax(next_obs)]
-    )
 
 
 def _soft_return(mdp, reward, log_policy):
@@ -104,13 +86,13 @@ def tabular_runs():
     """The env pays nothing; the reward `table[s, a] + bonus[s']` comes only through
     `reward_fn`. Two seeds, a repeat of the first, and the two seeds under one `jax.vmap`."""
     with jax.enable_x64(False):
-        mdp = _mdp(False)
+        mdp = oracle_mdp(False)
         env = TabularEnv(mdp, jnp.zeros(N_STATES), time_limit=TIME_LIMIT)
         params = {
-            "table": jnp.asarray(_table(), jnp.float32),
-            "bonus": jnp.asarray(_bonus(mdp), jnp.float32),
+            "table": jnp.asarray(oracle_reward(), jnp.float32),
+            "bonus": jnp.asarray(next_state_bonus(mdp), jnp.float32),
         }
-        train = jax.jit(make_train(TABULAR, env, reward_fn=_hooked_reward))
+        train = jax.jit(make_train(TABULAR, env, reward_fn=hooked_reward))
         keys = jax.random.split(jax.random.PRNGKey(0), 2)
         runs = [train(k, params) for k in keys]
         again = train(keys[0], params)
@@ -129,17 +111,14 @@ def test_reaches_the_soft_optimal_objective(tabular_runs):
     """Both seeds' policies, evaluated exactly, are within GAP_TOLERANCE of the soft-optimal
     return `Σ_s init(s) V*(s)`, and within TV_TOLERANCE of the soft-optimal policy.
 
-    The objective is the entropy bonus `τ·H` per step; `soft_value_iteration` measures entropy
-    against the uniform prior (`τ(H − log A)`), so its value for the reward `r̄ + τ log A` is the
-    soft-optimal value of ours. `r̄(s, a) = table[s, a] + E[bonus(s')]` is the expected hooked
-    reward: the env itself pays 0, so matching it proves the hook is used, with the
+    The objective is the entropy bonus `τ·H` per step, whose optimum is soft value
+    iteration's (plain soft maximum). `r̄(s, a) = table[s, a] + E[bonus(s')]` is the expected
+    hooked reward: the env itself pays 0, so matching it proves the hook is used, with the
     pre-reset next observation (the bonus is largest on the terminal state).
     """
-    mdp = _mdp(True)
-    reward = _table() + np.asarray(expected_next(mdp, jnp.asarray(_bonus(mdp))))
-    plan = soft_value_iteration(
-        mdp, reward + TEMPERATURE * np.log(N_ACTIONS), temperature=TEMPERATURE, tol=1e-10
-    )
+    mdp = oracle_mdp(True)
+    reward = expected_hooked_reward(mdp, oracle_reward(), next_state_bonus(mdp))
+    plan = soft_optimal(reward)
     best = float(jnp.dot(mdp.init, plan.v))
     uniform = _soft_return(mdp, reward, np.full((N_STATES, N_ACTIONS), -np.log(N_ACTIONS)))
     # The exact tools agree with each other: the soft-optimal policy's return is V*.

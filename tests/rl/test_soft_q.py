@@ -14,16 +14,26 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from irlax.envs import TabularEnv, random_mdp
+from irlax.envs import TabularEnv
 from irlax.mdp import occupancy, soft_value_iteration
-from irlax.mdp.core import expected_next
 from irlax.rl.soft_q import SoftQConfig, make_train, make_trainer
+from tests.rl.oracle import (
+    DISCOUNT,
+    N_ACTIONS,
+    N_STATES,
+    TEMPERATURE,
+    expected_hooked_reward,
+    hooked_reward,
+    next_state_bonus,
+    oracle_mdp,
+    oracle_reward,
+    soft_optimal,
+)
 
-# A random MDP: 6 states (one terminal), 3 actions, 2 random successors per pair, discount
-# 0.9. Episodes are also cut after 5 actions, a truncation the learner must bootstrap through
-# (while entering the terminal state must not be bootstrapped); a learner that treated the
-# cut as terminal misses Q* by more than the tolerance below.
-N_STATES, N_ACTIONS, DISCOUNT, TEMPERATURE, TIME_LIMIT = 6, 3, 0.9, 0.5, 5
+# The oracle MDP (tests/rl/oracle.py). Episodes are also cut after 5 actions, a truncation the
+# learner must bootstrap through (while entering the terminal state must not be bootstrapped);
+# a learner that treated the cut as terminal misses Q* by more than the tolerance below.
+TIME_LIMIT = 5
 
 # Tabular soft Q-learning: Q linear in the one-hot state (hidden=()), uniform exploration
 # (epsilon=1: off-policy, so coverage without changing the answer), a decaying step size.
@@ -49,19 +59,6 @@ TABULAR = SoftQConfig(
 Q_TOLERANCE, TV_TOLERANCE = 0.02, 0.02
 
 
-def _mdp(dtype_x64: bool):
-    with jax.enable_x64(dtype_x64):
-        return random_mdp(
-            jax.random.PRNGKey(3), N_STATES, N_ACTIONS, 2, discount=DISCOUNT, n_terminal=1
-        )
-
-
-def _reward():
-    with jax.enable_x64(False):  # the same draw whatever the precision of the caller
-        draw = jax.random.normal(jax.random.PRNGKey(4), (N_STATES, N_ACTIONS))
-    return np.asarray(draw, np.float64)
-
-
 def _learned_q(result):
     with jax.enable_x64(False):
         return np.asarray(jax.vmap(result.q_values)(jnp.eye(N_STATES)), np.float64)
@@ -84,7 +81,9 @@ def tabular_runs():
     """Default config (entropy bonus τ·H, no prior), env reward: two seeds, a repeat of the
     first, and the two seeds under one `jax.vmap`."""
     with jax.enable_x64(False):
-        env = TabularEnv(_mdp(False), _reward(), observation="onehot", time_limit=TIME_LIMIT)
+        env = TabularEnv(
+            oracle_mdp(False), oracle_reward(), observation="onehot", time_limit=TIME_LIMIT
+        )
         train = jax.jit(make_train(TABULAR, env))
         keys = jax.random.split(jax.random.PRNGKey(0), 2)
         runs = [train(k) for k in keys]
@@ -95,22 +94,20 @@ def tabular_runs():
 
 
 def test_converges_to_soft_value_iteration(tabular_runs):
-    """Both seeds reach the exact soft Q and policy (expected backup) to the stated tolerance.
-
-    `soft_value_iteration` measures entropy against the uniform action prior (`V = τ log
-    Σ_a exp(Q/τ)/A`, a bonus of `τ(H − log A)` per step). Paying `τ log A` more reward per step
-    turns its fixed point into ours: `Q = Q_SVI(r + τ log A) − τ log A` (terminal states are
-    worth 0 in both), with the same policy.
-    """
-    mdp, reward = _mdp(True), _reward()
-    bonus = TEMPERATURE * np.log(N_ACTIONS)
-    plan = soft_value_iteration(mdp, reward + bonus, temperature=TEMPERATURE, tol=1e-10)
-    q_exact, pi_exact = np.asarray(plan.q) - bonus, np.asarray(plan.policy)
+    """Both seeds reach the exact soft Q and policy (expected backup, plain soft maximum: the
+    defaults of `soft_value_iteration`) to the stated tolerance."""
+    mdp, reward = oracle_mdp(True), oracle_reward()
+    plan = soft_optimal(reward)
+    q_exact, pi_exact = np.asarray(plan.q), np.asarray(plan.policy)
     live = ~np.asarray(mdp.terminal)
     for result in tabular_runs["runs"]:
         _check_exact(_learned_q(result), q_exact, pi_exact, live)
-    # The test can fail: the answer without the prior correction is off by far more.
-    wrong = np.asarray(soft_value_iteration(mdp, reward, temperature=TEMPERATURE).q)
+    # The test can fail: the soft maximum with a uniform action prior (a living cost of
+    # τ·log A per step) is off by far more.
+    uniform = np.full(N_ACTIONS, 1 / N_ACTIONS)
+    wrong = np.asarray(
+        soft_value_iteration(mdp, reward, temperature=TEMPERATURE, action_prior=uniform).q
+    )
     q = _learned_q(tabular_runs["runs"][0])
     assert np.abs(q - wrong)[live].max() > 10 * Q_TOLERANCE * np.ptp(q_exact[live])
 
@@ -123,9 +120,9 @@ def test_metrics_and_steps(tabular_runs):
     n_updates = TABULAR.total_steps // (TABULAR.num_envs * TABULAR.rollout_length)
     assert metrics["env_steps"].shape == (n_updates,)
     assert int(metrics["env_steps"][-1]) == TABULAR.total_steps
-    episodic = _mdp(True).replace(horizon=TIME_LIMIT, discount=1.0)
+    episodic = oracle_mdp(True).replace(horizon=TIME_LIMIT, discount=1.0)
     uniform = jnp.full((N_STATES, N_ACTIONS), -np.log(N_ACTIONS))
-    exact_return = float(jnp.sum(occupancy(episodic, uniform) * _reward()))
+    exact_return = float(jnp.sum(occupancy(episodic, uniform) * oracle_reward()))
     logged = np.asarray(metrics["episode_return"])[100:]
     # Standard error about 0.03 (thousands of episodes); a wrong bookkeeping is off by ~1.
     assert abs(logged.mean() - exact_return) < 0.15, (logged.mean(), exact_return)
@@ -157,34 +154,21 @@ def test_vmap_over_seeds_equals_a_loop(tabular_runs):
             )
 
 
-def _hooked_reward(reward_params, obs, action, next_obs):
-    """`table[s, a] + bonus[s']`: depends on the state the action led to, before any reset."""
-    return (
-        reward_params["table"][jnp.argmax(obs), action]
-        + reward_params["bonus"][jnp.argmax(next_obs)]
-    )
-
-
-def test_reward_fn_hook_and_uniform_prior_match_soft_value_iteration_exactly():
+def test_reward_fn_hook_matches_soft_value_iteration_exactly():
     """The env pays nothing; the reward comes only through `reward_fn`, as `table[s, a] +
-    bonus[s']`, whose expectation is `r̄(s, a) = table[s, a] + E[bonus(s')]`. With
-    `uniform_prior=True` the learned Q is `soft_value_iteration(mdp, r̄).q` itself. The bonus
-    is largest on the terminal state, so an implementation that handed `reward_fn` the
-    observation after the automatic reset would miss it. Polyak target updates here."""
-    mdp64 = _mdp(True)
-    table = _reward()
-    bonus = np.zeros(N_STATES)
-    bonus[np.asarray(mdp64.terminal)] = 2.0
-    bonus[~np.asarray(mdp64.terminal)] = np.linspace(-0.5, 0.5, N_STATES - 1)
-    expected_reward = table + np.asarray(expected_next(mdp64, jnp.asarray(bonus)))
-    plan = soft_value_iteration(mdp64, expected_reward, temperature=TEMPERATURE, tol=1e-10)
+    bonus[s']`, whose expectation is `r̄(s, a) = table[s, a] + E[bonus(s')]`. The default soft
+    Q-learning's Q is then `soft_value_iteration(mdp, r̄).q` itself (default arguments: the
+    plain soft maximum). The bonus is largest on the terminal state, so an implementation that
+    handed `reward_fn` the observation after the automatic reset would miss it. Polyak target
+    updates here."""
+    mdp64 = oracle_mdp(True)
+    table, bonus = oracle_reward(), next_state_bonus(mdp64)
+    plan = soft_optimal(expected_hooked_reward(mdp64, table, bonus))
     live = ~np.asarray(mdp64.terminal)
-    config = dataclasses.replace(
-        TABULAR, uniform_prior=True, target_update="polyak", tau=0.05, target_period=1
-    )
+    config = dataclasses.replace(TABULAR, target_update="polyak", tau=0.05, target_period=1)
     with jax.enable_x64(False):
-        env = TabularEnv(_mdp(False), jnp.zeros(N_STATES), time_limit=TIME_LIMIT)
-        train = jax.jit(make_train(config, env, reward_fn=_hooked_reward))
+        env = TabularEnv(oracle_mdp(False), jnp.zeros(N_STATES), time_limit=TIME_LIMIT)
+        train = jax.jit(make_train(config, env, reward_fn=hooked_reward))
         params = {"table": jnp.asarray(table, jnp.float32), "bonus": jnp.asarray(bonus)}
         result = train(jax.random.PRNGKey(1), params)
     q = _learned_q(result)
@@ -235,7 +219,6 @@ def test_learns_cartpole():
         ("loss", "l1"),
         ("hidden", (64, 0)),
         ("hidden", "64"),
-        ("uniform_prior", 1),
     ],
 )
 def test_bad_config_names_the_field(field, value):
