@@ -15,11 +15,12 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from irlax._pytree import is_concrete, pytree_dataclass
+from irlax._checks import array_module, check_values
+from irlax._pytree import pytree_dataclass
 from irlax.data import Trajectories
 from irlax.mdp import Plan, TabularMDP, empirical_occupancy
+from irlax.mdp.checks import check_finite, check_tabular_trajectories
 from irlax.mdp.core import push_forward
-from irlax.mdp.occupancy import _check_tabular_trajectories
 
 
 @pytree_dataclass
@@ -31,28 +32,33 @@ class IRLResult:
         params: the learned parameters (linear weights `[F]`, or a Flax parameter pytree).
         plan: the (soft or hard) plan of the learned reward: the policy the method believes
             the expert follows.
-        metrics: per-step arrays, each `[steps]`, e.g. `loss`, `feature_gap`, `grad_norm` (the
-            name every result in irlax uses for them).
+        history: per-step arrays, each `[steps]`, e.g. `loss`, `feature_gap`, `grad_norm`.
         info: method-specific results (e.g. standard errors, mixture weights).
     """
 
     reward: jnp.ndarray
     params: Any
     plan: Plan
-    metrics: dict
+    history: dict
     info: dict = dataclasses.field(default_factory=dict)
 
 
 def check_features(mdp: TabularMDP, method: str) -> jnp.ndarray:
-    """The MDP's features as `[S, A, F]`, or a clear error when there are none or they are bad."""
+    """The MDP's features as `[S, A, F]`, or a clear error when there are none or they are bad.
+
+    Traced features (a `jax.vmap` over MDPs) are checked as `irlax._checks` describes; where
+    a staged check is off, NaN features make the learned reward NaN.
+
+    Raises:
+        ValueError: the MDP has no features, or they hold NaN or infinity.
+    """
     if mdp.features is None:
         raise ValueError(
             f"{method} learns a reward linear in mdp.features, but the MDP has none; build it "
             "with features=... (or give a reward_model where the method takes one)"
         )
     f = mdp.features
-    if is_concrete(f) and not np.isfinite(np.asarray(f)).all():
-        raise ValueError("mdp.features must be finite, found NaN or infinity")
+    check_finite("mdp.features", f)
     if f.ndim == 2:
         f = jnp.broadcast_to(f[:, None, :], (mdp.n_states, mdp.n_actions, f.shape[-1]))
     return f
@@ -62,17 +68,20 @@ def demo_occupancy(mdp: TabularMDP, demos) -> jnp.ndarray:
     """The demos' (discounted) occupancy: `[H, S, A]` for a finite horizon, else `[S, A]`.
 
     For `Trajectories` this is `empirical_occupancy`; an array is taken as an exact expert
-    occupancy and validated (shape, finite, non-negative).
+    occupancy and validated (shape, finite, non-negative, not all zero). Traced demos (a
+    `jax.vmap` over a `Trajectories.stack` of demo sets) are checked as `irlax._checks`
+    describes: at once under an eager vmap, through `checkify` under `jax.jit`; where a staged
+    check is off, an index out of range makes the occupancy NaN (`empirical_occupancy`).
 
     Raises:
-        ValueError: bad or empty demos.
+        ValueError: bad or empty demos, or a stack of demo sets (map over it with `jax.vmap`).
     """
     if isinstance(demos, Trajectories):
-        _check_tabular_trajectories(mdp, demos)
+        check_tabular_trajectories(mdp, demos, allow_stack=False)
         if demos.n_trajectories == 0:
             raise ValueError("demos are empty: at least one trajectory is needed")
-        if is_concrete(demos.lengths) and int(np.max(np.asarray(demos.lengths))) == 0:
-            raise ValueError("demos are empty: every trajectory has length 0")
+        xp = array_module(demos.lengths)
+        check_values(xp.max(demos.lengths) > 0, "demos are empty: every trajectory has length 0")
         return empirical_occupancy(mdp, demos)
     d = jnp.asarray(demos)
     s, a = mdp.n_states, mdp.n_actions
@@ -83,14 +92,11 @@ def demo_occupancy(mdp: TabularMDP, demos) -> jnp.ndarray:
         )
     if not jnp.issubdtype(d.dtype, jnp.floating):
         raise ValueError(f"an expert occupancy must be floating point, got {d.dtype}")
-    if is_concrete(d):
-        values = np.asarray(d)
-        if not np.isfinite(values).all():
-            raise ValueError("the expert occupancy must be finite, found NaN or infinity")
-        if not (values >= 0).all():
-            raise ValueError("the expert occupancy must be non-negative")
-        if not values.sum() > 0:
-            raise ValueError("the expert occupancy is all zero")
+    xp = array_module(d)
+    values = np.asarray(d) if xp is np else d
+    check_finite("the expert occupancy", values)
+    check_values(xp.all(values >= 0), "the expert occupancy must be non-negative")
+    check_values(xp.sum(values) > 0, "the expert occupancy is all zero")
     return d
 
 

@@ -40,7 +40,9 @@ class Trajectories:
 
     def __post_init__(self) -> None:
         # Pytree machinery rebuilds this class with placeholders (vmap axis specs, None) and
-        # with tracers whose shapes lose the batch axis under vmap: check real arrays only.
+        # with tracers whose shapes lose the batch axis under vmap, on every flatten: check
+        # real arrays only. Traced trajectories are checked where they are consumed, against
+        # the MDP or env (irlax.mdp.checks.check_tabular_trajectories, check_demos).
         leaves = (self.observations, self.actions, self.lengths)
         if all(hasattr(x, "shape") for x in leaves) and is_concrete(*leaves):
             _validate(self)
@@ -57,12 +59,46 @@ class Trajectories:
 
     @classmethod
     def stack(cls, sets: list[Trajectories]) -> Trajectories:
-        """Stack trajectory sets of equal shapes along a new leading axis, for `jax.vmap`."""
+        """Stack trajectory sets of equal shapes along a new leading axis, for `jax.vmap`.
+
+        Each set was validated when it was built; here the sets are checked against each
+        other (before any tracing), so a mismatch is named rather than lost inside a vmapped
+        computation. Whether the indices fit an MDP is for
+        `irlax.mdp.checks.check_tabular_trajectories`, which takes the stack too.
+
+        Args:
+            sets: `Trajectories` of one shape and dtype each, all with or all without rewards.
+
+        Returns:
+            `Trajectories` whose every field has a leading axis of length `len(sets)`.
+
+        Raises:
+            ValueError: no sets, a set that is not `Trajectories` or is itself invalid, or
+                sets whose fields differ in shape, dtype or presence (naming the set).
+        """
+        sets = list(sets)
         if not sets:
             raise ValueError("stack needs at least one set of trajectories")
-        shapes = {tuple(jnp.shape(x) for x in jax.tree.leaves(s)) for s in sets}
-        if len(shapes) != 1:
-            raise ValueError("stack needs trajectory sets of one shape (N, T and observations)")
+        for i, s in enumerate(sets):
+            if not isinstance(s, Trajectories):
+                raise ValueError(f"sets[{i}] must be Trajectories, got {type(s).__name__}")
+            for name in ("observations", "actions", "lengths", "rewards"):
+                first, this = getattr(sets[0], name), getattr(s, name)
+                if (first is None) != (this is None):
+                    raise ValueError(
+                        f"sets[{i}].{name} is {'None' if this is None else 'given'} but "
+                        f"sets[0].{name} is {'None' if first is None else 'given'}: stack "
+                        "needs every set with rewards or every set without"
+                    )
+                if this is None:
+                    continue
+                want = (jnp.shape(first), jnp.result_type(first))
+                got = (jnp.shape(this), jnp.result_type(this))
+                if got != want:
+                    raise ValueError(
+                        f"stack needs trajectory sets of one shape and dtype: sets[{i}].{name} "
+                        f"is {got[1]} {got[0]}, sets[0].{name} is {want[1]} {want[0]}"
+                    )
         return jax.tree.map(lambda *x: jnp.stack(x), *sets)
 
     @property
@@ -145,7 +181,12 @@ def _validate(t: Trajectories) -> None:
         raise ValueError(
             f"rewards must have shape [N, T] = ({n}, {horizon}), got {t.rewards.shape}"
         )
-    if n > 0:
-        lo, hi = int(np.min(t.lengths)), int(np.max(t.lengths))
-        if lo < 0 or hi > horizon:
-            raise ValueError(f"lengths must lie in [0, T={horizon}], got values in [{lo}, {hi}]")
+    lengths = np.asarray(t.lengths)
+    bad = (lengths < 0) | (lengths > horizon)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        which = f"set {where[:-1]}, " if batch else ""
+        raise ValueError(
+            f"lengths must lie in [0, T={horizon}], got values in [{lengths.min()}, "
+            f"{lengths.max()}] (the first bad one at {which}trajectory {where[-1]})"
+        )

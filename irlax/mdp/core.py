@@ -9,9 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from irlax._pytree import float_dtype, pytree_dataclass, static_field
-
-# Rows of probabilities may be off by this much before they are renormalised; more is an error.
-_SUM_TOLERANCE = 1e-4
+from irlax.mdp.checks import SUM_TOLERANCE, check_distribution, check_finite
 
 
 @pytree_dataclass
@@ -120,7 +118,7 @@ class TabularMDP:
         t = np.asarray(transitions)
         if t.ndim != 3 or t.shape[0] != t.shape[2]:
             raise ValueError(f"transitions must have shape [S, A, S], got {t.shape}")
-        _check_finite("transitions", t)
+        check_finite("transitions", t)
         k = max(int((t != 0).sum(axis=-1).max()), 1)
         support = (t != 0).any(axis=1)  # [S, S']: reachable from s by some action
         m = max(int(support.sum(axis=-1).max()), 1)
@@ -195,7 +193,7 @@ class TabularMDP:
                 f"probs must have shape [S, A, K] matching next_states {ns.shape} "
                 f"(whose action axis is A or 1), got {p.shape}"
             )
-        _check_finite("probs", p)
+        check_finite("probs", p)
         if (p < 0).any():
             raise ValueError(f"probs must be non-negative, got minimum {p.min()}")
 
@@ -211,7 +209,7 @@ class TabularMDP:
 
         sums = p.sum(axis=-1)
         zero_rows = sums == 0
-        bad = ~np.isclose(sums, 1.0, rtol=0, atol=_SUM_TOLERANCE) & ~(zero_rows & term[:, None])
+        bad = ~np.isclose(sums, 1.0, rtol=0, atol=SUM_TOLERANCE) & ~(zero_rows & term[:, None])
         if bad.any():
             s, a = np.argwhere(bad)[0]
             raise ValueError(
@@ -220,7 +218,7 @@ class TabularMDP:
             )
         p = np.where(zero_rows[..., None], 0.0, p / np.where(zero_rows, 1.0, sums)[..., None])
 
-        mu = _distribution("init", init, n_states)
+        mu = check_distribution("init", init, n_states)
 
         feats = None
         if features is not None:
@@ -234,7 +232,7 @@ class TabularMDP:
                     f"features must have shape [S, F] or [S, A, F] with S={n_states}, "
                     f"A={p.shape[1]}, got {feats.shape}"
                 )
-            _check_finite("features", feats)
+            check_finite("features", feats)
             feats = jnp.asarray(feats, dtype)
 
         if horizon is not None:
@@ -259,24 +257,6 @@ class TabularMDP:
             horizon=horizon,
             discount=discount,
         )
-
-
-def _check_finite(name: str, x: np.ndarray) -> None:
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} must be finite, found NaN or infinity")
-
-
-def _distribution(name: str, x, n: int) -> np.ndarray:
-    """Validate a probability vector of length n (to within 1e-4) and renormalise it."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.shape != (n,):
-        raise ValueError(f"{name} must have shape [S] = ({n},), got {x.shape}")
-    _check_finite(name, x)
-    if (x < 0).any():
-        raise ValueError(f"{name} must be non-negative, got minimum {x.min()}")
-    if abs(x.sum() - 1.0) > _SUM_TOLERANCE:
-        raise ValueError(f"{name} must be a probability distribution summing to 1, got {x.sum()}")
-    return x / x.sum()
 
 
 # Kernels over successor lists, shared by planning, occupancy and sampling. Indices were

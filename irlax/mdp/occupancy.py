@@ -6,11 +6,10 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from irlax._pytree import is_concrete
 from irlax.data import Trajectories
-from irlax.mdp.core import TabularMDP, _distribution, push_forward
+from irlax.mdp.checks import check_distribution, check_log_policy, check_tabular_trajectories
+from irlax.mdp.core import TabularMDP, push_forward
 from irlax.mdp.planning import (
     backup_step,
     log_action_prior,
@@ -49,20 +48,16 @@ def occupancy(
         probability that the episode is still running. Infinite horizon: `[S, A]` with entry
         `Σ_t γ^t P(s_t = s, a_t = a)`.
     """
-    log_pi = _check_log_policy(mdp, log_policy)
+    log_pi = check_log_policy(mdp, log_policy)
     mu = _start(mdp, init)
     return _occupancy(mdp, log_pi, mu.astype(mdp.probs.dtype), tol, max_iterations)
 
 
 def _start(mdp: TabularMDP, init) -> jnp.ndarray:
-    """`init` validated (when concrete) or `mdp.init`."""
+    """`init` validated and renormalised (`check_distribution`), or `mdp.init`."""
     if init is None:
         return mdp.init
-    if not is_concrete(init):  # traced (under jit or vmap): only the shape can be checked
-        if jnp.shape(init) != (mdp.n_states,):
-            raise ValueError(f"init must have shape [S] = ({mdp.n_states},), got {jnp.shape(init)}")
-        return jnp.asarray(init)
-    return jnp.asarray(_distribution("init", init, mdp.n_states))
+    return jnp.asarray(check_distribution("init", init, mdp.n_states))
 
 
 @partial(jax.jit, static_argnames=("max_iterations",))
@@ -246,19 +241,40 @@ def feature_expectations(mdp: TabularMDP, occupancy) -> jnp.ndarray:
 def empirical_occupancy(mdp: TabularMDP, trajectories: Trajectories) -> jnp.ndarray:
     """The demonstrations' occupancy, averaged over trajectories.
 
+    Traced trajectories are checked as `irlax._checks` describes: at once under an eager
+    `jax.vmap`, through `checkify` under `jax.jit`. Where a staged check is off, a visited
+    state or taken action out of range makes the occupancy NaN instead of being counted
+    silently in another entry.
+
     Args:
         mdp: the MDP the trajectories come from (state and action indices).
-        trajectories: integer observations `[N, T+1]` and actions `[N, T]`.
+        trajectories: one set: integer observations `[N, T+1]` and actions `[N, T]` (map a
+            stack of sets with `jax.vmap`).
 
     Returns:
         Finite horizon: `[H, S, A]` with entry `(1/N) Σ_i [s^i_t = s, a^i_t = a]` (T ≤ H).
         Infinite horizon: `[S, A]` with entry `(1/N) Σ_i Σ_t γ^t [s^i_t = s, a^i_t = a]`.
+
+    Raises:
+        ValueError: trajectories that do not fit the MDP (`check_tabular_trajectories`).
     """
-    _check_tabular_trajectories(mdp, trajectories)
+    check_tabular_trajectories(mdp, trajectories, allow_stack=False)
     n, t_max = trajectories.actions.shape
     s_idx = jnp.asarray(trajectories.observations)[:, :-1]
     a_idx = jnp.asarray(trajectories.actions)
-    weight = trajectories.mask.astype(mdp.probs.dtype) / max(n, 1)
+    mask = trajectories.mask
+    weight = mask.astype(mdp.probs.dtype) / max(n, 1)
+    # A scatter wraps negative indices and drops large ones: a trajectory with a bad index
+    # (its last state included, which the demo statistics of the IRL methods read) poisons
+    # the result instead.
+    obs = jnp.asarray(trajectories.observations)
+    visited = jnp.arange(t_max + 1) <= jnp.asarray(trajectories.lengths)[:, None]
+    bad_state = visited & ((obs < 0) | (obs >= mdp.n_states))
+    bad_action = mask & ((a_idx < 0) | (a_idx >= mdp.n_actions))
+    bad = jnp.any(bad_state, axis=1) | jnp.any(bad_action, axis=1)
+    weight = jnp.where(bad[:, None], jnp.nan, weight)
+    s_idx = jnp.clip(s_idx, 0, mdp.n_states - 1)
+    a_idx = jnp.clip(a_idx, 0, mdp.n_actions - 1)
     if mdp.horizon is not None:
         t_idx = jnp.broadcast_to(jnp.arange(t_max), (n, t_max))
         shape = (mdp.horizon, mdp.n_states, mdp.n_actions)
@@ -266,60 +282,3 @@ def empirical_occupancy(mdp: TabularMDP, trajectories: Trajectories) -> jnp.ndar
     weight = weight * mdp.discount ** jnp.arange(t_max, dtype=weight.dtype)
     shape = (mdp.n_states, mdp.n_actions)
     return jnp.zeros(shape, weight.dtype).at[s_idx, a_idx].add(weight)
-
-
-def _check_log_policy(mdp: TabularMDP, log_policy) -> jnp.ndarray:
-    lp = jnp.asarray(log_policy)
-    s, a = mdp.n_states, mdp.n_actions
-    ok = lp.shape == (s, a) or (
-        lp.ndim == 3
-        and lp.shape[1:] == (s, a)
-        and mdp.horizon is not None
-        and lp.shape[0] == mdp.horizon
-    )
-    if not ok:
-        expect = f"[S, A] = ({s}, {a})"
-        if mdp.horizon is not None:
-            expect = f"[H, S, A] = ({mdp.horizon}, {s}, {a}) or " + expect
-        raise ValueError(f"log_policy must have shape {expect}, got {lp.shape}")
-    if is_concrete(lp):
-        # Catches probabilities passed for log-probabilities, and NaN (the error is NaN).
-        error = float(np.max(np.abs(_np_logsumexp(np.asarray(lp)))))
-        if not error < 1e-3:
-            raise ValueError(
-                "log_policy must hold log-probabilities, each row's exponent summing to 1 "
-                f"over actions; the worst row's log-sum-exp is {error:.3g} away from 0"
-            )
-    return lp
-
-
-def _np_logsumexp(x: np.ndarray) -> np.ndarray:
-    """Log-sum-exp over the last axis in numpy (checks run eagerly, even inside a jit)."""
-    m = np.max(x, axis=-1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log(np.sum(np.exp(x - m), axis=-1)) + m[..., 0]
-
-
-def _check_tabular_trajectories(mdp: TabularMDP, trajectories: Trajectories) -> None:
-    obs, act = trajectories.observations, trajectories.actions
-    if obs.ndim != 2 or act.ndim != 2:
-        raise ValueError(
-            "trajectories of a tabular MDP need integer observations [N, T+1] and actions "
-            f"[N, T], got {obs.shape} and {act.shape}"
-        )
-    for name, x in (("observations", obs), ("actions", act)):
-        if not jnp.issubdtype(x.dtype, jnp.integer):
-            raise ValueError(f"trajectories.{name} must be integer indices, got {x.dtype}")
-    if mdp.horizon is not None and act.shape[1] > mdp.horizon:
-        raise ValueError(
-            f"trajectories have {act.shape[1]} steps, more than the horizon H={mdp.horizon}"
-        )
-    if is_concrete(obs, act):
-        mask = np.asarray(trajectories.mask)
-        full = np.concatenate([np.ones((mask.shape[0], 1), bool), mask], axis=1)
-        o, a = np.asarray(obs)[full], np.asarray(act)[mask]
-        if o.size and (o.min() < 0 or o.max() >= mdp.n_states):
-            raise ValueError(f"trajectories.observations must lie in [0, S={mdp.n_states})")
-        if a.size and (a.min() < 0 or a.max() >= mdp.n_actions):
-            raise ValueError(f"trajectories.actions must lie in [0, A={mdp.n_actions})")

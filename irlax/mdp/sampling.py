@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 
 from irlax.data import Trajectories
+from irlax.mdp.checks import check_log_policy, check_tabular_trajectories
 from irlax.mdp.core import TabularMDP, transition_prob
-from irlax.mdp.occupancy import _check_log_policy, _check_tabular_trajectories
 
 
 def sample_trajectories(
@@ -31,7 +31,7 @@ def sample_trajectories(
     Returns:
         `Trajectories` with int32 observations `[n, T+1]` and actions `[n, T]`.
     """
-    log_pi = _check_log_policy(mdp, log_policy)
+    log_pi = check_log_policy(mdp, log_policy)
     if length is None:
         if mdp.horizon is None:
             raise ValueError("length is required to sample from an infinite-horizon MDP")
@@ -89,10 +89,15 @@ def log_likelihood(
         include_dynamics: add the log-probabilities of the start state and transitions.
 
     Returns:
-        `[N]` log-likelihoods.
+        `[N]` log-likelihoods. Traced trajectories are checked as `irlax._checks` describes;
+        where a staged check is off, a trajectory with a state or action out of range gets
+        a NaN log-likelihood rather than that of a clamped index.
+
+    Raises:
+        ValueError: a bad `log_policy` or trajectories that do not fit the MDP.
     """
-    log_pi = _check_log_policy(mdp, log_policy)
-    _check_tabular_trajectories(mdp, trajectories)
+    log_pi = check_log_policy(mdp, log_policy)
+    check_tabular_trajectories(mdp, trajectories, allow_stack=False)
     if log_pi.ndim == 3 and trajectories.max_length > log_pi.shape[0]:
         raise ValueError(
             f"trajectories have {trajectories.max_length} steps, more than the "
@@ -106,12 +111,16 @@ def _log_likelihood(mdp, log_pi, trajectories, include_dynamics):
     obs = jnp.asarray(trajectories.observations)
     s, a, s_next = obs[:, :-1], jnp.asarray(trajectories.actions), obs[:, 1:]
     mask = trajectories.mask
+    # A gather clamps indices out of range: make a bad one poison its trajectory instead.
+    state_ok = (obs >= 0) & (obs < mdp.n_states)
+    valid = state_ok[:, :-1] & state_ok[:, 1:] & (a >= 0) & (a < mdp.n_actions)
     if log_pi.ndim == 3:
         terms = log_pi[jnp.arange(s.shape[1])[None, :], s, a]
     else:
         terms = log_pi[s, a]
     if include_dynamics:
         terms = terms + jnp.log(transition_prob(mdp, s, a, s_next))
+    terms = jnp.where(valid, terms, jnp.nan)
     total = jnp.sum(jnp.where(mask, terms, 0.0), axis=1)
     if include_dynamics:
         total = total + jnp.log(mdp.init[obs[:, 0]])

@@ -100,3 +100,20 @@ def test_stack_of_sets_validates_and_vmaps():
         )
     with pytest.raises(ValueError, match="lengths must lie"):
         Trajectories(np.zeros((2, 1, 4), int), np.zeros((2, 1, 3), int), np.array([[3], [4]]))
+
+
+def test_stack_names_the_set_that_differs():
+    one = Trajectories(OBS, ACT, np.array([2, 1]))
+    with pytest.raises(
+        ValueError, match=r"sets\[1\].rewards is given but sets\[0\].rewards is None"
+    ):
+        Trajectories.stack(
+            [one, Trajectories(OBS, ACT, np.array([2, 1]), rewards=np.zeros((2, 2)))]
+        )
+    with pytest.raises(ValueError, match=r"sets\[2\].observations is float"):
+        Trajectories.stack([one, one, Trajectories(OBS.astype(float), ACT, np.array([2, 1]))])
+    with pytest.raises(ValueError, match=r"sets\[1\] must be Trajectories, got tuple"):
+        Trajectories.stack([one, (OBS, ACT, np.array([2, 1]))])
+    # A stacked set with a bad length is named by its index in the stack.
+    with pytest.raises(ValueError, match=r"the first bad one at set \(1,\), trajectory 0"):
+        Trajectories(np.stack([OBS, OBS]), np.stack([ACT, ACT]), np.array([[2, 1], [3, 1]]))
