@@ -32,14 +32,15 @@ class IRLResult:
         params: the learned parameters (linear weights `[F]`, or a Flax parameter pytree).
         plan: the (soft or hard) plan of the learned reward: the policy the method believes
             the expert follows.
-        history: per-step arrays, each `[steps]`, e.g. `loss`, `feature_gap`, `grad_norm`.
+        metrics: per-step arrays, each `[steps]`, e.g. `loss`, `feature_gap`, `grad_norm` (the
+            name every result in irlax uses for them).
         info: method-specific results (e.g. standard errors, mixture weights).
     """
 
     reward: jnp.ndarray
     params: Any
     plan: Plan
-    history: dict
+    metrics: dict
     info: dict = dataclasses.field(default_factory=dict)
 
 
