@@ -14,9 +14,10 @@ with `w_t(s, a)` the demos' visit frequencies. Its gradient with respect to the 
 is exactly `(D_θ − D_demo)/τ`: the learner's expected (discounted) visitation over each demo's
 own window, from its first state to its last, minus the demos'. For a linear reward `θ·φ`
 that is the gap of feature counts, so at the optimum the learner matches the demos' feature
-counts. `L` is the negative log-likelihood of the demos' paths: exactly so with `backup="optimistic"` (Ziebart 08's
-`p(ζ) ∝ exp(Σ r/τ) Π P`, whose visitation is the posterior marginals) and on deterministic
-MDPs, and in expectation over the dynamics with the default `backup="expected"`.
+counts. `L` is the negative log-likelihood of the demos' paths: exactly so with
+`backup="optimistic"` (Ziebart 08's `p(ζ) ∝ exp(Σ r/τ) Π P`, whose visitation is the posterior
+marginals) and on deterministic MDPs, and in expectation over the dynamics with the default
+`backup="expected"`.
 
 `objective="likelihood"` (the default for an infinite horizon, where with few short demos the
 dual's end terms `γ^T V(s_T)` pull reward towards the states where the demos happen to stop):
