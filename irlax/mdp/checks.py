@@ -96,7 +96,7 @@ def check_log_policy(mdp: TabularMDP, log_policy: Any) -> jnp.ndarray:
     Raises:
         ValueError: another shape, or a row whose log-sum-exp is further than 1e-3 from 0.
     """
-    lp = jnp.asarray(log_policy) if is_concrete(log_policy) else log_policy
+    lp = jnp.asarray(log_policy)
     s, a = mdp.n_states, mdp.n_actions
     ok = lp.shape == (s, a) or (
         lp.ndim == 3
@@ -110,7 +110,7 @@ def check_log_policy(mdp: TabularMDP, log_policy: Any) -> jnp.ndarray:
             expect = f"[H, S, A] = ({mdp.horizon}, {s}, {a}) or " + expect
         raise ValueError(f"log_policy must have shape {expect}, got {lp.shape}")
     xp = array_module(lp)
-    values = np.asarray(lp) if xp is np else lp
+    values = np.asarray(lp) if xp is np else lp  # numpy: checks run eagerly, off the device
     error = xp.max(xp.abs(_row_logsumexp(xp, values)))
     check_values(
         error < _LOG_POLICY_TOLERANCE,  # False for NaN
@@ -118,7 +118,7 @@ def check_log_policy(mdp: TabularMDP, log_policy: Any) -> jnp.ndarray:
         "actions; the worst row's log-sum-exp is {:.3g} away from 0",
         error,
     )
-    return jnp.asarray(lp)
+    return lp
 
 
 def _row_logsumexp(xp: Any, x: Any) -> Any:
