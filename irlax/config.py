@@ -112,3 +112,23 @@ def require_hidden(config: Any, name: str = "hidden") -> None:
     ):
         raise ValueError(f"{name} must be a sequence of integers >= 1, got {value!r}")
     object.__setattr__(config, name, tuple(int(w) for w in value))
+
+
+def require_rollout_budget(config: Any) -> None:
+    """`total_steps`, `num_envs` and `rollout_length` are integers >= 1, and the step budget
+    holds at least one rollout of `num_envs * rollout_length` steps (one update)."""
+    for name in ("total_steps", "num_envs", "rollout_length"):
+        require_int(config, name, minimum=1)
+    rollout = config.num_envs * config.rollout_length
+    if config.total_steps < rollout:
+        raise ValueError(
+            f"total_steps must be at least num_envs * rollout_length = {rollout} (one update), "
+            f"got {config.total_steps}"
+        )
+
+
+def require_optimizer(config: Any) -> None:
+    """`learning_rate` > 0, and `max_grad_norm` > 0 or None (no clipping), where present."""
+    require_real(config, "learning_rate", lambda x: x > 0, "> 0")
+    if getattr(config, "max_grad_norm", None) is not None:
+        require_real(config, "max_grad_norm", lambda x: x > 0, "> 0 or None")

@@ -36,7 +36,9 @@ from irlax.config import (
     require_choice,
     require_hidden,
     require_int,
+    require_optimizer,
     require_real,
+    require_rollout_budget,
 )
 from irlax.envs.wrappers import RunningMeanVar
 from irlax.nets.mlp import MLP
@@ -124,20 +126,10 @@ class PPOConfig:
     init_log_std: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in (
-            "total_steps",
-            "num_envs",
-            "rollout_length",
-            "update_epochs",
-            "num_minibatches",
-        ):
+        require_rollout_budget(self)
+        for name in ("update_epochs", "num_minibatches"):
             require_int(self, name, minimum=1)
         batch = self.num_envs * self.rollout_length
-        if self.total_steps < batch:
-            raise ValueError(
-                f"total_steps must be at least num_envs * rollout_length = {batch} (one "
-                f"update), got {self.total_steps}"
-            )
         if batch % self.num_minibatches:
             raise ValueError(
                 f"num_minibatches must divide num_envs * rollout_length = {batch}, got "
@@ -150,7 +142,7 @@ class PPOConfig:
             "clip_value_loss",
         ):
             require_bool(self, name)
-        require_real(self, "learning_rate", lambda x: x > 0, "> 0")
+        require_optimizer(self)
         require_real(self, "discount", lambda x: 0 <= x <= 1, "in [0, 1]")
         require_real(self, "gae_lambda", lambda x: 0 <= x <= 1, "in [0, 1]")
         require_real(self, "clip_eps", lambda x: x > 0, "> 0")

@@ -30,7 +30,13 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from irlax.config import check_config, require_hidden, require_int, require_real
+from irlax.config import (
+    check_config,
+    require_hidden,
+    require_optimizer,
+    require_real,
+    require_rollout_budget,
+)
 from irlax.nets.mlp import MLP
 from irlax.nets.policies import Actor, head_for_space
 from irlax.rl._common import (
@@ -89,16 +95,8 @@ class SoftPGConfig:
     init_log_std: float = 0.0
 
     def __post_init__(self):
-        for name in ("total_steps", "num_envs", "rollout_length"):
-            require_int(self, name, minimum=1)
-        if self.total_steps < self.num_envs * self.rollout_length:
-            raise ValueError(
-                "total_steps must be at least num_envs * rollout_length = "
-                f"{self.num_envs * self.rollout_length}, got {self.total_steps}"
-            )
-        require_real(self, "learning_rate", lambda x: x > 0, "> 0")
-        if self.max_grad_norm is not None:
-            require_real(self, "max_grad_norm", lambda x: x > 0, "> 0 or None")
+        require_rollout_budget(self)
+        require_optimizer(self)
         require_real(self, "discount", lambda x: 0 <= x <= 1, "in [0, 1]")
         require_real(self, "temperature", lambda x: x > 0, "> 0")
         require_real(self, "gae_lambda", lambda x: 0 <= x <= 1, "in [0, 1]")

@@ -32,7 +32,9 @@ from irlax.config import (
     require_choice,
     require_hidden,
     require_int,
+    require_optimizer,
     require_real,
+    require_rollout_budget,
 )
 from irlax.nets.mlp import MLP
 from irlax.nets.policies import Categorical, head_for_space
@@ -111,9 +113,6 @@ class SoftQConfig:
 
     def __post_init__(self):
         for name in (
-            "total_steps",
-            "num_envs",
-            "rollout_length",
             "gradient_steps",
             "buffer_size",
             "batch_size",
@@ -126,14 +125,8 @@ class SoftQConfig:
                 f"learning_starts must be at most buffer_size={self.buffer_size} (the buffer "
                 f"could never hold that many), got {self.learning_starts}"
             )
-        if self.total_steps < self.num_envs * self.rollout_length:
-            raise ValueError(
-                "total_steps must be at least num_envs * rollout_length = "
-                f"{self.num_envs * self.rollout_length}, got {self.total_steps}"
-            )
-        require_real(self, "learning_rate", lambda x: x > 0, "> 0")
-        if self.max_grad_norm is not None:
-            require_real(self, "max_grad_norm", lambda x: x > 0, "> 0 or None")
+        require_rollout_budget(self)
+        require_optimizer(self)
         require_real(self, "discount", lambda x: 0 <= x <= 1, "in [0, 1]")
         require_real(self, "temperature", lambda x: x > 0, "> 0")
         require_real(self, "epsilon", lambda x: 0 <= x <= 1, "in [0, 1]")
