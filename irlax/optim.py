@@ -44,6 +44,9 @@ class Minimized:
         converged: whether a tolerance stopped it before the budget ran out.
         best_step: the step whose iterate `params` is (iterate t is the one measured at step t;
             `n_steps` for the iterate after the last update).
+        opt_state: the optimiser's state where it stopped (after the last update applied), e.g.
+            to read what its last line search cost (`optax.tree.get(opt_state,
+            "num_linesearch_steps")`: an update made after the last recorded step).
     """
 
     params: Any
@@ -51,6 +54,7 @@ class Minimized:
     n_steps: jnp.ndarray
     converged: jnp.ndarray
     best_step: jnp.ndarray
+    opt_state: Any = None
 
 
 def value_and_grad_of(loss_fn: Callable, *, has_aux: bool = False) -> ValueAndGrad:
@@ -182,6 +186,7 @@ def minimize(
         n_steps=n_steps,
         converged=converged,
         best_step=best_step,
+        opt_state=opt_state,
     )
 
 

@@ -50,6 +50,21 @@ def test_the_budget_and_the_metrics_are_those_of_a_python_loop():
     assert int(out.n_steps) == 7 and not bool(out.converged) and int(out.best_step) == 7
 
 
+def test_the_returned_optimiser_state_is_the_one_after_the_last_update_applied():
+    optimizer = optax.adam(0.1)
+    budget = minimize(value_and_grad_of(quadratic), jnp.zeros(2), optimizer, steps=7)
+    x, state = jnp.zeros(2), optimizer.init(jnp.zeros(2))
+    for _ in range(7):
+        updates, state = optimizer.update(jax.grad(quadratic)(x), state, x)
+        x = optax.apply_updates(x, updates)
+    for got, want in zip(jax.tree.leaves(budget.opt_state), jax.tree.leaves(state), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    # Converged at step n: its update was skipped, so the state counts n − 1 updates.
+    done = minimize(value_and_grad_of(quadratic), jnp.zeros(2), optimizer, steps=200, tol=1e-2)
+    assert bool(done.converged)
+    assert int(optax.tree.get(done.opt_state, "count")) == int(done.n_steps) - 1
+
+
 def test_ftol_stops_when_the_loss_stops_improving_and_zero_never_does():
     # A step size far too small: the loss improves by about 1e-7 relative per step.
     slow = minimize(
