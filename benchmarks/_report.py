@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import platform
 import statistics
 import subprocess
@@ -61,6 +62,25 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "cpu"
+
+
+def machine(load_before: float, load_after: float, seconds: float) -> dict:
+    """The record's machine: platform, CPU, cores, load average around the run, Python.
+
+    Args:
+        load_before: the 1-minute load average when the run started.
+        load_after: the same when it ended.
+        seconds: the run's wall time.
+    """
+    return {
+        "platform": platform.machine(),
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "load_before": load_before,
+        "load_after": load_after,
+        "minutes": seconds / 60,
+        "python": platform.python_version(),
+    }
 
 
 # --------------------------------------------------------------------------- measurements

@@ -20,19 +20,22 @@ Each measurement runs in its own process (for a clean peak-memory reading): irla
 virtualenv in float64 (as imitation), in float32, and in float64 on one thread; imitation
 with its default BLAS threads and with one; the peers with their own virtualenv's python.
 irlax is timed on a first fit (compilation included) and then on warm fits (median). The
-float64 irlax worker also builds reference learners from irlax's planner, to split the
-difference between irlax and imitation into its causes: Adam on Ziebart's feature-matching
-gradient with H rows of occupancy (irlax's convention) and with H+1 rows (imitation's, which
-counts the state after the last action), the feature-matching optimum, `maxent.fit` run to
-convergence, with its other objective (the actions' likelihood), and from the demonstrator's
-exact occupancy.
+float64 irlax worker also times `maxent.fit` run to convergence and with its other objective
+(the actions' likelihood), and runs reference C, imitation's loop on irlax's planner (Adam on
+Ziebart's feature-matching gradient with H+1 rows of occupancy), which splits the difference
+between irlax and imitation into its causes. That irlax's default fit is Adam on the H-row
+gradient (reference B), that its converged fit is the feature-matching optimum, and that both
+objectives coincide on exact demonstrations are proven by
+`tests/algorithms/test_maxent_references.py`, not measured here.
 
     python benchmarks/irl_speed.py --peer-python .venv-peers/bin/python \\
         --econirl-python .venv-econirl/bin/python [--imitation-steps 100]
 
-writes benchmarks/results/irl_speed.md. imitation's dense MCEIRL takes seconds per step on
-the 64×64 grid; `--imitation-steps K` runs only K of its steps (the report then extrapolates
-its time per step to the full count and compares occupancies after K steps of both).
+writes the measurements to benchmarks/results/irl_speed.json and renders irl_speed.md from
+them (`--render-only` re-renders the report without running). imitation's dense MCEIRL takes
+seconds per step on the 64×64 grid; `--imitation-steps K` runs only K of its steps (the report
+then extrapolates its time per step to the full count and compares occupancies after K steps
+of both).
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -51,10 +53,9 @@ from pathlib import Path
 
 import _report
 import numpy as np
-from _report import cpu_name, source_state, sources_line
+from _report import source_state, sources_line
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 HORIZON = 50
 SLIP = 0.1
 # One thread everywhere: OpenBLAS (numpy, under imitation), torch's OpenMP and XLA's CPU pool.
@@ -133,6 +134,7 @@ def prepare(world: str, out: str, n_demos: int, seed: int) -> dict:
         "F": int(features.shape[1]),
         "n_demos": n_demos,
         "n_start_states": int((starts > 0).sum()),
+        "n_terminal": int(np.asarray(mdp.terminal).sum()),
     }
 
 
@@ -166,28 +168,25 @@ def load_problem(path: str):
 
 
 def fit_worker(spec: dict) -> dict:
-    """Time `maxent.fit` in this process; write the final occupancy (and references)."""
-    import dataclasses
-
+    """Time `maxent.fit` in this process; write the final occupancy (and reference C's)."""
     import jax
 
     jax.config.update("jax_enable_x64", spec["x64"])
     import jax.numpy as jnp
 
     from irlax.algorithms import maxent
-    from irlax.mdp import occupancy, soft_value_iteration
+    from irlax.mdp import occupancy
 
     mdp, demos, arrays = load_problem(spec["problem"])
-    has_objective = "objective" in {f.name for f in dataclasses.fields(maxent.MaxEntConfig)}
 
-    def fit(steps, data=demos, optimizer="adam", **options):
+    def fit(steps, optimizer="adam", **options):
         # tol=0: exactly `steps` Adam steps, as imitation runs (its early stops are off too).
         if optimizer == "adam":
             options.update(learning_rate=spec["lr"], tol=0.0)
         else:  # L-BFGS to convergence
             options.update(learning_rate=None, tol=1e-7)
         result = maxent.fit(
-            mdp, data, key=jax.random.key(0), optimizer=optimizer, steps=steps, **options
+            mdp, demos, key=jax.random.key(0), optimizer=optimizer, steps=steps, **options
         )
         return jax.block_until_ready(result)
 
@@ -207,18 +206,17 @@ def fit_worker(spec: dict) -> dict:
         return np.asarray(occupancy(mdp, result.plan.log_policy).sum(axis=(0, 2)), np.float64)
 
     result, first, warm = timed(spec["repeats"], spec["steps"])
+    option = maxent.MaxEntConfig().objective
+    # The objective the default resolves to ("auto": the dual for a finite horizon).
+    default = option if option != "auto" else "dual" if mdp.horizon is not None else "likelihood"
     out = {
         "first_seconds": first,
         "warm_seconds": warm,
         "n_steps": int(result.info["n_steps"]),
         "dtype": str(mdp.probs.dtype),
-        "objective_option": maxent.MaxEntConfig().objective if has_objective else None,
+        "objective_option": option,
+        "objective": default,
     }
-    # The objective the default resolves to ("auto": the dual for a finite horizon).
-    default = out["objective_option"] or "likelihood"
-    if default == "auto":
-        default = "dual" if mdp.horizon is not None else "likelihood"
-    out["objective"] = default
     if spec["compare_steps"] != spec["steps"]:
         result = fit(spec["compare_steps"])
     d = occupancy(mdp, result.plan.log_policy)
@@ -231,46 +229,26 @@ def fit_worker(spec: dict) -> dict:
         n = spec["compare_steps"]
         features = jnp.asarray(arrays["features"], mdp.probs.dtype)
         demo_occ = jnp.asarray(arrays["demo_occupancy"], mdp.probs.dtype)
-        # B and C: Adam on the feature-matching gradient with H and H+1 rows (MCEIRL's loop).
-        for name, with_final in (("fm_h", False), ("fm_h1", True)):
-            target = demo_occ.sum(0) if with_final else demo_occ[:-1].sum(0)
-            theta = _feature_matching_adam(mdp, features, target, n, spec["lr"], with_final)
-            saved[f"{name}_theta"] = np.asarray(theta, np.float64)
-            saved[f"{name}_occupancy"] = np.asarray(
-                _state_occupancy(mdp, features @ theta, with_final=False), np.float64
-            )
-        # B*: the feature-matching optimum, by L-BFGS on the max-entropy dual.
-        theta, out["fm_converged_steps"] = _feature_matching_lbfgs(
-            mdp, features, demo_occ[:-1].sum(0)
-        )
-        saved["fm_converged_theta"] = np.asarray(theta, np.float64)
-        saved["fm_converged_occupancy"] = np.asarray(
-            _state_occupancy(mdp, features @ theta, False), np.float64
-        )
-        # maxent.fit run to convergence by L-BFGS (timed), with each objective it has.
-        objectives = [out["objective"]]
-        if has_objective:
-            objectives += [o for o in ("dual", "likelihood") if o != out["objective"]]
-        # The demonstrator's exact occupancy as demos (infinitely many demonstrations).
-        true_reward = jnp.asarray(arrays["reward"], mdp.probs.dtype)
-        exact = occupancy(mdp, soft_value_iteration(mdp, true_reward).log_policy)
-        theta = _feature_matching_adam(mdp, features, exact.sum(axis=(0, 2)), n, spec["lr"], False)
-        saved["exact_fm_h_occupancy"] = np.asarray(
-            _state_occupancy(mdp, features @ theta, False), np.float64
-        )
-        for objective in objectives:
+        theta = _mceirl_loop(mdp, features, demo_occ.sum(0), n, spec["lr"])
+        saved["c_theta"] = np.asarray(theta, np.float64)
+        saved["c_occupancy"] = np.asarray(_state_occupancy(mdp, features @ theta), np.float64)
+        # maxent.fit run to convergence by L-BFGS, and with its other objective (all timed).
+        other = "likelihood" if default == "dual" else "dual"
+        for objective in (default, other):
             options = {} if objective == default else {"objective": objective}
-            if objective != out["objective"]:  # the other objective, Adam, N steps (timed)
-                other, first, warm = timed(1, n, **options)
+            if objective == other:  # Adam, as many steps as imitation ran
+                fitted, first, warm = timed(1, n, **options)
                 out[f"{objective}_seconds"] = {"first": first, "warm": warm}
-                saved[f"{objective}_occupancy"] = state_occupancy(other)
-                saved[f"{objective}_theta"] = np.asarray(other.info["theta"], np.float64)
+                saved[f"{objective}_occupancy"] = state_occupancy(fitted)
+                saved[f"{objective}_theta"] = np.asarray(fitted.info["theta"], np.float64)
             converged, first, warm = timed(1, 500, optimizer="lbfgs", **options)
             out[f"{objective}_converged_seconds"] = {"first": first, "warm": warm}
             out[f"{objective}_converged_steps"] = int(converged.info["n_steps"])
             saved[f"{objective}_converged_occupancy"] = state_occupancy(converged)
             saved[f"{objective}_converged_theta"] = np.asarray(converged.info["theta"], np.float64)
-            saved[f"{objective}_exact_occupancy"] = state_occupancy(fit(n, exact, **options))
+        from tabular_planning import value_offset_per_step
+
+        out["value_offset_per_step"] = value_offset_per_step(x64=True)
     np.savez(spec["out"], **saved)
     out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     return out
@@ -283,7 +261,7 @@ def _last_state(mdp, d):
     return push_forward(mdp, d[-1])
 
 
-def _state_occupancy(mdp, reward, with_final):
+def _state_occupancy(mdp, reward, with_final=False):
     """`Σ_t D_t` of the soft-optimal policy: t < H, or t ≤ H with `with_final`."""
     from irlax.mdp import occupancy, soft_value_iteration
 
@@ -292,67 +270,35 @@ def _state_occupancy(mdp, reward, with_final):
     return total + _last_state(mdp, d) if with_final else total
 
 
-def _feature_matching_adam(mdp, features, target, steps, lr, with_final):
-    """Adam on the feature-matching gradient `φᵀ(Σ_t D_t − target)`, θ from 0 (MCEIRL's loop)."""
-    import jax
-    import jax.numpy as jnp
-    import optax
+def _mceirl_loop(mdp, features, target, steps, lr):
+    """Reference C: imitation's `MCEIRL` loop on irlax's planner, θ from 0.
 
-    optimizer = optax.adam(lr)
+    Adam on `φᵀ(Σ_{t≤H} D_t − target)`, the feature gap counting s_H, the state after the last
+    action, which imitation's occupancy counts although its policy earns nothing there. That
+    step is no objective's gradient, so the `loss` that `minimize` records is the gap's norm.
 
-    @jax.jit
-    def run(theta):
-        def step(carry, _):
-            theta, state = carry
-            grad = features.T @ (_state_occupancy(mdp, features @ theta, with_final) - target)
-            updates, state = optimizer.update(grad, state, theta)
-            return (optax.apply_updates(theta, updates), state), None
+    Args:
+        mdp: the `TabularMDP` (finite horizon H).
+        features: `[S, F]` state features.
+        target: `[S]` the demonstrations' state counts over s_0..s_H.
+        steps: Adam steps (all taken: no tolerance).
+        lr: Adam's learning rate.
 
-        return jax.lax.scan(step, (theta, optimizer.init(theta)), None, length=steps)[0][0]
-
-    return run(jnp.zeros(features.shape[1], features.dtype))
-
-
-def _feature_matching_lbfgs(mdp, features, target, steps=500, tol=1e-7):
-    """θ with `φᵀ Σ_{t<H} D_θ = φᵀ target`: L-BFGS on the convex `μ·V_0(θ) − θ·φᵀ target`.
-
-    `∂(μ·V_0)/∂r = Σ_{t<H} D_t` (from the start law μ), so the gradient is the feature gap of
-    reference B, and its minimum is where econirl's root finder stops.
+    Returns:
+        θ `[F]` after `steps` steps.
     """
     import jax
     import jax.numpy as jnp
     import optax
 
-    from irlax.mdp import soft_value_iteration
+    from irlax.optim import minimize
 
-    demo_features = features.T @ target
+    def value_and_grad(theta, _):
+        gap = features.T @ (_state_occupancy(mdp, features @ theta, with_final=True) - target)
+        return jnp.linalg.norm(gap), gap, {}
 
-    def dual(theta):
-        return mdp.init @ soft_value_iteration(mdp, features @ theta).v[0] - theta @ demo_features
-
-    optimizer = optax.lbfgs()
-    value_and_grad = optax.value_and_grad_from_state(dual)
-
-    @jax.jit
-    def run(theta):
-        def cond(carry):
-            _, state, i = carry
-            grad = optax.tree.get(state, "grad")
-            return (i == 0) | ((i < steps) & (optax.tree.norm(grad) > tol))
-
-        def body(carry):
-            theta, state, i = carry
-            value, grad = value_and_grad(theta, state=state)
-            updates, state = optimizer.update(
-                grad, state, theta, value=value, grad=grad, value_fn=dual
-            )
-            return optax.apply_updates(theta, updates), state, i + 1
-
-        theta, _, i = jax.lax.while_loop(cond, body, (theta, optimizer.init(theta), 0))
-        return theta, i
-
-    theta, n = run(jnp.zeros(features.shape[1], features.dtype))
-    return theta, int(n)
+    run = jax.jit(lambda theta: minimize(value_and_grad, theta, optax.adam(lr), steps=steps))
+    return run(jnp.zeros(features.shape[1], features.dtype)).params
 
 
 # --------------------------------------------------------------------------- driver
@@ -389,12 +335,13 @@ def run_peer(cmd: list[str], out_json: str, env: dict | None = None) -> dict:
 
 
 def compare_world(world: str, args, tmp: str) -> dict:
+    """Run every learner on one world; returns its measurements (`world_record`)."""
     description, lr, n_demos = WORLDS[world]
     problem = f"{tmp}/{world}.npz"
     print(f"[{world}] preparing the problem ...", flush=True)
     info = run_worker({"mode": "prepare", "world": world, "out": problem, "n_demos": n_demos})
     imitation_steps = args.imitation_steps if world == "grid" else args.steps
-    runs: dict = {"info": info, "description": description, "lr": lr}
+    runs: dict = {"world": world, "info": info, "description": description, "lr": lr}
     for name, x64, env in (
         ("irlax64", True, None),
         ("irlax32", False, None),
@@ -441,10 +388,113 @@ def compare_world(world: str, args, tmp: str) -> dict:
         runs["demo_occupancy"] = f["demo_occupancy"]
         runs["features"] = f["features"]
         runs["true_weights"] = f["true_weights"] if "true_weights" in f.files else None
-    return runs
+    return world_record(runs)
+
+
+def _difference(key: str, a, b) -> dict:
+    """max_s |a − b| and Σ_s |a − b| / H (the step-averaged L1 gap of the state laws)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    error = np.abs(a - b)
+    return {"key": key, "max": float(error.max()), "l1_per_step": float(error.sum() / HORIZON)}
+
+
+# What the record keeps of an econirl run (its arrays are reduced to distances and gaps).
+ECONIRL_KEPT = ("failed", "iterations", "seconds", "peak_rss_gb", "converged", "log_likelihood")
+
+
+def world_record(runs: dict) -> dict:
+    """One world's measurements as JSON: times, and the occupancies reduced to their distances.
+
+    Occupancies are `[S]` state counts over t < H (`*_with_final`: t ≤ H); a comparison keeps
+    max_s |a − b| and Σ_s |a − b| / H, a learner its feature gaps and θ.
+    """
+    features = runs["features"]
+    demo = runs["demo_occupancy"]
+    demo_h, demo_h1 = demo[:-1].sum(0), demo.sum(0)
+
+    def gap(occ, target):
+        return None if occ is None else float(np.linalg.norm(features.T @ (occ - target)))
+
+    i64, i32, one = runs["irlax64"], runs["irlax32"], runs["irlax64_1t"]
+    a64, a32 = i64.pop("arrays"), i32.pop("arrays")
+    one.pop("arrays")
+    default = i64["objective"]
+    other = "likelihood" if default == "dual" else "dual"
+    imitation = {"default": runs["imitation"], "one_thread": runs["imitation_1t"]}
+    # Both imitation runs compute the same numbers; compare with the faster, as the ratios do.
+    imi = min(imitation.values(), key=lambda r: r["seconds"]["total"])
+    imi_h, imi_h1 = np.asarray(imi["occupancy_first_h"]), np.asarray(imi["occupancy"])
+    converged = a64[f"{default}_converged_occupancy"]
+    differences = [
+        _difference("irlax_vs_imitation", a64["occupancy"], imi_h),
+        _difference("c_vs_imitation", a64["c_occupancy"], imi_h),
+        _difference("irlax_vs_c", a64["occupancy"], a64["c_occupancy"]),
+        _difference("f32_vs_f64", a32["occupancy"], a64["occupancy"]),
+        _difference("after_vs_converged", a64["occupancy"], converged),
+        _difference("other_vs_irlax", a64[f"{other}_occupancy"], a64["occupancy"]),
+        _difference("other_vs_irlax_converged", a64[f"{other}_converged_occupancy"], converged),
+        _difference("converged_vs_demos", converged, demo_h),
+    ]
+    learners = [
+        ("irlax", a64["occupancy"], a64["occupancy_with_final"], a64["theta"]),
+        ("imitation", imi_h, imi_h1, imi["weights"]),
+        ("c", a64["c_occupancy"], None, a64["c_theta"]),
+        ("irlax_converged", converged, None, a64[f"{default}_converged_theta"]),
+        ("other", a64[f"{other}_occupancy"], None, a64[f"{other}_theta"]),
+        (
+            "other_converged",
+            a64[f"{other}_converged_occupancy"],
+            None,
+            a64[f"{other}_converged_theta"],
+        ),
+    ]
+    econirl = {}
+    for name in ("econirl_adam", "econirl_default"):
+        e = runs.get(name)
+        if e is None:
+            continue
+        econirl[name.split("_")[1]] = {k: e[k] for k in ECONIRL_KEPT if k in e}
+        if "failed" in e:
+            continue
+        differences.append(_difference(f"{name}_vs_irlax", e["occupancy"], a64["occupancy"]))
+        if name == "econirl_default":  # the feature-matching optimum, as irlax's converged fit
+            differences.append(_difference(f"{name}_vs_irlax_converged", e["occupancy"], converged))
+        learners.append((name, e["occupancy"], e["occupancy_with_final"], e["weights"]))
+    if runs["true_weights"] is not None:
+        learners.append(("true", None, None, runs["true_weights"]))
+    return {
+        "world": runs["world"],
+        "description": runs["description"],
+        "lr": runs["lr"],
+        "info": runs["info"],
+        "imitation_steps": int(imi["steps"]),
+        "references": {"C": {}},
+        "irlax": {"float64": i64, "float32": i32, "float64_one_thread": one},
+        "imitation": {
+            name: {k: r[k] for k in ("steps", "seconds", "peak_rss_gb", "bias")}
+            for name, r in imitation.items()
+        },
+        "econirl": econirl,
+        "differences": differences,
+        "learners": [
+            {
+                "key": key,
+                "gap_h": gap(None if h is None else np.asarray(h), demo_h),
+                "gap_h1": gap(None if h1 is None else np.asarray(h1), demo_h1),
+                "theta": np.asarray(theta, np.float64).tolist(),
+            }
+            for key, h, h1, theta in learners
+        ],
+        "theta_differences": {
+            "irlax_vs_imitation": float(np.abs(a64["theta"] - np.asarray(imi["weights"])).max()),
+            "c_vs_imitation": float(np.abs(a64["c_theta"] - np.asarray(imi["weights"])).max()),
+        },
+    }
 
 
 def main() -> None:
+    if _report.render_only_main("irl_speed", render):
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--peer-python", default=".venv-peers/bin/python")
     parser.add_argument("--econirl-python", default=".venv-econirl/bin/python")
@@ -460,7 +510,8 @@ def main() -> None:
         "--econirl-timeout", type=int, default=600, help="seconds before an econirl run is cut"
     )
     parser.add_argument("--worlds", nargs="*", default=list(WORLDS), choices=list(WORLDS))
-    parser.add_argument("--out", default=str(HERE / "results" / "irl_speed.md"))
+    parser.add_argument("--out", default=str(HERE / "results" / "irl_speed.json"))
+    parser.add_argument("--render-only", nargs="?", help="re-render the report from a JSON")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -474,63 +525,70 @@ def main() -> None:
     if args.imitation_steps is None:
         args.imitation_steps = args.steps
 
+    import jax
+
     load_before, source_before = os.getloadavg(), source_state()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        worlds = {world: compare_world(world, args, tmp) for world in args.worlds}
+        worlds = [compare_world(world, args, tmp) for world in args.worlds]
     elapsed = time.perf_counter() - start
-    sources = (source_before, source_state())
-    write_report(args, worlds, load_before, os.getloadavg(), elapsed, sources)
-    print(Path(args.out).read_text())
+    offsets = {w["irlax"]["float64"].pop("value_offset_per_step") for w in worlds}
+    record = {
+        "benchmark": "irl_speed",
+        "command": "python benchmarks/irl_speed.py " + " ".join(sys.argv[1:]),
+        "machine": {
+            **_report.machine(load_before[0], os.getloadavg()[0], elapsed),
+            "jax": jax.__version__,
+            "jax_backend": jax.default_backend(),
+        },
+        "sources": sources_line((source_before, source_state())),
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "horizon": HORIZON,
+        "value_offset_per_step": max(offsets),
+        "worlds": worlds,
+    }
+    print(_report.save(record, render, Path(args.out).with_suffix(".json")))
 
 
 # --------------------------------------------------------------------------- report
 
 
-def _ratio(x: float) -> str:
-    """A speed ratio with two significant digits at least."""
-    return f"{x:.0f}×" if x >= 10 else f"{x:.2g}×"
-
-
 # Two float64 computations of the same quantity agree to rounding; econirl's float32 iterates
 # and its root finder's tolerance to about this.
 CHECK, CHECK_FLOAT32 = 1e-10, 1e-6
-DUAL_IS_FEATURE_MATCHING = "the dual's gradient is feature matching"
+TESTS = "`tests/algorithms/test_maxent_references.py`"
+# The references a run built from irlax's planner (runs before the tests took over B and B*
+# built all three).
+REFERENCES = {
+    "B": "**B** = Adam on Ziebart's feature-matching gradient φᵀ(Σ_{t<H} D_t − demo) (H rows)",
+    "C": "**C** = Adam on the feature-matching gradient with H+1 rows, φᵀ(Σ_{t≤H} D_t − demo), "
+    "s_0..s_H (imitation's `MCEIRL` loop)",
+    "B*": "**B\\*** = the feature-matching optimum (L-BFGS on the max-entropy dual, "
+    "{iterations} iterations; econirl's root finder's target)",
+}
 
 
-def _check(a, b, why: str, tolerance: float = CHECK) -> str:
-    """'why: agrees to 1e-15 (a check)', or that the check failed, from max |a − b|."""
-    error = float(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).max())
-    return f"{why}: {_report.agreement(error, tolerance)} (a check)"
-
-
-def _diff(a, b, horizon: int) -> str:
-    """max |a − b| and Σ|a − b| / H (the step-averaged L1 gap of the state laws)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return f"{np.abs(a - b).max():.1e} / {np.abs(a - b).sum() / horizon:.1e}"
-
-
-def write_report(args, worlds: dict, load_before, load_after, elapsed: float, sources) -> None:
-    import jax
-
-    command = "python benchmarks/irl_speed.py " + " ".join(
-        a for a in sys.argv[1:] if not a.startswith("--worker")
-    )
+def render(record: dict) -> str:
+    """The report of a saved run (`record` as `main` writes it)."""
+    m = record["machine"]
     lines = [
         "# MaxEnt IRL speed: irlax beside imitation's MCEIRL and econirl's MCE IRL",
         "",
-        f"Written by `benchmarks/irl_speed.py` (`make bench`); command: `{command.strip()}`.",
+        f"Written by `benchmarks/irl_speed.py` (`make bench`); command: "
+        f"`{record['command'].strip()}`.",
         "",
-        f"Machine: {platform.machine()}, {cpu_name()}, {os.cpu_count()} cores (shared: load "
-        f"average {load_before[0]:.1f} before, {load_after[0]:.1f} after the "
-        f"{elapsed / 60:.0f}-minute run), Python {platform.python_version()}, "
-        f"JAX {jax.__version__} on {jax.default_backend()}.",
+        f"Machine: {m['platform']}, {m['cpu']}, {m['cores']} cores (shared: load "
+        f"average {m['load_before']:.1f} before, {m['load_after']:.1f} after the "
+        f"{m['minutes']:.0f}-minute run), Python {m['python']}, "
+        f"JAX {m['jax']} on {m['jax_backend']}.",
         "",
-        sources_line(sources),
-        "",
-        "Every learner gets the same MDP (horizon 50, discount 1), the same linear state-feature "
-        f"reward, starting at θ = 0, the same sampled demonstrations and {args.steps} Adam steps "
-        "(β = (0.9, 0.999), eps 1e-8, the learning rate below); early stopping is off "
+        *([record["sources"], ""] if record.get("sources") else []),
+        *_report.provenance(record),
+        "Every learner gets the same MDP (horizon "
+        f"{record['horizon']}, discount 1), the same linear state-feature "
+        f"reward, starting at θ = 0, the same sampled demonstrations and {record['steps']} Adam "
+        "steps (β = (0.9, 0.999), eps 1e-8, the learning rate below); early stopping is off "
         "everywhere (irlax `tol=0`; imitation's `linf_eps`/`grad_l2_eps` = −1). Demonstrations: "
         "`irlax.mdp.sample_trajectories` from the soft-optimal policy of a known reward, written "
         "with the MDP to the peers' npz format. The MDP's `init` given to every learner is the "
@@ -540,7 +598,7 @@ def write_report(args, worlds: dict, load_before, load_after, elapsed: float, so
         "libraries and dense matrices included.",
         "",
         "Timing: irlax's *first* fit includes tracing and XLA compilation; *warm* is the "
-        f"median of {args.repeats} further fits of the same shapes (everything in "
+        f"median of {record['repeats']} further fits of the same shapes (everything in "
         "`maxent.fit`: empirical occupancy, the jitted Adam loop, the final plan). imitation: "
         "`MCEIRL.train()` (steps × (dense soft VI + dense occupancy + torch Adam) + one final "
         "`mce_partition_fh`), plain numpy/torch with nothing to compile; building its dense "
@@ -548,108 +606,156 @@ def write_report(args, worlds: dict, load_before, load_after, elapsed: float, so
         "`MCEIRLEstimator.estimate` call, first and second (warm) fit in one process.",
         "",
     ]
-    for world, runs in worlds.items():
-        lines += _world_section(world, runs, args)
-    lines += _notes()
-    Path(args.out).write_text("\n".join(lines))
+    for world in record["worlds"]:
+        lines += _world_section(world, record)
+    lines += _notes(record)
+    return "\n".join(lines)
 
 
-def _world_section(world: str, runs: dict, args) -> list[str]:
-    features = runs["features"]
+def _diff(d: dict) -> str:
+    """'max / L1÷H' of one comparison."""
+    return f"{d['max']:.1e} / {d['l1_per_step']:.1e}"
 
-    def gap(occ, target) -> float:
-        return float(np.linalg.norm(features.T @ (np.asarray(occ) - target)))
 
-    def fmt(v) -> str:
-        v = np.asarray(v, np.float64)
-        return "(" + ", ".join(f"{x:.3f}" for x in v[:6]) + (", …)" if len(v) > 6 else ")")
+def _check(d: dict, why: str, tolerance: float) -> str:
+    """'why: agrees to 1e-15 (a check)', or that the check failed, from max |a − b|."""
+    return f"{why}: {_report.agreement(d['max'], tolerance)} (a check)"
 
-    info = runs["info"]
-    i64, i32 = runs["irlax64"], runs["irlax32"]
-    steps, h = args.steps, HORIZON
+
+def _theta(v, n_features: int) -> str:
+    """The first six weights (a record transcribed from a report keeps only those)."""
+    return "(" + ", ".join(f"{x:.3f}" for x in v[:6]) + (", …)" if n_features > 6 else ")")
+
+
+def _world_section(w: dict, record: dict) -> list[str]:
+    info, steps = w["info"], record["steps"]
+    irlax = w["irlax"]
+    i64 = irlax["float64"]
     default = i64["objective"]
+    other = "likelihood" if default == "dual" else "dual"
+    dual = default == "dual"
     option = (
         f" {i64['objective_option']!r} →" if i64["objective_option"] not in (None, default) else ""
     )
-    other = "likelihood" if default == "dual" else "dual"
-    has_other = f"{other}_seconds" in i64
     # imitation's faster configuration is the one every ratio is taken against.
-    imi = min((runs["imitation"], runs["imitation_1t"]), key=lambda r: r["seconds"]["total"])
-    imi_steps = int(imi["steps"])
+    imitation = w["imitation"]
+    fastest = min(imitation, key=lambda k: imitation[k]["seconds"]["total"])
+    imi = imitation[fastest]
+    n = imi_steps = w["imitation_steps"]
     imi_total = imi["seconds"]["total"] / imi_steps * steps  # measured when it ran every step
     extrapolated = imi_steps != steps
-    lines = [
-        f"## {runs['description']} (S = {info['S']}, A = {info['A']}, F = {info['F']}, "
-        f"{info['n_demos']} demonstrations from {info['n_start_states']} start states, "
-        f"learning rate {runs['lr']})",
-        "",
-        "| learner | steps run | first fit s | warm fit s | per step ms (warm) "
-        "| imitation ÷ this, warm | imitation ÷ this, first | peak RSS GB |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    compile_seconds = i64["first_seconds"] - i64["warm_seconds"]
+    ratio = _report.ratio
+    rows = []
     for label, r in (
         (f"irlax `maxent.fit` (default objective{option} {default!r}), float64", i64),
-        ("irlax, float32", i32),
-        ("irlax, float64, one thread", runs["irlax64_1t"]),
+        ("irlax, float32", irlax["float32"]),
+        ("irlax, float64, one thread", irlax["float64_one_thread"]),
     ):
-        lines.append(
-            f"| {label} | {r['n_steps']} | {r['first_seconds']:.2f} | {r['warm_seconds']:.3f} "
-            f"| {1000 * r['warm_seconds'] / r['n_steps']:.1f} "
-            f"| **{_ratio(imi_total / r['warm_seconds'])}** "
-            f"| {_ratio(imi_total / r['first_seconds'])} | {r['peak_rss_gb']:.2f} |"
+        rows.append(
+            [
+                label,
+                r["n_steps"],
+                _report.fixed(r["first_seconds"]),
+                _report.fixed(r["warm_seconds"], 3),
+                _report.fixed(1000 * r["warm_seconds"] / r["n_steps"], 1),
+                f"**{ratio(imi_total / r['warm_seconds'])}**",
+                ratio(imi_total / r["first_seconds"]),
+                _report.fixed(r["peak_rss_gb"]),
+            ]
         )
-    extra = [("irlax, float64, L-BFGS to convergence (tol 1e-7)", default, True)]
-    if has_other:
-        extra += [
-            (f"irlax, float64, `objective={other!r}`", other, False),
-            (f"irlax, float64, `objective={other!r}`, L-BFGS to convergence", other, True),
-        ]
-    for label, objective, converged in extra:
-        key = f"{objective}_converged" if converged else objective
-        seconds = i64[f"{key}_seconds"]
-        n = i64[f"{key}_steps"] if converged else imi_steps
-        ratio = "" if converged else _ratio(imi_total * n / steps / seconds["warm"])
-        lines.append(
-            f"| {label} | {n} | {seconds['first']:.2f} | {seconds['warm']:.3f} "
-            f"| {1000 * seconds['warm'] / n:.1f} | {ratio} | | |"
-        )
-    for name, label in (
-        ("imitation", "imitation `MCEIRL`, float64, default BLAS threads"),
-        ("imitation_1t", "imitation `MCEIRL`, float64, one BLAS thread"),
+    for label, key, converged in (
+        ("irlax, float64, L-BFGS to convergence (tol 1e-7)", f"{default}_converged", True),
+        (f"irlax, float64, `objective={other!r}`", other, False),
+        (
+            f"irlax, float64, `objective={other!r}`, L-BFGS to convergence",
+            f"{other}_converged",
+            True,
+        ),
     ):
-        r = runs[name]
-        per_step = r["seconds"]["total"] / imi_steps
-        total_text = f"{r['seconds']['total']:.1f}"
-        if extrapolated:
-            total_text += f" ({per_step * steps:.0f} for {steps}, extrapolated)"
-        lines.append(
-            f"| {label} | {imi_steps} | {total_text} | (nothing to compile) "
-            f"| {1000 * per_step:.0f} (median step {1000 * r['seconds']['per_step_median']:.0f}) "
-            f"| {_ratio(imi_total / (per_step * steps))} | | {r['peak_rss_gb']:.2f} |"
-        )
-    for name, label in (
-        ("econirl_default", "econirl, default optimiser (root finding, hybr)"),
-        ("econirl_adam", f"econirl, Adam (at most {steps} steps, best iterate)"),
-    ):
-        if name not in runs:
+        if f"{key}_seconds" not in i64:
             continue
-        e = runs[name]
+        seconds = i64[f"{key}_seconds"]
+        count = i64[f"{key}_steps"] if converged else imi_steps
+        speed = "" if converged else ratio(imi_total * count / steps / seconds["warm"])
+        rows.append(
+            [
+                label,
+                count,
+                _report.fixed(seconds["first"]),
+                _report.fixed(seconds["warm"], 3),
+                _report.fixed(1000 * seconds["warm"] / count, 1),
+                speed,
+                "",
+                "",
+            ]
+        )
+    for name, label in (
+        ("default", "imitation `MCEIRL`, float64, default BLAS threads"),
+        ("one_thread", "imitation `MCEIRL`, float64, one BLAS thread"),
+    ):
+        r = imitation[name]
+        per_step = r["seconds"]["total"] / imi_steps
+        total = f"{r['seconds']['total']:.1f}"
+        if extrapolated:
+            total += f" ({per_step * steps:.0f} for {steps}, extrapolated)"
+        rows.append(
+            [
+                label,
+                imi_steps,
+                total,
+                "(nothing to compile)",
+                f"{1000 * per_step:.0f} (median step {1000 * r['seconds']['per_step_median']:.0f})",
+                ratio(imi_total / (per_step * steps)),
+                "",
+                _report.fixed(r["peak_rss_gb"]),
+            ]
+        )
+    for name, label in (
+        ("default", "econirl, default optimiser (root finding, hybr)"),
+        ("adam", f"econirl, Adam (at most {steps} steps, best iterate)"),
+    ):
+        e = w["econirl"].get(name)
+        if e is None:
+            continue
         if "failed" in e:
-            lines.append(f"| {label} | — | {e['failed']} | | | | | |")
+            rows.append([label, "—", e["failed"], "", "", "", "", ""])
             continue
         warm = e["seconds"]["warm"] or e["seconds"]["first"]
-        lines.append(
-            f"| {label} | {e['iterations']} | {e['seconds']['first']:.1f} | {warm:.1f} "
-            f"| {1000 * warm / max(e['iterations'], 1):.0f} "
-            f"| {_ratio(imi_total / warm)} | {_ratio(imi_total / e['seconds']['first'])} "
-            f"| {e['peak_rss_gb']:.2f} |"
+        rows.append(
+            [
+                label,
+                e["iterations"],
+                _report.fixed(e["seconds"]["first"], 1),
+                _report.fixed(warm, 1),
+                f"{1000 * warm / max(e['iterations'], 1):.0f}",
+                ratio(imi_total / warm),
+                ratio(imi_total / e["seconds"]["first"]),
+                _report.fixed(e["peak_rss_gb"]),
+            ]
         )
-    lines += [
+    lines = [
+        f"## {w['description']} (S = {info['S']}, A = {info['A']}, F = {info['F']}, "
+        f"{info['n_demos']} demonstrations from {info['n_start_states']} start states, "
+        f"learning rate {w['lr']})",
         "",
-        f"irlax's compilation (first fit − warm fit, float64) is {compile_seconds:.1f} s. "
-        "Ratios are taken against imitation's faster configuration "
-        f"({'one BLAS thread' if imi is runs['imitation_1t'] else 'default BLAS threads'}, "
+        *_report.table(
+            [
+                "learner",
+                "steps run",
+                "first fit s",
+                "warm fit s",
+                "per step ms (warm)",
+                "imitation ÷ this, warm",
+                "imitation ÷ this, first",
+                "peak RSS GB",
+            ],
+            rows,
+        ),
+        "",
+        "irlax's compilation (first fit − warm fit, float64) is "
+        f"{i64['first_seconds'] - i64['warm_seconds']:.1f} s. Ratios are taken against "
+        "imitation's faster configuration "
+        f"({'one BLAS thread' if fastest == 'one_thread' else 'default BLAS threads'}, "
         f"{imi_total:.1f} s for {steps} steps); rows without a ratio do other work. 'One "
         "thread' runs set OPENBLAS/OMP/MKL to 1 thread and XLA's CPU pool to 1 thread "
         "(`ONE_THREAD` in the script). The rows after the first three are timed in the "
@@ -665,154 +771,191 @@ def _world_section(world: str, runs: dict, args) -> list[str]:
             f"{imi_steps} steps (irlax fitted again for that many).",
             "",
         ]
-
-    # Occupancy agreement.
-    a64, a32 = i64["arrays"], i32["arrays"]
-    demo = runs["demo_occupancy"]
-    demo_h, demo_h1 = demo[:-1].sum(0), demo.sum(0)
-    imi_first_h = np.asarray(imi["occupancy_first_h"])
-    imi_all = np.asarray(imi["occupancy"])
-    n = imi_steps
-    fm_star = a64["fm_converged_occupancy"]
-    converged = a64[f"{default}_converged_occupancy"]
+    references = [
+        REFERENCES[name].replace("{iterations}", str(params.get("iterations")))
+        for name, params in sorted(
+            w["references"].items(), key=lambda kv: list(REFERENCES).index(kv[0])
+        )
+    ]
+    proven = (
+        " irlax's default fit is B, Adam on the H-row gradient, and its converged fit is the "
+        f"feature-matching optimum that econirl's root finder seeks: {TESTS} proves both."
+        if dual and "B" not in w["references"]
+        else ""
+    )
     lines += [
-        f"Final state occupancies, `Σ_t P(s_t = s)` over t < H of the learned reward's "
+        "Final state occupancies, `Σ_t P(s_t = s)` over t < H of the learned reward's "
         "soft-optimal policy from the same start law (irlax: `occupancy(mdp, "
         "result.plan.log_policy)` summed over time and actions; imitation: "
         "`occupancy_first_h`, its D_0..D_{H−1}; econirl: its time-indexed policy's forward "
-        f"pass). Each sums to H = {h}; 'max / L1÷H' = max_s |a − b| and Σ_s |a − b| / H "
-        "(the step-averaged L1 distance between the state laws, at most 2). References, "
-        "built in the float64 worker from irlax's planner: **B** = Adam on Ziebart's "
-        "feature-matching gradient φᵀ(Σ_{t<H} D_t − demo) (H rows), **C** = the same with "
-        "H+1 rows, s_0..s_H (imitation's `MCEIRL` loop), **B\\*** = the feature-matching "
-        f"optimum (L-BFGS on the max-entropy dual, {i64['fm_converged_steps']} iterations; "
-        "econirl's root finder's target).",
+        f"pass). Each sums to H = {record['horizon']}; 'max / L1÷H' = max_s |a − b| and "
+        "Σ_s |a − b| / H (the step-averaged L1 distance between the state laws, at most 2). "
+        "References, built in the float64 worker from irlax's planner: "
+        + ", ".join(references)
+        + "."
+        + proven,
         "",
-        "| compared | max / L1÷H | what differs |",
-        "|---|---|---|",
-        f"| irlax f64 vs imitation, {n} steps | **{_diff(a64['occupancy'], imi_first_h, h)}** "
-        "| the headline: the rows below split it |",
-        f"| C vs imitation | {_diff(a64['fm_h1_occupancy'], imi_first_h, h)} "
-        "| "
-        + _check(a64["fm_h1_occupancy"], imi_first_h, "same maths, irlax planner vs imitation")
-        + " |",
-        f"| irlax vs B | {_diff(a64['occupancy'], a64['fm_h_occupancy'], h)} "
-        + (
-            "| " + _check(a64["occupancy"], a64["fm_h_occupancy"], DUAL_IS_FEATURE_MATCHING) + " |"
-            if default == "dual"
-            else "| likelihood vs feature-matching gradient (sampled transitions) |"
-        ),
-        f"| B vs C | {_diff(a64['fm_h_occupancy'], a64['fm_h1_occupancy'], h)} "
-        "| counting s_H (the state after the last action) or not |",
-        f"| irlax f32 vs irlax f64 | {_diff(a32['occupancy'], a64['occupancy'], h)} "
-        "| float precision |",
-        f"| irlax converged vs B\\* | {_diff(converged, fm_star, h)} "
-        + (
-            f"| {_check(converged, fm_star, 'both the optimum of the dual')} |"
-            if default == "dual"
-            else "| likelihood vs feature matching, at the optima |"
-        ),
-        f"| irlax after {n} steps vs converged | {_diff(a64['occupancy'], converged, h)} "
-        "| distance from convergence |",
     ]
-    if has_other:
-        lines += [
-            f"| `objective={other!r}` vs irlax, {n} steps "
-            f"| {_diff(a64[f'{other}_occupancy'], a64['occupancy'], h)} "
-            "| likelihood vs dual along the way: their gradients differ by terms of the "
-            "sampled transitions |",
-            f"| `objective={other!r}` vs irlax, converged "
-            f"| {_diff(a64[f'{other}_converged_occupancy'], converged, h)} "
-            "| the same at the optima |",
-            f"| `objective={other!r}` vs irlax, exact demonstrations, {n} steps "
-            f"| {_diff(a64[f'{other}_exact_occupancy'], a64[f'{default}_exact_occupancy'], h)} "
-            "| "
-            + _check(
-                a64[f"{other}_exact_occupancy"],
-                a64[f"{default}_exact_occupancy"],
-                "with the exact occupancy as `demos` both gradients are feature matching",
-            )
-            + " |",
-        ]
+    explain = _explanations(w, default, other, n)
+    differences = {d["key"]: d for d in w["differences"]}
+    rows = []
+    for d in w["differences"]:
+        label, tolerance, why = explain[d["key"]]
+        cell = f"**{_diff(d)}**" if d["key"] == "irlax_vs_imitation" else _diff(d)
+        rows.append([label, cell, why if tolerance is None else _check(d, why, tolerance)])
+    lines += _report.table(["compared", "max / L1÷H", "what differs"], rows)
+    lines += ["", *_s_h_conclusion(differences, dual), ""]
     lines += [
-        f"| irlax vs B, exact demonstrations, {n} steps "
-        f"| {_diff(a64[f'{default}_exact_occupancy'], a64['exact_fm_h_occupancy'], h)} "
-        f"| {_check(a64[f'{default}_exact_occupancy'], a64['exact_fm_h_occupancy'], 'same')} |",
-        f"| irlax converged vs demonstrations | {_diff(converged, demo_h, h)} "
-        f"| {info['n_demos']} sampled demonstrations; a linear reward matches features only |",
-    ]
-    for name, ref, ref_name, what in (
-        ("econirl_adam", a64["fm_h_occupancy"], "B", "best iterate of 0..N−1 vs the N-th"),
-        ("econirl_default", fm_star, "B\\*", None),
-    ):
-        e = runs.get(name)
-        if e and "failed" not in e:
-            label = name.replace("_", " ")
-            if what is None:  # econirl's root finder lands on B*, to float32 and its tolerance
-                what = _check(e["occupancy"], ref, "econirl's float32", CHECK_FLOAT32)
-            lines.append(f"| {label} vs {ref_name} | {_diff(e['occupancy'], ref, h)} | {what} |")
-            lines.append(
-                f"| {label} vs irlax f64 | {_diff(e['occupancy'], a64['occupancy'], h)} | |"
-            )
-    lines += [
-        "",
         "Feature gaps ‖φᵀ(D_model − D_demo)‖ (the gradient each method follows, up to scale) "
         "and the weights:",
         "",
-        "| learner | gap, H rows (irlax's, econirl's) | gap, H+1 rows (imitation's) | θ |",
-        "|---|---|---|---|",
     ]
-    rows = [
-        (f"irlax f64, {n} steps", a64["occupancy"], a64["occupancy_with_final"], a64["theta"]),
-        (f"imitation, {n} steps", imi_first_h, imi_all, imi["weights"]),
-        (f"B, {n} steps", a64["fm_h_occupancy"], None, a64["fm_h_theta"]),
-        (f"C, {n} steps", a64["fm_h1_occupancy"], None, a64["fm_h1_theta"]),
-        ("irlax converged", converged, None, a64[f"{default}_converged_theta"]),
-        ("B\\* (feature matching converged)", fm_star, None, a64["fm_converged_theta"]),
-    ]
-    if has_other:
-        rows += [
-            (
-                f"`objective={other!r}`, {n} steps",
-                a64[f"{other}_occupancy"],
-                None,
-                a64[f"{other}_theta"],
-            ),
-            (
-                f"`objective={other!r}`, converged",
-                a64[f"{other}_converged_occupancy"],
-                None,
-                a64[f"{other}_converged_theta"],
-            ),
-        ]
-    for label, occ_h, occ_h1, theta in rows:
-        lines.append(
-            f"| {label} | {'' if occ_h is None else f'{gap(occ_h, demo_h):.3f}'} "
-            f"| {'' if occ_h1 is None else f'{gap(occ_h1, demo_h1):.3f}'} | {fmt(theta)} |"
+    rows = []
+    econirl_iterations = {f"econirl_{k}": e.get("iterations") for k, e in w["econirl"].items()}
+    labels = {
+        "irlax": f"irlax f64, {n} steps",
+        "imitation": f"imitation, {n} steps",
+        "b": f"B, {n} steps",
+        "c": f"C, {n} steps",
+        "irlax_converged": "irlax converged",
+        "b_star": "B\\* (feature matching converged)",
+        "other": f"`objective={other!r}`, {n} steps",
+        "other_converged": f"`objective={other!r}`, converged",
+        **{
+            key: f"{key.replace('_', ' ')}, {count} iterations"
+            for key, count in econirl_iterations.items()
+        },
+        "true": "true reward of the demonstrator",
+    }
+    for learner in w["learners"]:
+        rows.append(
+            [
+                labels[learner["key"]],
+                "" if learner["gap_h"] is None else f"{learner['gap_h']:.3f}",
+                "" if learner["gap_h1"] is None else f"{learner['gap_h1']:.3f}",
+                _theta(learner["theta"], info["F"]),
+            ]
         )
-    for name in ("econirl_adam", "econirl_default"):
-        e = runs.get(name)
-        if e and "failed" not in e:
-            lines.append(
-                f"| {name.replace('_', ' ')}, {e['iterations']} iterations "
-                f"| {gap(e['occupancy'], demo_h):.3f} "
-                f"| {gap(e['occupancy_with_final'], demo_h1):.3f} | {fmt(e['weights'])} |"
-            )
-    if runs.get("true_weights") is not None:
-        lines.append(f"| true reward of the demonstrator | | | {fmt(runs['true_weights'])} |")
+    lines += _report.table(
+        ["learner", "gap, H rows (irlax's, econirl's)", "gap, H+1 rows (imitation's)", "θ"], rows
+    )
+    theta = w["theta_differences"]
     lines += [
         "",
         f"imitation's bias (not in irlax's model) ended at {imi['bias']:.1e}; "
-        f"max |θ_irlax − θ_imitation| = "
-        f"{np.abs(np.asarray(a64['theta']) - np.asarray(imi['weights'])).max():.2e}, "
-        f"max |θ_C − θ_imitation| = "
-        f"{np.abs(np.asarray(a64['fm_h1_theta']) - np.asarray(imi['weights'])).max():.1e}.",
+        f"max |θ_irlax − θ_imitation| = {theta['irlax_vs_imitation']:.2e}, "
+        f"max |θ_C − θ_imitation| = {theta['c_vs_imitation']:.1e}.",
         "",
     ]
     return lines
 
 
-def _notes() -> list[str]:
+def _explanations(w: dict, default: str, other: str, n: int) -> dict:
+    """Per comparison: (label, tolerance of a check or None, what differs)."""
+    dual = default == "dual"
+    s_h = "counting s_H (the state after the last action) or not"
+
+    def when_dual(check: str, otherwise: str, tolerance: float = CHECK) -> tuple:
+        """A check where irlax's objective is the dual; else what differs, unchecked."""
+        return (tolerance, check) if dual else (None, otherwise)
+
+    return {
+        "irlax_vs_imitation": (
+            f"irlax f64 vs imitation, {n} steps",
+            None,
+            "the headline: the rows below split it",
+        ),
+        "c_vs_imitation": ("C vs imitation", CHECK, "same maths, irlax planner vs imitation"),
+        "irlax_vs_b": (
+            "irlax vs B",
+            *when_dual(
+                "the dual's gradient is feature matching",
+                "likelihood vs feature-matching gradient (sampled transitions)",
+            ),
+        ),
+        "b_vs_c": ("B vs C", None, s_h),
+        "irlax_vs_c": ("irlax vs C", None, s_h + (" (irlax is B)" if dual else "")),
+        "f32_vs_f64": ("irlax f32 vs irlax f64", None, "float precision"),
+        "converged_vs_b_star": (
+            "irlax converged vs B\\*",
+            *when_dual(
+                "both the optimum of the dual", "likelihood vs feature matching, at the optima"
+            ),
+        ),
+        "after_vs_converged": (
+            f"irlax after {n} steps vs converged",
+            None,
+            "distance from convergence",
+        ),
+        "other_vs_irlax": (
+            f"`objective={other!r}` vs irlax, {n} steps",
+            None,
+            f"{other} vs {default} along the way: their gradients differ by terms of the "
+            "sampled transitions",
+        ),
+        "other_vs_irlax_converged": (
+            f"`objective={other!r}` vs irlax, converged",
+            None,
+            "the same at the optima",
+        ),
+        "other_vs_irlax_exact": (
+            f"`objective={other!r}` vs irlax, exact demonstrations, {n} steps",
+            CHECK,
+            "with the demonstrator's exact occupancy as `demos` both gradients are feature "
+            "matching",
+        ),
+        "irlax_vs_b_exact": (f"irlax vs B, exact demonstrations, {n} steps", CHECK, "same"),
+        "converged_vs_demos": (
+            "irlax converged vs demonstrations",
+            None,
+            f"{w['info']['n_demos']} sampled demonstrations; a linear reward matches features only",
+        ),
+        "econirl_adam_vs_b": ("econirl adam vs B", None, "best iterate of 0..N−1 vs the N-th"),
+        "econirl_adam_vs_irlax": (
+            "econirl adam vs irlax f64",
+            None,
+            ""
+            if not dual or "econirl_adam_vs_b" in {d["key"] for d in w["differences"]}
+            else "best iterate of 0..N−1 vs the N-th (irlax is B)",
+        ),
+        "econirl_default_vs_b_star": (
+            "econirl default vs B\\*",
+            CHECK_FLOAT32,
+            "econirl's float32 and its root finder's tolerance",
+        ),
+        "econirl_default_vs_irlax_converged": (
+            "econirl default vs irlax converged",
+            *when_dual(
+                "econirl's float32 and its root finder's tolerance",
+                "feature matching vs likelihood, at the optima",
+                CHECK_FLOAT32,
+            ),
+        ),
+        "econirl_default_vs_irlax": ("econirl default vs irlax f64", None, ""),
+    }
+
+
+def _s_h_conclusion(differences: dict, dual: bool) -> list[str]:
+    """Whether counting s_H is the whole difference between irlax and imitation, measured."""
+    if not dual:
+        return []
+    s_h = differences.get("irlax_vs_c") or differences["b_vs_c"]
+    planner = differences["c_vs_imitation"]["max"] <= CHECK
+    is_b = differences.get("irlax_vs_b", {"max": 0.0})["max"] <= CHECK
+    if planner and is_b:
+        return [
+            "C reproduces imitation and irlax follows B, so counting s_H is the whole "
+            f"difference between irlax and imitation: {_diff(s_h)} against "
+            f"{_diff(differences['irlax_vs_imitation'])}.",
+        ]
+    return [
+        "**Counting s_H is not the whole difference between irlax and imitation: "
+        + ("C does not reproduce imitation" if not planner else "irlax does not follow B")
+        + ".**",
+    ]
+
+
+def _notes(record: dict) -> list[str]:
     return [
         "## Conventions, and why the occupancies differ",
         "",
@@ -820,12 +963,13 @@ def _notes() -> list[str]:
         "horizon, the max-entropy dual, V_0(s_0) − Σ_t r(s_t) averaged over the "
         "demonstrations: its gradient with respect to "
         "the reward is exactly `D_θ − D_demo`, Ziebart's feature-matching gradient, the one "
-        'imitation and econirl follow (irlax = B above). `objective="likelihood"`, the '
+        f"imitation and econirl follow (irlax = B; {TESTS}). "
+        '`objective="likelihood"`, the '
         "demonstrated actions' log-likelihood Σ_t log π_t(a_t | s_t), has that gradient only "
         "in expectation over the sampled transitions: every sampled transition that differs "
-        "from the model's average adds a term, so with 64 demonstrations its path and optimum "
-        "differ from feature matching (the rows with `objective='likelihood'`); with exact "
-        "(infinite) demonstrations the two coincide.",
+        "from the model's average adds a term, so with sampled demonstrations its path and "
+        "optimum differ from feature matching (the rows with `objective='likelihood'`); with "
+        f"exact (infinite) demonstrations the two coincide ({TESTS}).",
         "- **The state after the last action.** imitation's occupancy `Dcum` has H+1 rows, "
         "s_0..s_H, although its policy gets no reward for s_H; irlax counts s_0..s_{H−1}, the "
         "states where an action is taken. imitation is given its own convention here: the "
@@ -833,9 +977,9 @@ def _notes() -> list[str]:
         "demonstration and model sides both count s_H and have equal mass. Handing it irlax's "
         "`[H, S]` instead would not give it irlax's objective: its model side would still "
         "count s_H (its gradient would gain φᵀD_H, its bias a constant push). No input makes "
-        "imitation drop s_H, so the libraries are compared as they are; C reproduces "
-        "imitation to rounding, and 'B vs C' is the effect of s_H alone: with the default "
-        "objective it is the whole difference between irlax and imitation.",
+        "imitation drop s_H, so the libraries are compared as they are; C is imitation's loop "
+        "on irlax's planner, so 'C vs imitation' checks the planners and the step, and C "
+        "against irlax (B) is the effect of s_H alone.",
         "- **Start states.** irlax starts the model occupancy at the demonstrations' first "
         "states, imitation at `env.initial_state_dist`: the file's `init` is therefore the "
         "demonstrations' empirical start law (with a uniform `init`, imitation would match "
@@ -843,14 +987,13 @@ def _notes() -> list[str]:
         "- **Scale.** imitation's gradient is on the H+1 scale (unnormalised, per "
         "demonstration), irlax's on the H scale, econirl's normalised to averages; Adam is "
         "invariant to the scale (up to eps), so one learning rate is one step size for all.",
-        "- **Values.** irlax's soft values carry a uniform action prior (V is (H − t)·log A "
-        "lower than imitation's); policies, and so occupancies, are identical "
-        "(`tabular_planning.md`).",
+        _values_note(record),
         "- **econirl** matches features on the H-row, normalised scale from the file's `init`: "
-        "its default optimiser solves μ_π = μ_D by root finding (hybr), i.e. it lands on B*; "
-        "its Adam stops after 20 steps without a smaller ‖μ_D − μ_π‖ and returns the best "
-        "iterate seen (of those after 0..N−1 updates), not the last. It recompiles its JAX "
-        "loops on every fit, so its warm fit is not much faster than its first.",
+        "its default optimiser solves μ_π = μ_D by root finding (hybr), i.e. it lands on the "
+        "feature-matching optimum, irlax's converged fit; its Adam stops after 20 steps "
+        "without a smaller ‖μ_D − μ_π‖ and returns the best iterate seen (of those after "
+        "0..N−1 updates), not the last. It recompiles its JAX loops on every fit, so its warm "
+        "fit is not much faster than its first.",
         "- **Threads.** imitation's dense `D[t] * pi @ T[:, a, :]` products go to OpenBLAS, "
         "which by default splits each over both cores. When another process keeps the second "
         "core busy, each of the 250 matrix-vector products of an occupancy pass can wait for "
@@ -861,6 +1004,34 @@ def _notes() -> list[str]:
         "XLA's default thread pool and with one thread.",
         "",
     ]
+
+
+def _values_note(record: dict) -> str:
+    """What irlax's default soft maximum, measured, does to the comparison."""
+    offset = record["value_offset_per_step"]
+    terminal = sum(w["info"]["n_terminal"] for w in record["worlds"])
+    if abs(offset) <= CHECK:
+        return (
+            "- **Values.** irlax's default V is the plain soft maximum, as imitation's: values, "
+            "policies and occupancies compare as they are."
+        )
+    text = (
+        "- **Values.** In this run irlax's default soft value carried a uniform action prior: "
+        f"it was {offset:.4g} (= log A) lower per step than the plain soft maximum, "
+        "imitation's (measured as in `tabular_planning.py`). "
+    )
+    if terminal == 0:
+        return text + (
+            "These worlds have no terminal state, so the prior lowers every V by the same "
+            "(H − t)·log A: policies, and so the occupancies and weights above, are the plain "
+            "soft maximum's. irlax's default is now the plain soft maximum (commit 73330b5): a "
+            "rerun's values change by that constant, its occupancies and weights do not."
+        )
+    return text + (
+        f"These worlds have {terminal} terminal states, where the prior's −log A per step is a "
+        "living cost: policies differ from the plain soft maximum's, and a rerun with irlax's "
+        "default today (no prior, commit 73330b5) gives different occupancies and weights."
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import _report  # noqa: E402
+import irl_speed  # noqa: E402
+import numpy as np  # noqa: E402
 import render as render_all  # noqa: E402
 import rust_bus  # noqa: E402
 import tabular_planning  # noqa: E402
@@ -91,6 +93,137 @@ def test_the_rust_bus_target_verdict_follows_the_measurements():
     static = next(c for c in apart["irlax"]["cases"] if c["key"] == "g4:0")
     static["variants"]["rust_theta3"]["RC"] *= 1.01
     assert "**differ by up to 1%**" in rust_bus.render(apart)
+
+
+def _irl_speed_record():
+    return json.loads((BENCHMARKS / "results" / "irl_speed.json").read_text())
+
+
+def _difference(world, key):
+    return next(d for d in world["differences"] if d["key"] == key)
+
+
+def test_the_irl_speed_checks_and_the_s_h_conclusion_follow_the_numbers():
+    record = _irl_speed_record()
+    text = irl_speed.render(record)
+    assert "irlax planner vs imitation: agrees to 1e-14 (a check)" in text
+    assert text.count("so counting s_H is the whole difference") == 2
+    assert "econirl's float32 and its root finder's tolerance: agrees to 1e-7" in text
+    apart = copy.deepcopy(record)
+    _difference(apart["worlds"][0], "c_vs_imitation")["max"] = 3e-3
+    _difference(apart["worlds"][1], "econirl_default_vs_b_star")["max"] = 2e-5
+    text = irl_speed.render(apart)
+    assert "irlax planner vs imitation: **differs by 3e-03" in text
+    assert (
+        "**Counting s_H is not the whole difference between irlax and imitation: C does not" in text
+    )
+    assert text.count("so counting s_H is the whole difference") == 1
+    assert "root finder's tolerance: **differs by 2e-05" in text
+
+
+def test_the_irl_speed_values_note_follows_the_measured_prior_and_terminal_states():
+    record = _irl_speed_record()
+    assert "its occupancies and weights do not" in irl_speed.render(record)
+    plain = copy.deepcopy(record)
+    plain["value_offset_per_step"] = 0.0
+    assert "values, policies and occupancies compare as they are" in irl_speed.render(plain)
+    ending = copy.deepcopy(record)
+    ending["worlds"][0]["info"]["n_terminal"] = 3
+    assert "3 terminal states, where the prior's −log A per step is a living cost" in (
+        irl_speed.render(ending)
+    )
+
+
+def _irl_speed_runs(seed=0, n_states=6, n_features=2, horizon=irl_speed.HORIZON):
+    """What `compare_world` collects, with made-up numbers and arrays."""
+    rng = np.random.default_rng(seed)
+
+    def occ():
+        return rng.dirichlet(np.ones(n_states)) * horizon
+
+    def irlax_run(references):
+        run = {
+            "first_seconds": 3.0,
+            "warm_seconds": 0.3,
+            "n_steps": 100,
+            "dtype": "float64",
+            "objective_option": "auto",
+            "objective": "dual",
+            "peak_rss_gb": 0.5,
+            "arrays": {"theta": rng.normal(size=n_features), "occupancy": occ()},
+        }
+        run["arrays"]["occupancy_with_final"] = run["arrays"]["occupancy"] + occ() / horizon
+        if references:
+            for name in ("c", "likelihood", "likelihood_converged", "dual_converged"):
+                run["arrays"][f"{name}_occupancy"] = occ()
+                run["arrays"][f"{name}_theta"] = rng.normal(size=n_features)
+            for name in ("likelihood", "likelihood_converged", "dual_converged"):
+                run[f"{name}_seconds"] = {"first": 2.0, "warm": 0.5}
+            run["likelihood_converged_steps"] = run["dual_converged_steps"] = 12
+            run["value_offset_per_step"] = 0.0
+        return run
+
+    imitation = {
+        "steps": 100,
+        "seconds": {"total": 20.0, "per_step_median": 0.2},
+        "peak_rss_gb": 0.4,
+        "bias": 1e-6,
+        "occupancy_first_h": occ(),
+        "occupancy": occ() * (horizon + 1) / horizon,
+        "weights": rng.normal(size=n_features).tolist(),
+    }
+    econirl = {
+        "iterations": 17,
+        "seconds": {"first": 10.0, "warm": 6.0},
+        "peak_rss_gb": 0.5,
+        "occupancy": occ().tolist(),
+        "occupancy_with_final": occ().tolist(),
+        "weights": rng.normal(size=n_features).tolist(),
+    }
+    demo = rng.dirichlet(np.ones(n_states), size=horizon + 1)
+    return {
+        "world": "objectworld",
+        "info": {
+            "S": n_states,
+            "A": 5,
+            "K": 5,
+            "F": n_features,
+            "n_demos": 8,
+            "n_start_states": 4,
+            "n_terminal": 0,
+        },
+        "description": "made up",
+        "lr": 0.01,
+        "irlax64": irlax_run(True),
+        "irlax32": irlax_run(False),
+        "irlax64_1t": irlax_run(False),
+        "imitation": imitation,
+        "imitation_1t": copy.deepcopy(imitation),
+        "econirl_default": econirl,
+        "econirl_adam": {"failed": "exit status 124 (timeout 124)"},
+        "demo_occupancy": demo,
+        "features": rng.normal(size=(n_states, n_features)),
+        "true_weights": None,
+    }
+
+
+def test_a_fresh_irl_speed_record_renders_its_distances_and_states_what_tests_prove():
+    runs = _irl_speed_runs()
+    occupancy, c = runs["irlax64"]["arrays"]["occupancy"], runs["irlax64"]["arrays"]["c_occupancy"]
+    world = irl_speed.world_record(runs)
+    world["irlax"]["float64"].pop("value_offset_per_step")
+    record = {**_irl_speed_record(), "worlds": [world], "value_offset_per_step": 0.0}
+    record.pop("source")
+    json.dumps(record)  # JSON-able as saved
+    irlax_vs_c = _difference(world, "irlax_vs_c")
+    assert irlax_vs_c["max"] == np.abs(occupancy - c).max()
+    assert irlax_vs_c["l1_per_step"] == np.abs(occupancy - c).sum() / irl_speed.HORIZON
+    text = irl_speed.render(record)
+    assert f"| irlax vs C | {irlax_vs_c['max']:.1e} / {irlax_vs_c['l1_per_step']:.1e} |" in text
+    assert "test_maxent_references.py` proves both" in text
+    assert "B\\*" not in text and "| econirl, Adam (at most 100 steps, best iterate) | — |" in text
+    # The made-up C is not imitation: the report says so instead of blaming s_H.
+    assert "C does not reproduce imitation" in text
 
 
 def test_save_writes_the_json_and_the_report_rendered_from_it(tmp_path):
