@@ -79,7 +79,7 @@ def _fit_record(model, name: str) -> dict:
     """Iterations, solves per stage of the goal ladder, and the final loss of a fit."""
     import numpy as np
 
-    h = {k: np.asarray(v) for k, v in model.history.items()}
+    h = {k: np.asarray(v) for k, v in model.metrics.items()}
     done = np.isfinite(h["loss"])
     goals, solves = h["goals"][done].astype(int), h["evaluations"][done].astype(int)
     stages = list(dict.fromkeys(goals.tolist()))

@@ -394,10 +394,9 @@ def _forecast(data_options: ForecastData, run: ForecastRun, config: ForecastConf
     )
     with tqdm(total=config.steps, desc="fitting costs (L-BFGS)", unit="it", leave=False) as bar:
 
-        def progress(step, loss):
+        def progress(step, metrics):
             bar.update(1)
-            loss = loss["loss"] if isinstance(loss, dict) else loss  # progress(step, metrics)
-            bar.set_postfix(nll=f"{float(loss):.4f}")
+            bar.set_postfix(nll=f"{float(metrics['loss']):.4f}")
 
         outcome = experiment.run(
             data,

@@ -150,13 +150,21 @@ def run(
     *,
     seed: int = 0,
     config: ForecastConfig | None = None,
-    progress: Callable[[int, float], None] | None = None,
+    progress: Callable[[int, dict], None] | None = None,
     n_samples: int = 16,
     observe: float = 0.5,
 ) -> Outcome:
     """Fit the model and the baselines on `data.train`, evaluate on `data.test`, forecast one.
 
     With a known `true_cost`, the hidden model itself is scored too, as `true_cost`.
+
+    Args:
+        data: the scene, destinations and train / test tracks.
+        seed: seeds the baselines, the evaluation's samples and the example forecast.
+        config: the fit's `ForecastConfig`.
+        progress: `progress(step, metrics)` after each step of the fit (see `model.fit`).
+        n_samples: sampled continuations per forecast.
+        observe: the fraction of each test track observed before forecasting.
     """
     timings = {}
     start = time.perf_counter()
@@ -264,7 +272,7 @@ def write(outcome: Outcome, out) -> list[Path]:
         true_goal=ex["true_goal"] if ex["true_goal"] >= 0 else None,
         goal_names=data.goal_names,
     )
-    pictures.draw_learning_curve(written[4], model.history)
+    pictures.draw_learning_curve(written[4], model.metrics)
     summary = {
         "dataset": data.name,
         "scene_shape": list(data.scene.shape),

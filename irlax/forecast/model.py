@@ -51,6 +51,7 @@ from irlax.forecast.planning import (
 )
 from irlax.forecast.scene import Scene
 from irlax.forecast.tracks import to_paths
+from irlax.optim import minimize, reporting
 
 #: Margin above MIN_COST for the cheapest learnable cost (keeps the sweeps contracting).
 COST_MARGIN = 0.1
@@ -63,8 +64,9 @@ class ForecastConfig:
     Attributes:
         steps: most L-BFGS iterations in each stage of the ladder of goal sets
             (`first_goals`).
-        tol: stop when the gradient norm falls below this.
-        ftol: or when an iteration improves the NLL per step by less than this, relatively.
+        tol: stop when the gradient norm falls to this.
+        ftol: or when a step improves the NLL per step by at most this, relatively (0: never;
+            `irlax.optim.minimize`'s rule).
             The default is far below the NLL's sampling error (about 1/√(moves), 0.5% for
             40 000 moves), and above float32 rounding (soft values carry relative errors near
             1e-5, where line searches chase noise: at 256×256, 1e-5 cost 4 extra solves of 10 s
@@ -118,11 +120,14 @@ class ForecastModel:
         log_prior: `[G]` log destination prior from the training tracks.
         goals: bool `[G, H, W]` destination regions.
         passable: bool `[H, W]`.
-        history: per L-BFGS iteration of every stage of the fit (`ForecastConfig.first_goals`),
-            `loss` (of that stage's objective), `grad_norm`, `goals` (the destinations the
-            stage fits) and `evaluations` (solves of values and gradient in the iteration:
-            its line search's, plus one before it in a stage's first iteration); NaN past the
-            last iteration.
+        metrics: per-step arrays of the fit, `[steps · stages]`, the steps of every stage of
+            the ladder (`ForecastConfig.first_goals`) one after another, NaN past the last:
+            `loss` (of that stage's objective, at the step's θ), `grad_norm`, `goals` (the
+            destinations the stage fits) and `evaluations`, the solves of values and gradient
+            the step cost: one where its loss and gradient were not taken from the line search
+            that found its θ (a stage's first step), plus its own update's line search (none
+            once converged: the update is skipped). Their sum is every solve of the fit but
+            the final one of all destinations' values. Empty for `from_cost`.
         feature_names: names of θ's entries.
         cell_size: metres per cell.
     """
@@ -133,7 +138,7 @@ class ForecastModel:
     log_prior: jnp.ndarray
     goals: jnp.ndarray
     passable: jnp.ndarray
-    history: dict
+    metrics: dict
     feature_names: tuple[str, ...] = static_field(default=())
     cell_size: float = static_field(default=1.0)
 
@@ -158,7 +163,7 @@ class ForecastModel:
             log_prior=jnp.asarray(log_prior, cost.dtype),
             goals=goals,
             passable=jnp.asarray(passable, bool),
-            history={},
+            metrics={},
         )
 
     @property
@@ -300,7 +305,7 @@ def fit(
     *,
     config: ForecastConfig | None = None,
     features=None,
-    progress: Callable[[int, float], None] | None = None,
+    progress: Callable[[int, dict], None] | None = None,
     **options,
 ) -> ForecastModel:
     """Learn a cost map from tracks that end at known destinations.
@@ -315,7 +320,9 @@ def fit(
         goals: bool `[G, H, W]` destination regions (e.g. `destinations_from_endpoints`).
         config: a `ForecastConfig`; `**options` replace its fields.
         features: `[H, W, F]` features in place of `scene.features` (e.g. a bias alone).
-        progress: called as `progress(iteration, loss)` after each L-BFGS iteration.
+        progress: called as `progress(step, metrics)` after each L-BFGS step, `step` its entry
+            in `ForecastModel.metrics` (counted across the ladder's stages) and `metrics` its
+            `loss`, `grad_norm` and `goals`. Any callable: a new one does not recompile.
 
     Returns:
         the fitted `ForecastModel`.
@@ -356,9 +363,17 @@ def fit(
         )
         for k in _ladder(len(order), config.first_goals)
     )
-    theta, history = _fit(
-        features.astype(dtype), jnp.asarray(goals[order]), scene.passable, stages, config, progress
-    )
+    with reporting(None if progress is None else _GlobalSteps(progress)) as report:
+        theta, metrics = jax.block_until_ready(
+            _fit(
+                features.astype(dtype),
+                jnp.asarray(goals[order]),
+                scene.passable,
+                stages,
+                config,
+                report,
+            )
+        )
     cost = cost_map(theta, features.astype(dtype))
     values = goal_values(cost, goals, scene.passable, tol=config.solver_tol)
     return ForecastModel(
@@ -368,7 +383,7 @@ def fit(
         log_prior=log_prior,
         goals=jnp.asarray(goals),
         passable=scene.passable,
-        history=history,
+        metrics=metrics,
         feature_names=names,
         cell_size=scene.cell_size,
     )
@@ -419,80 +434,107 @@ def _training_tracks(paths, goals, scene: Scene):
     return paths, dest
 
 
-@functools.partial(jax.jit, static_argnames=("config", "progress"))
-def _fit(features, goals, passable, stages: tuple[_Statistics, ...], config, progress):
-    """L-BFGS up a ladder of growing goal sets; returns θ and the history of all stages.
+@functools.partial(jax.jit, static_argnames=("config", "report"))
+def _fit(features, goals, passable, stages: tuple[_Statistics, ...], config, report: bool):
+    """L-BFGS up a ladder of growing goal sets; returns θ and the metrics of all stages.
 
     Stage `k` minimises the NLL of the tracks to the first `G_k` goals (`stages[k]` holds
     their statistics; goals come most travelled first) from the θ where the stage before
-    stopped. The last stage is the whole objective, so the optimum is unchanged; the early
-    ones cost a fraction of a full solve per iteration and leave it a short way to go.
+    stopped, by one `irlax.optim.minimize`. The last stage is the whole objective, so the
+    optimum is unchanged; the early ones cost a fraction of a full solve per step and leave
+    it a short way to go. The stages' metrics are packed one after another (see
+    `ForecastModel.metrics`); with `report`, each step goes to the callable that
+    `optim.reporting` installed, with the entry it will have in them (`offset`).
     """
-    nan = jnp.full(config.steps * len(stages), jnp.nan, features.dtype)
-    history = {"loss": nan, "grad_norm": nan, "evaluations": nan, "goals": nan}
-    theta, i = jnp.zeros(features.shape[-1], features.dtype), 0
+    size = config.steps * len(stages)
+    metrics = {k: jnp.full(size, jnp.nan, features.dtype) for k in _METRICS}
+    theta, first = jnp.zeros(features.shape[-1], features.dtype), jnp.asarray(0)
     for stats in stages:
-        theta, history, i = _lbfgs(
-            features, goals, passable, stats, config, progress, theta, history, i
+        theta, stage, n_steps = _lbfgs(
+            features, goals, passable, stats, config, theta, first, report
         )
-    return theta, history
+        # A stage's NaN tail is overwritten by the next stage's entries.
+        metrics = {k: jax.lax.dynamic_update_slice(metrics[k], stage[k], (first,)) for k in metrics}
+        first = first + n_steps
+    return theta, metrics
 
 
-def _lbfgs(features, goals, passable, stats, config, progress, theta, history, first):
-    """L-BFGS iterations on the tracks of the first `G` goals (`stats`) from θ, recorded in
-    `history` from entry `first` on; returns θ, the history and the next free entry."""
+#: The per-step arrays of a fit (`ForecastModel.metrics`).
+_METRICS = ("loss", "grad_norm", "evaluations", "goals")
+
+
+def _lbfgs(features, goals, passable, stats, config, theta, first, report):
+    """One stage: L-BFGS on the tracks of the first `G` goals (`stats`) from θ.
+
+    Returns θ where it stopped, the stage's `[steps]` metrics (`_METRICS`, NaN after its last
+    step) and its number of steps. `first`, the entry its first step takes in the packed
+    metrics, is only reported.
+    """
     goals = goals[: stats.starts.shape[0]]
+    n_goals = stats.starts.shape[0]
 
     def loss_fn(theta):
         cost = cost_map(theta, features)
         nll = track_nll(cost, goals, passable, stats, solver_tol=config.solver_tol)
         return nll + 0.5 * config.l2 * jnp.sum(theta**2)
 
-    value_and_grad = optax.value_and_grad_from_state(loss_fn)
+    from_state = optax.value_and_grad_from_state(loss_fn)
+
+    def value_and_grad(theta, state):
+        # The line search that found θ solved there last: its value and gradient are reused
+        # unless the state holds none (a stage's first step), when a fresh solve is made.
+        fresh = ~jnp.isfinite(optax.tree.get(state, "value"))
+        loss, grad = from_state(theta, state=state)
+        row = {
+            "goals": n_goals,
+            "fresh": fresh,
+            "linesearch": optax.tree.get(state, "num_linesearch_steps"),
+            "offset": first,
+        }
+        return loss, grad, row
+
     optimizer = optax.lbfgs(
         linesearch=optax.scale_by_zoom_linesearch(
             max_linesearch_steps=config.max_linesearch_steps, initial_guess_strategy="one"
         )
     )
+    out = minimize(
+        value_and_grad,
+        theta,
+        optimizer,
+        steps=config.steps,
+        tol=config.tol,
+        ftol=config.ftol,
+        value_fn=loss_fn,
+        report=report,
+    )
+    m = out.metrics
+    # Step t's solves: its fresh solve, if any, and its update's line search, which the
+    # state of step t + 1 reports; after the last step, the final state does, unless the
+    # stage converged there and skipped its update.
+    last = jnp.where(out.converged, 0, optax.tree.get(out.opt_state, "num_linesearch_steps"))
+    following = jnp.concatenate([m["linesearch"][1:], jnp.zeros(1, m["linesearch"].dtype)])
+    following = following.at[out.n_steps - 1].set(last)
+    evaluations = m["fresh"] + following
+    metrics = {
+        "loss": m["loss"],
+        "grad_norm": m["grad_norm"],
+        "evaluations": jnp.where(jnp.isfinite(m["loss"]), evaluations, jnp.nan),
+        "goals": m["goals"],
+    }
+    return out.params, metrics, out.n_steps
 
-    def cond(carry):
-        _, _, _, i, done = carry
-        return (i < first + config.steps) & ~done
 
-    def body(carry):
-        theta, state, history, i, _ = carry
-        loss, grad = value_and_grad(theta, state=state)
-        grad_norm = jnp.linalg.norm(grad)
-        history = {
-            **history,
-            "loss": history["loss"].at[i].set(loss),
-            "grad_norm": history["grad_norm"].at[i].set(grad_norm),
-            "goals": history["goals"].at[i].set(stats.starts.shape[0]),
-        }
-        previous = history["loss"][jnp.maximum(i - 1, first)]
-        stalled = (i > first) & (previous - loss <= config.ftol * jnp.abs(loss))
-        done = (grad_norm <= config.tol) | stalled
+class _GlobalSteps:
+    """Hands `progress` each step's entry in the packed metrics and its loss, gradient norm
+    and goals (the fit's stages each count their steps from 0)."""
 
-        def step(theta, state):
-            updates, state = optimizer.update(
-                grad, state, theta, value=loss, grad=grad, value_fn=loss_fn
-            )
-            return optax.apply_updates(theta, updates), state
+    def __init__(self, progress: Callable[[int, dict], None]):
+        self.progress = progress
 
-        # Converged: skip the line search, whose evaluations (each a full solve) could only
-        # chase rounding noise and would be thrown away.
-        theta, state = jax.lax.cond(done, lambda t, s: (t, s), step, theta, state)
-        evaluations = optax.tree_utils.tree_get(state, "num_linesearch_steps")
-        # The stage's first iteration also solved once before its line search.
-        evaluations = jnp.where(done, 0, evaluations) + (i == first)
-        history["evaluations"] = history["evaluations"].at[i].set(evaluations)
-        if progress is not None:
-            jax.debug.callback(progress, i, loss)
-        return theta, state, history, i + 1, done
-
-    start = (theta, optimizer.init(theta), history, first, jnp.asarray(False))
-    theta, _, history, i, _ = jax.lax.while_loop(cond, body, start)
-    return theta, history, i
+    def __call__(self, step: int, row: dict) -> None:
+        offset = int(np.asarray(row["offset"]).reshape(-1)[0])
+        self.progress(offset + step, {k: row[k] for k in ("loss", "grad_norm", "goals")})
 
 
 # ----------------------------------------------------------------------------------------

@@ -712,7 +712,7 @@ def draw_destinations(
 
 
 @_closes_figures
-def draw_learning_curve(path, history, *, title=None) -> None:
+def draw_learning_curve(path, metrics, *, title=None) -> None:
     """Training loss per L-BFGS iteration (NaN entries, past the last iteration, skipped).
 
     With a `"goals"` entry (the fit's ladder of goal sets) each stage is its own segment,
@@ -720,16 +720,16 @@ def draw_learning_curve(path, history, *, title=None) -> None:
 
     Args:
         path: PNG file to write.
-        history: `ForecastModel.history`: `"loss"` and optionally `"grad_norm"` and `"goals"`
-            per iteration.
+        metrics: `ForecastModel.metrics`: `"loss"` and optionally `"grad_norm"` and `"goals"`
+            per iteration (or the losses alone).
         title: figure title.
     """
-    if not isinstance(history, Mapping):
-        history = {"loss": history}
+    if not isinstance(metrics, Mapping):
+        metrics = {"loss": metrics}
     fig, ax = plt.subplots(figsize=(5.4, 3.4))
-    loss = np.asarray(history.get("loss", []), float).reshape(-1)
+    loss = np.asarray(metrics.get("loss", []), float).reshape(-1)
     it = np.flatnonzero(np.isfinite(loss))
-    goals = np.asarray(history.get("goals", np.zeros_like(loss)), float).reshape(-1)[it]
+    goals = np.asarray(metrics.get("goals", np.zeros_like(loss)), float).reshape(-1)[it]
     handles = []
     if it.size:
         starts = np.flatnonzero(np.diff(goals, prepend=np.nan) != 0)
@@ -755,7 +755,7 @@ def draw_learning_curve(path, history, *, title=None) -> None:
     ax.set_ylabel("training loss", fontsize=9, color=PREFIX_COLOR)
     ax.tick_params(labelsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    grad = np.asarray(history.get("grad_norm", []), float).reshape(-1)
+    grad = np.asarray(metrics.get("grad_norm", []), float).reshape(-1)
     git = np.flatnonzero(np.isfinite(grad) & (grad > 0))
     if git.size:
         twin = ax.twinx()

@@ -12,6 +12,7 @@ from irlax.forecast.evaluate import evaluate, nearest_goal
 from irlax.forecast.model import (
     ForecastConfig,
     ForecastModel,
+    _fit,
     _ladder,
     assign_goals,
     cost_map,
@@ -107,16 +108,16 @@ def test_posterior_favours_the_true_destination_after_half_a_track(fitted):
     assert fitted["metrics"]["model"]["destination_accuracy"] > 0.7
 
 
-def test_the_fit_is_deterministic_and_records_its_history(fitted):
+def test_the_fit_records_its_metrics(fitted):
     model = fitted["model"]
-    loss = np.asarray(model.history["loss"])
+    loss = np.asarray(model.metrics["loss"])
     done = loss[np.isfinite(loss)]
     assert 2 <= len(done) < ForecastConfig().steps
     assert done[-1] <= done[0]
     np.testing.assert_allclose(model.cost, cost_map(model.theta, fitted["scene"].features))
     # Solves per iteration: at least one in every iteration but the last, which converged
     # and skipped its line search; the first also made the solve before its line search.
-    evaluations = np.asarray(model.history["evaluations"])[: len(done)]
+    evaluations = np.asarray(model.metrics["evaluations"])[: len(done)]
     assert (evaluations[:-1] >= 1).all() and evaluations[-1] == 0 and evaluations[0] >= 2
 
 
@@ -139,7 +140,7 @@ def many_goals():
 
 def _iterations(model):
     """(loss, goals, evaluations) of the fit's iterations."""
-    h = {k: np.asarray(v) for k, v in model.history.items()}
+    h = {k: np.asarray(v) for k, v in model.metrics.items()}
     done = np.isfinite(h["loss"])
     return h["loss"][done], h["goals"][done].astype(int), h["evaluations"][done]
 
@@ -172,6 +173,35 @@ def test_the_goal_ladder_reaches_the_optimum_of_the_whole_objective(many_goals):
     # `steps` bounds each stage, so a short budget still reaches the whole objective.
     _, short_goals, _ = _iterations(fit(st.scene, paths, st.goals, first_goals=2, steps=2))
     assert list(short_goals) == [2, 2, 6, 6, n, n]
+
+
+def test_progress_sees_every_step_of_every_stage_and_a_new_callable_does_not_recompile(
+    many_goals,
+):
+    st, paths = many_goals
+    seen, other = [], []
+    first = fit(
+        st.scene,
+        paths,
+        st.goals,
+        first_goals=2,
+        steps=3,
+        progress=lambda step, m: seen.append((step, float(m["loss"]), int(m["goals"]))),
+    )
+    compiled = _fit._cache_size()
+    second = fit(
+        st.scene, paths, st.goals, first_goals=2, steps=3, progress=lambda s, m: other.append(s)
+    )
+    assert _fit._cache_size() == compiled
+    loss, goals, _ = _iterations(first)
+    # The steps count on across the stages: step i is entry i of the packed metrics.
+    assert [s for s, _, _ in seen] == other == list(range(len(loss)))
+    assert [g for _, _, g in seen] == goals.tolist() and len(set(goals.tolist())) == 3
+    np.testing.assert_allclose([v for _, v, _ in seen], loss, rtol=1e-6)
+    # The same fit twice gives the same numbers, whoever watches it.
+    np.testing.assert_array_equal(first.theta, second.theta)
+    for k in first.metrics:
+        np.testing.assert_array_equal(first.metrics[k], second.metrics[k])
 
 
 def test_prefixes_of_nearby_lengths_share_one_compilation(fitted):

@@ -383,13 +383,13 @@ def test_draw_destinations_many_goals(tmp_path, drawn):
 
 
 def test_draw_learning_curve(tmp_path, drawn):
-    history = {
+    metrics = {
         "loss": jnp.asarray([3.0, 2.0, 1.5, np.nan]),
         "grad_norm": jnp.asarray([1.0, 0.1, 0.01, np.nan]),
     }
-    pictures.draw_learning_curve(tmp_path / "curve.png", history)
+    pictures.draw_learning_curve(tmp_path / "curve.png", metrics)
     pictures.draw_learning_curve(tmp_path / "empty.png", {"loss": np.full(3, np.nan)})
-    staged = {**history, "goals": jnp.asarray([5.0, 5.0, 15.0, np.nan])}  # the goal ladder
+    staged = {**metrics, "goals": jnp.asarray([5.0, 5.0, 15.0, np.nan])}  # the goal ladder
     pictures.draw_learning_curve(tmp_path / "staged.png", staged)
     curve, empty, ladder = drawn
     for d in drawn:

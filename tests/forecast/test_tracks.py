@@ -55,9 +55,9 @@ def test_fit_from_trajectories_equals_fit_from_cell_paths(walkers):
     from_trajectories = fit(scene, to_trajectories(paths, scene.shape), goals, steps=3)
     np.testing.assert_array_equal(from_paths.theta, from_trajectories.theta)
     np.testing.assert_array_equal(from_paths.log_prior, from_trajectories.log_prior)
-    loss = np.asarray(from_paths.history["loss"])
+    loss = np.asarray(from_paths.metrics["loss"])
     assert np.isfinite(loss[0])  # it did fit
-    np.testing.assert_array_equal(loss, np.asarray(from_trajectories.history["loss"]))
+    np.testing.assert_array_equal(loss, np.asarray(from_trajectories.metrics["loss"]))
 
 
 def test_trajectories_whose_actions_disagree_with_their_cells_are_refused(walkers):
