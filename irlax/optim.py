@@ -22,7 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import struct
+
+from irlax._pytree import pytree_dataclass
 
 ValueAndGrad = Callable[[Any, Any], tuple[jnp.ndarray, Any, dict]]
 Progress = Callable[[int, dict], None]
@@ -31,7 +32,7 @@ _REPORTERS: list[Progress] = []
 _LOCK = threading.Lock()
 
 
-@struct.dataclass
+@pytree_dataclass
 class Minimized:
     """What `minimize` returns.
 

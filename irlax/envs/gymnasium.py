@@ -18,15 +18,15 @@ import gymnasium
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from jax.experimental import io_callback
 
+from irlax._pytree import pytree_dataclass
 from irlax.envs.core import Env, check_action, check_in_space, spaces
 
 __all__ = ["GymnasiumEnv", "GymnasiumParams", "GymnasiumState"]
 
 
-@struct.dataclass
+@pytree_dataclass
 class GymnasiumState:
     """The JAX side of a `GymnasiumEnv`'s state (the real state lives on the host).
 
@@ -39,7 +39,7 @@ class GymnasiumState:
     step: jnp.ndarray
 
 
-@struct.dataclass
+@pytree_dataclass
 class GymnasiumParams:
     """A `GymnasiumEnv` has no JAX parameters; configure it through `gymnasium.make` kwargs."""
 

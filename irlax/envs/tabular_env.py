@@ -11,9 +11,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
-from irlax._pytree import float_dtype
+from irlax._pytree import float_dtype, pytree_dataclass, static_field
 from irlax.envs.core import Env, check_action, spaces
 from irlax.mdp.core import TabularMDP
 from irlax.mdp.planning import state_action_reward
@@ -22,7 +21,7 @@ OBSERVATIONS = ("onehot", "features", "index")
 """Observation modes of `TabularEnv`."""
 
 
-@struct.dataclass
+@pytree_dataclass
 class TabularEnvState:
     """The state of a `TabularEnv`.
 
@@ -36,7 +35,7 @@ class TabularEnvState:
     time: jnp.ndarray
 
 
-@struct.dataclass
+@pytree_dataclass
 class TabularEnvParams:
     """The parameters of a `TabularEnv` (a pytree: `jax.vmap` over rewards works).
 
@@ -49,7 +48,7 @@ class TabularEnvParams:
 
     mdp: TabularMDP
     reward: jnp.ndarray
-    max_steps_in_episode: int | None = struct.field(pytree_node=False, default=None)
+    max_steps_in_episode: int | None = static_field(default=None)
 
 
 class TabularEnv(Env):

@@ -23,9 +23,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
-from irlax._pytree import float_dtype
+from irlax._pytree import float_dtype, pytree_dataclass
 from irlax.envs.core import Env, Wrapper, check_in_space, spaces
 
 __all__ = [
@@ -73,7 +72,7 @@ class _CheckedJitWrapper(Wrapper):
 # -- EpisodeStatistics -------------------------------------------------------------------------
 
 
-@struct.dataclass
+@pytree_dataclass
 class EpisodeStatisticsState:
     """State of `EpisodeStatistics`.
 
@@ -136,7 +135,7 @@ class EpisodeStatistics(_CheckedJitWrapper):
 # -- NormalizeObservation ----------------------------------------------------------------------
 
 
-@struct.dataclass
+@pytree_dataclass
 class RunningMeanVar:
     """Running mean and (population) variance of the observations seen: the one running
     normaliser, used by `NormalizeObservation` and by PPO's `normalize_observations`.
@@ -188,7 +187,7 @@ class RunningMeanVar:
         return z if clip is None else jnp.clip(z, -clip, clip)
 
 
-@struct.dataclass
+@pytree_dataclass
 class NormalizeObservationState:
     """State of `NormalizeObservation`.
 
@@ -290,7 +289,7 @@ class NormalizeObservation(_CheckedJitWrapper):
 # -- TimeLimit ---------------------------------------------------------------------------------
 
 
-@struct.dataclass
+@pytree_dataclass
 class TimeLimitState:
     """State of `TimeLimit`.
 

@@ -26,7 +26,8 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from flax import struct
+
+from irlax._pytree import pytree_dataclass, static_field
 
 RewardFn = Callable[[Any, jnp.ndarray, jnp.ndarray, jnp.ndarray], jnp.ndarray]
 
@@ -51,7 +52,7 @@ class Trainer(NamedTuple):
     n_updates: int
 
 
-@struct.dataclass
+@pytree_dataclass
 class Transitions:
     """The transitions one `Trainer.update` collected, in the order they were taken.
 
@@ -97,7 +98,7 @@ def train_from(trainer: Trainer) -> Callable:
     return train
 
 
-@struct.dataclass
+@pytree_dataclass
 class Result:
     """What a forward-RL trainer returns.
 
@@ -116,9 +117,9 @@ class Result:
 
     params: Any
     metrics: dict
-    act_fn: Callable = struct.field(pytree_node=False)
-    q_fn: Callable | None = struct.field(pytree_node=False, default=None)
-    log_prob_fn: Callable | None = struct.field(pytree_node=False, default=None)
+    act_fn: Callable = static_field()
+    q_fn: Callable | None = static_field(default=None)
+    log_prob_fn: Callable | None = static_field(default=None)
 
     def policy(self, obs: jnp.ndarray, key: jax.Array, deterministic: bool = False):
         """An action for one observation (sampled, or the mode with `deterministic=True`)."""
@@ -138,7 +139,7 @@ class Result:
         return self.q_fn(self.params, obs)
 
 
-@struct.dataclass
+@pytree_dataclass
 class EpisodeStats:
     """Running episode statistics of `n` parallel envs (a pytree, carried through `lax.scan`).
 

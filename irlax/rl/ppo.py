@@ -28,8 +28,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
-from flax import struct
 
+from irlax._pytree import pytree_dataclass
 from irlax.config import (
     check_config,
     require_bool,
@@ -244,7 +244,7 @@ def clipped_surrogate_loss(
 # The trainer.
 
 
-@struct.dataclass
+@pytree_dataclass
 class PPOState:
     """Everything PPO carries from one update to the next.
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from flax import struct
+
+from irlax._pytree import pytree_dataclass
 
 
-@struct.dataclass
+@pytree_dataclass
 class ReplayBuffer:
     """A fixed-size circular buffer of transitions (a pytree: it lives in the train state).
 

@@ -53,8 +53,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import struct
 
+from irlax._pytree import pytree_dataclass
 from irlax.config import check_config, require_bool, require_hidden, require_int, require_real
 from irlax.nets.mlp import MLP
 from irlax.nets.policies import Categorical, TanhGaussian, head_for_space
@@ -405,7 +405,7 @@ def default_target_entropy(config: SACConfig, head: Categorical | TanhGaussian) 
 # The trainer
 
 
-@struct.dataclass
+@pytree_dataclass
 class SACState:
     """Everything SAC training carries from one update to the next.
 

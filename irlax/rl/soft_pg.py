@@ -28,8 +28,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import optax
-from flax import struct
 
+from irlax._pytree import pytree_dataclass
 from irlax.config import (
     check_config,
     require_hidden,
@@ -126,7 +126,7 @@ def make_policy(config: SoftPGConfig, env, env_params=None) -> Actor:
     return Actor(head, config.hidden, init_log_std=config.init_log_std)
 
 
-@struct.dataclass
+@pytree_dataclass
 class SoftPGState:
     """Everything the soft policy gradient carries from one update to the next.
 

@@ -25,8 +25,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import optax
-from flax import struct
 
+from irlax._pytree import pytree_dataclass
 from irlax.config import (
     check_config,
     require_choice,
@@ -136,7 +136,7 @@ class SoftQConfig:
         require_hidden(self)
 
 
-@struct.dataclass
+@pytree_dataclass
 class SoftQState:
     """Everything soft Q-learning carries from one update to the next.
 

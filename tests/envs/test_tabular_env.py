@@ -140,10 +140,10 @@ def test_observation_modes_and_spaces():
 
 
 def _mc_soft_return(env, plan, temperature, key, n, steps):
-    """Monte Carlo `E[Σ_t γ^t (r_t − τ log(π(a_t|s_t) / (1/A)))]` of the first episode."""
+    """Monte Carlo `E[Σ_t γ^t (r_t − τ log π(a_t|s_t))]` of the first episode: the entropy-
+    regularised return whose expectation is the plain soft maximum's `V` (no action prior)."""
     mdp = env.mdp
     finite = mdp.horizon is not None
-    log_a = jnp.log(mdp.n_actions)
 
     def episode(key):
         k0, key = jax.random.split(key)
@@ -157,7 +157,7 @@ def _mc_soft_return(env, plan, temperature, key, n, steps):
             )
             a = jax.random.categorical(ka, logits)
             _, new, r, term, trunc, _ = env.step(ks, state, a, None)
-            bonus = r - temperature * (logits[a] + log_a)
+            bonus = r - temperature * logits[a]
             ret = jnp.where(alive, weight * bonus, 0.0)
             return (new, alive & ~(term | trunc), weight * mdp.discount), ret
 
