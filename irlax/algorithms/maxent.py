@@ -53,7 +53,13 @@ from irlax.algorithms._common import (
     demo_occupancy,
     start_distribution,
 )
-from irlax.config import make_config
+from irlax.config import (
+    make_config,
+    require_bool,
+    require_choice,
+    require_int,
+    require_real,
+)
 from irlax.data import Trajectories
 from irlax.mdp import TabularMDP
 from irlax.mdp.planning import BACKUPS, SOLVERS, soft_value_iteration
@@ -113,27 +119,21 @@ class MaxEntConfig:
     standard_errors: bool = False
 
     def __post_init__(self) -> None:
-        for name, allowed in (
-            ("optimizer", OPTIMIZERS),
-            ("backup", BACKUPS),
-            ("objective", OBJECTIVES),
-            ("step_weights", STEP_WEIGHTS),
-            ("solver", SOLVERS),
-        ):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
-        if self.learning_rate is None and self.optimizer != "lbfgs":
-            raise ValueError("learning_rate may be None only for optimizer='lbfgs'")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if not self.l2 >= 0:
-            raise ValueError(f"l2 must be >= 0, got {self.l2}")
-        if not self.tol >= 0:
-            raise ValueError(f"tol must be >= 0, got {self.tol}")
+        require_choice(self, "optimizer", OPTIMIZERS)
+        require_choice(self, "backup", BACKUPS)
+        require_choice(self, "objective", OBJECTIVES)
+        require_choice(self, "step_weights", STEP_WEIGHTS)
+        require_choice(self, "solver", SOLVERS)
+        require_int(self, "steps", minimum=1)
+        if self.learning_rate is None:
+            if self.optimizer != "lbfgs":
+                raise ValueError("learning_rate may be None only for optimizer='lbfgs'")
+        else:
+            require_real(self, "learning_rate", lambda x: x > 0, "> 0")
+        require_real(self, "temperature", lambda x: x > 0, "> 0")
+        require_real(self, "l2", lambda x: x >= 0, ">= 0")
+        require_real(self, "tol", lambda x: x >= 0, ">= 0")
+        require_bool(self, "standard_errors")
 
 
 def fit(

@@ -46,7 +46,13 @@ from irlax.algorithms._common import (
     demo_occupancy,
     start_distribution,
 )
-from irlax.config import make_config
+from irlax.config import (
+    make_config,
+    require_bool,
+    require_choice,
+    require_int,
+    require_real,
+)
 from irlax.data import Trajectories
 from irlax.mdp import TabularMDP, occupancy, value_iteration
 from irlax.optim import minimize
@@ -83,18 +89,12 @@ class MMPConfig:
     per_demo: bool = False
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
-        if not (isinstance(self.learning_rate, int | float) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if not (isinstance(self.l2, int | float) and self.l2 > 0):
-            raise ValueError(f"l2 must be > 0, got {self.l2!r}")
-        if not (isinstance(self.loss_scale, int | float) and self.loss_scale >= 0):
-            raise ValueError(f"loss_scale must be >= 0, got {self.loss_scale!r}")
-        if not isinstance(self.per_demo, bool):
-            raise ValueError(f"per_demo must be a bool, got {self.per_demo!r}")
+        require_choice(self, "optimizer", OPTIMIZERS)
+        require_int(self, "steps", minimum=1)
+        require_real(self, "learning_rate", lambda x: x > 0, "> 0")
+        require_real(self, "l2", lambda x: x > 0, "> 0")
+        require_real(self, "loss_scale", lambda x: x >= 0, ">= 0")
+        require_bool(self, "per_demo")
 
 
 def fit(

@@ -28,7 +28,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from irlax._pytree import is_concrete, pytree_dataclass
+from irlax._checks import array_module, check_values
+from irlax._pytree import pytree_dataclass
+from irlax.mdp.checks import SUM_TOLERANCE, check_finite
 from irlax.mdp.core import (
     TabularMDP,
     expected_next,
@@ -112,8 +114,9 @@ def soft_value_iteration(
     if backup not in BACKUPS:
         raise ValueError(f"backup must be one of {BACKUPS}, got {backup!r}")
     _check_solver(solver)
-    if is_concrete(temperature) and not float(np.min(np.asarray(temperature))) > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    xp = array_module(temperature)
+    low = xp.min(xp.asarray(temperature))
+    check_values(low > 0, "temperature must be > 0, got {}", low)
     r = state_action_reward(mdp, reward)
     log_prior = log_action_prior(mdp, action_prior)
     return _plan(mdp, r, log_prior, temperature, backup, False, solver, tol, max_iterations)
@@ -165,8 +168,7 @@ def state_action_reward(mdp: TabularMDP, reward) -> jnp.ndarray:
     # The MDP's dtype governs: a float32 reward on a float64 MDP would otherwise break the
     # solvers' loop carries deep inside JAX.
     r = r.astype(mdp.probs.dtype)
-    if is_concrete(r) and not np.isfinite(np.asarray(r)).all():
-        raise ValueError("reward must be finite, found NaN or infinity")
+    check_finite("reward", r)
     return jnp.broadcast_to(r[:, None] if r.ndim == 1 else r, (s, a))
 
 
@@ -193,17 +195,19 @@ def log_action_prior(mdp: TabularMDP, action_prior) -> jnp.ndarray:
             f"({mdp.n_states}, {mdp.n_actions}), got {p.shape}"
         )
     p = jnp.atleast_2d(p)
-    if is_concrete(p):
-        q = np.asarray(p)
-        if not (q >= 0).all() or not np.isfinite(q).all():
-            raise ValueError("action_prior must be finite and non-negative")
-        if not np.allclose(q.sum(-1), 1.0, atol=1e-4):
-            raise ValueError("action_prior rows must sum to 1 over actions")
+    xp = array_module(p)
+    q = np.asarray(p) if xp is np else p
+    check_values(xp.all(xp.isfinite(q) & (q >= 0)), "action_prior must be finite and non-negative")
+    check_values(
+        xp.all(xp.abs(q.sum(-1) - 1.0) <= SUM_TOLERANCE),
+        "action_prior rows must sum to 1 over actions",
+    )
     return jnp.log(p)
 
 
 def weighted_logsumexp(x: jnp.ndarray, axis: int, weights=None) -> jnp.ndarray:
-    """`log Σ w·exp(x)` along `axis`, stable; -inf where every weight is 0 (no NaN gradients).
+    """`log Σ w·exp(x)` along `axis`, stable; -inf where every weight is 0 (no NaN gradients),
+    NaN where `x` holds NaN.
 
     The shift is the max over entries that count (finite, positive weight): a zero-weight
     entry far above the others would otherwise underflow every term that matters.
@@ -220,7 +224,9 @@ def weighted_logsumexp(x: jnp.ndarray, axis: int, weights=None) -> jnp.ndarray:
     )
     total = small_sum(e if weights is None else weights * e, axis=axis)
     safe = jnp.where(total > 0, total, 1.0)
-    return jnp.where(total > 0, m + jnp.log(safe), -jnp.inf)
+    out = jnp.where(total > 0, m + jnp.log(safe), -jnp.inf)
+    # NaN propagates (a staged input check that is off must not turn NaN into a finite answer).
+    return jnp.where(jnp.any(jnp.isnan(x), axis=axis), jnp.nan, out)
 
 
 def _continuation(mdp, v_next, temperature, backup):

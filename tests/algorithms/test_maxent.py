@@ -264,6 +264,11 @@ def _demos(observations, actions):
         (_demos([[0, 1]], [[0]]), {"optimizer": "newton"}, "optimizer"),
         (_demos([[0, 1]], [[0]]), {"temperature": 0.0}, "temperature"),
         (_demos([[0, 1]], [[0]]), {"step_weights": "uniform"}, "applies to objective"),
+        (_demos([[0, 1]], [[0]]), {"steps": True}, "steps must be an integer"),
+        (_demos([[0, 1]], [[0]]), {"learning_rate": -1.0}, "learning_rate"),
+        (_demos([[0, 1]], [[0]]), {"learning_rate": None}, "only for optimizer='lbfgs'"),
+        (_demos([[0, 1]], [[0]]), {"l2": float("nan")}, "l2 must be a finite number"),
+        (_demos([[0, 1]], [[0]]), {"standard_errors": "yes"}, "standard_errors must be a bool"),
     ],
 )
 def test_bad_input_is_named(demos, options, match):

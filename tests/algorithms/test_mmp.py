@@ -180,6 +180,14 @@ def test_bad_mdp_options_params_and_config_raise():
         mmp.fit(WORLD, EXPERT, key=jax.random.key(0), epsilon=0.1)
     with pytest.raises(ValueError, match="params"):
         mmp.objective(WORLD, EXPERT, np.zeros(3))
-    for bad in ({"optimizer": "lbfgs"}, {"l2": 0.0}, {"steps": 0}, {"loss_scale": -1.0}):
+    for bad in (
+        {"optimizer": "lbfgs"},
+        {"l2": 0.0},
+        {"steps": 0},
+        {"steps": 2.0},
+        {"loss_scale": -1.0},
+        {"learning_rate": float("inf")},
+        {"per_demo": 1},
+    ):
         with pytest.raises(ValueError, match=next(iter(bad))):
             MMPConfig(**bad)

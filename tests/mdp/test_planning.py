@@ -247,3 +247,17 @@ def test_concrete_inputs_captured_inside_an_outer_jit_are_checked_eagerly():
         lambda x: soft_value_iteration(mdp, jnp.zeros(9), action_prior=prior).v[0, 0] + x
     )(0.0)
     np.testing.assert_allclose(got, 0.0, atol=1e-12)
+
+
+def test_bad_reward_is_refused_under_vmap_and_poisons_the_plan_under_jit():
+    mdp = gridworld(3, 3, horizon=4)
+    rewards = jnp.zeros((2, 9)).at[1, 0].set(jnp.nan)
+    with pytest.raises(ValueError, match="reward must be finite"):
+        jax.vmap(lambda r: soft_value_iteration(mdp, r).v)(rewards)
+    # Under jit the check is staged (irlax._checks): NaN must come out, never a finite answer.
+    v = jax.jit(lambda r: soft_value_iteration(mdp, r).v)(rewards[1])
+    assert np.isnan(np.asarray(v)[0, 0])
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        jax.vmap(lambda t: soft_value_iteration(mdp, rewards[0], temperature=t).v)(
+            jnp.array([1.0, 0.0])
+        )
