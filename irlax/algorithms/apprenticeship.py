@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 from functools import partial
-from typing import Any
+from typing import Any, Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -44,10 +44,11 @@ from irlax.algorithms._common import (
     demo_occupancy,
     start_distribution,
 )
-from irlax.config import make_config
+from irlax.config import make_config, require_choice, require_int, require_real
 from irlax.mdp import TabularMDP, feature_expectations, occupancy, value_iteration
 
-METHODS = ("max_margin", "projection")
+Method = Literal["max_margin", "projection"]
+METHODS = get_args(Method)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,25 +69,19 @@ class ApprenticeshipConfig:
         qp_max_iterations: max-margin only: the most interior-point iterations per QP.
     """
 
-    method: str = "max_margin"
+    method: Method = "max_margin"
     epsilon: float = 1e-3
     max_iterations: int = 50
     qp_tolerance: float | None = None
     qp_max_iterations: int = 30
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        for name in ("max_iterations", "qp_max_iterations"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("epsilon", "qp_tolerance"):
-            v = getattr(self, name)
-            if v is None and name == "qp_tolerance":
-                continue
-            if isinstance(v, bool) or not (isinstance(v, int | float) and v >= 0):
-                raise ValueError(f"{name} must be a non-negative number, got {v!r}")
+        require_choice(self, "method", METHODS)
+        require_int(self, "max_iterations", minimum=1)
+        require_int(self, "qp_max_iterations", minimum=1)
+        require_real(self, "epsilon", lambda x: x >= 0, ">= 0")
+        if self.qp_tolerance is not None:
+            require_real(self, "qp_tolerance", lambda x: x >= 0, ">= 0 (or None)")
 
 
 def fit(

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 from functools import partial
-from typing import Any
+from typing import Any, Literal, get_args
 
 import flax.linen as nn
 import jax
@@ -62,13 +62,18 @@ from irlax.config import (
 )
 from irlax.data import Trajectories
 from irlax.mdp import TabularMDP
-from irlax.mdp.planning import BACKUPS, SOLVERS, soft_value_iteration
+from irlax.mdp.planning import BACKUPS, SOLVERS, Backup, Solver, soft_value_iteration
 from irlax.nets import LinearReward
 from irlax.optim import Progress, minimize, reporting
 
-OPTIMIZERS = ("adam", "sgd", "lbfgs")
-OBJECTIVES = ("auto", "dual", "likelihood")
-STEP_WEIGHTS = ("discounted", "uniform")
+Optimizer = Literal["adam", "sgd", "lbfgs"]
+Objective = Literal["auto", "dual", "likelihood"]
+StepWeights = Literal["discounted", "uniform"]
+OPTIMIZERS, OBJECTIVES, STEP_WEIGHTS = (
+    get_args(Optimizer),
+    get_args(Objective),
+    get_args(StepWeights),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,15 +112,15 @@ class MaxEntConfig:
 
     steps: int = 200
     learning_rate: float | None = 0.1
-    optimizer: str = "adam"
+    optimizer: Optimizer = "adam"
     l2: float = 0.0
     tol: float = 1e-6
     temperature: float = 1.0
-    backup: str = "expected"
-    objective: str = "auto"
-    step_weights: str = "discounted"
+    backup: Backup = "expected"
+    objective: Objective = "auto"
+    step_weights: StepWeights = "discounted"
     reward_model: nn.Module | None = None
-    solver: str = "auto"
+    solver: Solver = "auto"
     standard_errors: bool = False
 
     def __post_init__(self) -> None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 from functools import partial
-from typing import Any
+from typing import Any, Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -57,7 +57,8 @@ from irlax.data import Trajectories
 from irlax.mdp import TabularMDP, occupancy, value_iteration
 from irlax.optim import minimize
 
-OPTIMIZERS = ("sgd", "adam")
+Optimizer = Literal["sgd", "adam"]
+OPTIMIZERS = get_args(Optimizer)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +84,7 @@ class MMPConfig:
 
     steps: int = 200
     learning_rate: float = 0.1
-    optimizer: str = "adam"
+    optimizer: Optimizer = "adam"
     l2: float = 1e-2
     loss_scale: float = 1.0
     per_demo: bool = False

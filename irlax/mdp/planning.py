@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import warnings
 from functools import partial
+from typing import Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -39,7 +40,8 @@ from irlax.mdp.core import (
     successor_values,
 )
 
-BACKUPS = ("expected", "optimistic")
+Backup = Literal["expected", "optimistic"]
+BACKUPS = get_args(Backup)
 
 
 @pytree_dataclass
@@ -303,6 +305,8 @@ def _plan(mdp, r, log_prior, temperature, backup, hard, solver, tol, max_iterati
     return Plan(q=q, v=v_next, log_policy=log_policy, residual=jnp.max(jnp.abs(v_next - v)))
 
 
+Solver = Literal["auto", "iteration", "newton"]
+
 # Infinite horizon: V is the fixed point of the Bellman operator T. Plain iteration needs about
 # log(tol)/log(γ) sweeps, 10⁵ at γ = 0.9999, so from this discount on the default is Newton's
 # method on V − T(V) = 0 (Newton–Kantorovich; Rust 1987 §4 uses it for the same model).
@@ -312,7 +316,7 @@ NEWTON_DISCOUNT = 0.99
 DENSE_STATES = 4096
 # From this discount on, float32 values (of order 1/(1−γ)) are too coarse for the policy.
 PRECISION_DISCOUNT = 0.999
-SOLVERS = ("auto", "iteration", "newton")
+SOLVERS = get_args(Solver)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(0,))

@@ -22,7 +22,7 @@ to before the automatic reset; a terminated step bootstraps nothing.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 import flax.linen as nn
 import jax
@@ -57,6 +57,7 @@ from irlax.rl._common import (
     transition_reward,
 )
 
+Activation = Literal["tanh", "relu"]
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu}
 
 # Normalised observations are clipped to this many standard deviations (as Gymnasium's
@@ -119,7 +120,7 @@ class PPOConfig:
     value_coef: float = 0.5
     max_grad_norm: float = 0.5
     hidden: tuple[int, ...] = (64, 64)
-    activation: str = "tanh"
+    activation: Activation = "tanh"
     normalize_advantages: bool = True
     normalize_observations: bool = False
     clip_value_loss: bool = True

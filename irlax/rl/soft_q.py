@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from typing import Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -52,8 +53,9 @@ from irlax.rl._common import (
 )
 from irlax.rl.replay import ReplayBuffer
 
-TARGET_UPDATES = ("copy", "polyak")
-LOSSES = ("huber", "mse")
+TargetUpdate = Literal["copy", "polyak"]
+Loss = Literal["huber", "mse"]
+TARGET_UPDATES, LOSSES = get_args(TargetUpdate), get_args(Loss)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,10 +107,10 @@ class SoftQConfig:
     discount: float = 0.99
     temperature: float = 0.1
     epsilon: float = 0.0
-    target_update: str = "copy"
+    target_update: TargetUpdate = "copy"
     target_period: int = 500
     tau: float = 0.005
-    loss: str = "mse"
+    loss: Loss = "mse"
     hidden: tuple[int, ...] = (64, 64)
 
     def __post_init__(self):
