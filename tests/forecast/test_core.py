@@ -15,13 +15,13 @@ import pytest
 
 from irlax.forecast.grid import grid_mdp, move_rewards, valid_moves
 from irlax.forecast.planning import (
-    MIN_COST,
     MOVES,
     expected_visits,
     goal_values,
     move_probabilities,
 )
 from irlax.mdp import occupancy, soft_value_iteration
+from tests.forecast.test_planning import tiny
 
 HORIZON = 200
 TOL = 1e-8
@@ -35,15 +35,7 @@ def _x64():
 
 def scene(seed):
     """A 4×5 or 5×4 grid with two impassable cells, a one-cell and a two-cell goal."""
-    rng = np.random.default_rng(seed)
-    h, w = (4, 5) if seed % 2 == 0 else (5, 4)
-    cost = MIN_COST + 0.3 + rng.uniform(0, 3, (h, w))
-    passable = np.ones((h, w), bool)
-    passable[1, 2] = passable[2, 1] = False
-    goals = np.zeros((2, h, w), bool)
-    goals[0, 0, w - 1] = True
-    goals[1, h - 1, 0] = goals[1, h - 1, 1] = True
-    return cost, goals, passable
+    return tiny(seed, *((4, 5) if seed % 2 == 0 else (5, 4)))
 
 
 def core_plan(cost, goal, passable):
