@@ -58,8 +58,8 @@ def check_distribution(name: str, x: Any, n: int) -> Any:
         ValueError: a shape other than `[n]`, NaN or infinity, a negative entry, or a sum
             further than 1e-4 from 1.
     """
-    if jnp.shape(x) != (n,):
-        raise ValueError(f"{name} must have shape [S] = ({n},), got {jnp.shape(x)}")
+    if np.shape(x) != (n,):
+        raise ValueError(f"{name} must have shape [S] = ({n},), got {np.shape(x)}")
     if not is_concrete(x):
         x = jnp.asarray(x)
         total = jnp.sum(x)
