@@ -117,8 +117,8 @@ def soft_value_iteration(
         raise ValueError(f"backup must be one of {BACKUPS}, got {backup!r}")
     _check_solver(solver)
     xp = array_module(temperature)
-    low = xp.min(xp.asarray(temperature))
-    check_values(low > 0, "temperature must be > 0, got {}", low)
+    low, high = xp.min(xp.asarray(temperature)), xp.max(xp.asarray(temperature))
+    check_values((low > 0) & xp.isfinite(high), "temperature must be finite and > 0, got {}", low)
     r = state_action_reward(mdp, reward)
     log_prior = log_action_prior(mdp, action_prior)
     return _plan(mdp, r, log_prior, temperature, backup, False, solver, tol, max_iterations)
@@ -266,8 +266,14 @@ def backup_step(mdp, r, log_prior, temperature, backup, hard, v_next):
         log_policy = jnp.log(best / small_sum(best.astype(q.dtype))[:, None])
     else:
         z = q / temperature + log_prior
-        v = temperature * weighted_logsumexp(z, axis=-1)
-        log_policy = z - (v / temperature)[:, None]
+        # Shift before normalising: `z − v/τ` would subtract two large numbers (rewards of 1e6,
+        # or a small τ) and leave float32 rows that do not sum to 1. The shift is a constant
+        # of each row, so its gradient is stopped without changing any derivative.
+        shift = jax.lax.stop_gradient(small_max(jnp.where(jnp.isfinite(z), z, -jnp.inf)))
+        shift = jnp.where(jnp.isfinite(shift), shift, 0.0)[:, None]
+        log_norm = weighted_logsumexp(z - shift, axis=-1)
+        log_policy = (z - shift) - log_norm[:, None]
+        v = temperature * (shift[:, 0] + log_norm)
     # A terminal state takes no action; its row is the prior normalised (uniform for no prior),
     # so that every row of log_policy is a distribution.
     log_rest = log_prior - weighted_logsumexp(log_prior, axis=-1)[:, None]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from irlax.envs import gridworld, random_mdp
-from irlax.mdp import TabularMDP, soft_value_iteration, value_iteration
+from irlax.mdp import TabularMDP, occupancy, soft_value_iteration, value_iteration
 from tests.mdp import reference
 
 
@@ -225,7 +225,7 @@ def test_a_float32_reward_on_a_float64_mdp_is_planned_in_float64(discount, horiz
     [
         ({"reward": np.ones(4)}, "reward must have shape"),
         ({"reward": np.full(5, np.nan)}, "reward must be finite"),
-        ({"reward": np.ones(5), "temperature": 0.0}, "temperature must be > 0"),
+        ({"reward": np.ones(5), "temperature": 0.0}, "temperature must be finite and > 0"),
         ({"reward": np.ones(5), "backup": "max"}, "backup must be one of"),
         ({"reward": np.ones(5), "action_prior": np.ones(2) / 2}, "action_prior must have"),
         ({"reward": np.ones(5), "action_prior": np.ones(3)}, "action_prior rows must sum"),
@@ -257,7 +257,30 @@ def test_bad_reward_is_refused_under_vmap_and_poisons_the_plan_under_jit():
     # Under jit the check is staged (irlax._checks): NaN must come out, never a finite answer.
     v = jax.jit(lambda r: soft_value_iteration(mdp, r).v)(rewards[1])
     assert np.isnan(np.asarray(v)[0, 0])
-    with pytest.raises(ValueError, match="temperature must be > 0"):
+    with pytest.raises(ValueError, match="temperature must be finite and > 0"):
         jax.vmap(lambda t: soft_value_iteration(mdp, rewards[0], temperature=t).v)(
             jnp.array([1.0, 0.0])
         )
+
+
+@pytest.mark.parametrize(
+    "scale,temperature",
+    [(1e6, 1.0), (1.0, 3e-4)],
+    ids=["large-reward", "small-temperature"],
+)
+def test_float32_policies_are_distributions_at_extreme_scales(scale, temperature):
+    """Rows of exp(log_policy) sum to 1 in float32 even where Q/τ is of order 1e6: the policy
+    is normalised after shifting, never as a difference of two large numbers."""
+    with jax.enable_x64(False):
+        mdp = gridworld(8, 8, horizon=20, goal=(7, 7))
+        reward = -scale * jnp.ones(64) + jnp.asarray(np.random.default_rng(0).normal(size=64))
+        plan = soft_value_iteration(mdp, reward, temperature=temperature)
+        rows = np.asarray(jnp.exp(plan.log_policy).sum(-1), np.float64)
+        np.testing.assert_allclose(rows, 1.0, atol=1e-5)
+        visits = occupancy(mdp, plan.log_policy)  # refuses log-policies that are not normalised
+        assert np.isfinite(np.asarray(visits)).all()
+
+
+def test_an_infinite_temperature_is_refused():
+    with pytest.raises(ValueError, match="temperature must be finite and > 0"):
+        soft_value_iteration(gridworld(2, 2, horizon=2), jnp.zeros(4), temperature=np.inf)
