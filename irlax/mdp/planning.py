@@ -115,7 +115,7 @@ def soft_value_iteration(
     """
     if backup not in BACKUPS:
         raise ValueError(f"backup must be one of {BACKUPS}, got {backup!r}")
-    _check_solver(solver)
+    _check_solver(solver, tol, max_iterations)
     xp = array_module(temperature)
     low, high = xp.min(xp.asarray(temperature)), xp.max(xp.asarray(temperature))
     check_values((low > 0) & xp.isfinite(high), "temperature must be finite and > 0, got {}", low)
@@ -148,15 +148,23 @@ def value_iteration(
     Returns:
         A `Plan` with the shapes of `soft_value_iteration`.
     """
-    _check_solver(solver)
+    _check_solver(solver, tol, max_iterations)
     r = state_action_reward(mdp, reward)
     log_prior = log_action_prior(mdp, None)
     return _plan(mdp, r, log_prior, 1.0, "expected", True, solver, tol, max_iterations)
 
 
-def _check_solver(solver: str) -> None:
+def _check_solver(solver: str, tol, max_iterations) -> None:
+    """The infinite-horizon solver's options: a plan that silently never converged (no
+    iterations, a NaN tolerance) is worse than an error."""
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int | np.integer):
+        raise ValueError(f"max_iterations must be an integer >= 1, got {max_iterations!r}")
+    if max_iterations < 1:
+        raise ValueError(f"max_iterations must be an integer >= 1, got {max_iterations!r}")
+    xp = array_module(tol)
+    check_values(xp.isfinite(tol) & (tol >= 0), "tol must be a finite number >= 0, got {}", tol)
 
 
 def state_action_reward(mdp: TabularMDP, reward) -> jnp.ndarray:

@@ -230,6 +230,10 @@ def test_a_float32_reward_on_a_float64_mdp_is_planned_in_float64(discount, horiz
         ({"reward": np.ones(5), "action_prior": np.ones(2) / 2}, "action_prior must have"),
         ({"reward": np.ones(5), "action_prior": np.ones(3)}, "action_prior rows must sum"),
         ({"reward": np.ones(5), "action_prior": -np.ones(3)}, "non-negative"),
+        ({"reward": np.ones(5), "max_iterations": 0}, "max_iterations must be an integer >= 1"),
+        ({"reward": np.ones(5), "max_iterations": 2.5}, "max_iterations must be an integer"),
+        ({"reward": np.ones(5), "tol": np.nan}, "tol must be a finite number >= 0"),
+        ({"reward": np.ones(5), "tol": -1.0}, "tol must be a finite number >= 0"),
     ],
 )
 def test_bad_planning_input(kwargs, match):
