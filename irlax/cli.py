@@ -361,8 +361,7 @@ def _irl_pictures(name, world: IRLWorld, learns_reward: bool, true_reward, resul
     fig.suptitle(f"{name} on {world.world} {n}×{n}, {world.demos} demos")
     plots.save(fig, out / "reward.png")
 
-    # IRLResult's per-step arrays: `metrics` (the name the RL Result uses), formerly `history`.
-    steps = result.metrics if hasattr(result, "metrics") else result.history
+    steps = result.metrics
     curves = {k: np.asarray(v) for k, v in steps.items() if np.ndim(v) == 1}
     fig, axes = plots.plt.subplots(1, max(len(curves), 1), figsize=(4.2 * max(len(curves), 1), 3.4))
     for ax, (label, values) in zip(np.atleast_1d(axes), curves.items(), strict=False):

@@ -268,7 +268,7 @@ def _fit(mdp, expert_occupancy, start, key, config: ApprenticeshipConfig):
         return (1.0 - alpha) * lam + alpha * (slots == n - 1)
 
     nan = jnp.full(k, jnp.nan, dtype)
-    history = {
+    metrics = {
         "margin": nan,
         "feature_gap": nan,
         "weights": jnp.full((k, expert.shape[0]), jnp.nan, dtype),
@@ -285,7 +285,7 @@ def _fit(mdp, expert_occupancy, start, key, config: ApprenticeshipConfig):
         gap = expert - lam @ carry["mus"]
         t = jnp.linalg.norm(gap)
         w = gap / jnp.where(t > 0, t, 1.0)
-        hist = carry["history"]
+        hist = carry["metrics"]
         hist = {
             "margin": hist["margin"].at[n - 1].set(t),
             "feature_gap": hist["feature_gap"]
@@ -319,7 +319,7 @@ def _fit(mdp, expert_occupancy, start, key, config: ApprenticeshipConfig):
             "steps": carry["steps"] + 1,
             "done": ~more,
             "converged": converged,
-            "history": hist,
+            "metrics": hist,
         }
 
     init = {
@@ -334,7 +334,7 @@ def _fit(mdp, expert_occupancy, start, key, config: ApprenticeshipConfig):
         "steps": jnp.asarray(0),
         "done": jnp.asarray(False),
         "converged": jnp.asarray(False),
-        "history": history,
+        "metrics": metrics,
     }
     out = jax.lax.while_loop(cond, body, init)
     # No RL step (π_0 already matched μ_E): the last w is all there is.
@@ -352,4 +352,4 @@ def _fit(mdp, expert_occupancy, start, key, config: ApprenticeshipConfig):
         "n_policies": out["n"],
         "converged": out["converged"],
     }
-    return IRLResult(reward=reward, params=w, plan=plan, metrics=out["history"], info=info)
+    return IRLResult(reward=reward, params=w, plan=plan, metrics=out["metrics"], info=info)
