@@ -7,21 +7,16 @@ import pytest
 from irlax.forecast import baselines
 from irlax.forecast.grid import valid_moves
 from irlax.forecast.model import simulate
-from irlax.forecast.planning import MIN_COST, MOVES
+from irlax.forecast.planning import MOVES
 from irlax.forecast.scene import Scene
 from irlax.forecast.tracks import to_trajectories
+from tests.forecast.test_tracks import small_scene
 
 
 @pytest.fixture(scope="module")
 def walkers():
     """A 10×12 scene with a wall across most of it, three exits and 60 soft-optimal walkers."""
-    labels = np.zeros((10, 12), int)
-    labels[5, 2:10] = 1
-    labels[:, 9:] = 2
-    scene = Scene.from_labels(labels, ("path", "wall", "grass"), impassable=("wall",))
-    cost = np.where(labels == 2, MIN_COST + 2.0, MIN_COST + 0.5).astype(np.float32)
-    goals = np.zeros((3, 10, 12), bool)
-    goals[0, 0, :2] = goals[1, -1, 5:7] = goals[2, 3:5, -1] = True
+    scene, cost, goals = small_scene()
     paths, _ = simulate(cost, goals, scene.passable, 60, jax.random.key(0))
     return scene, paths
 
