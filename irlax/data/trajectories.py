@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import jax
@@ -133,9 +135,10 @@ class Trajectories:
         try:
             with np.load(path, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in f.files}
-        except (OSError, ValueError) as e:
-            if isinstance(e, FileNotFoundError):
-                raise
+        except FileNotFoundError:
+            raise
+        # A truncated or corrupted file fails inside zipfile or zlib with their own errors.
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
             raise ValueError(f"{path}: not a readable .npz trajectories file ({e})") from e
         if str(arrays.get("format", "")) != _FORMAT:
             raise ValueError(f"{path}: not an irlax trajectories file (format tag {_FORMAT!r})")
@@ -150,8 +153,21 @@ class Trajectories:
         )
 
 
+def _check_numeric(name: str, x) -> None:
+    """Refuse an array whose dtype is not boolean, integer or floating (e.g. object, str)."""
+    kind = np.dtype(getattr(x, "dtype", np.asarray(x).dtype)).kind
+    if kind not in "biuf":
+        raise ValueError(f"{name} must be a numeric array, got dtype {x.dtype}")
+
+
 def _validate(t: Trajectories) -> None:
     obs, act, lengths = t.observations, t.actions, t.lengths
+    # Only numbers: an object array would be pickled into the .npz by `save` (and refused by
+    # `load`, which never unpickles), and has no meaning to JAX.
+    for name, x in (("observations", obs), ("actions", act), ("lengths", lengths)):
+        _check_numeric(name, x)
+    if t.rewards is not None:
+        _check_numeric("rewards", t.rewards)
     # A stack of trajectory sets (for jax.vmap) has leading batch axes; check one set's shapes.
     batch = lengths.shape[: max(lengths.ndim - 1, 0)]
     for name, x in (("observations", obs), ("actions", act)):

@@ -61,6 +61,31 @@ def test_load_rejects_foreign_files(tmp_path):
         Trajectories.load(tmp_path / "obj.npy")
 
 
+def test_truncated_or_corrupted_files_are_refused_naming_the_path(tmp_path):
+    path = tmp_path / "demos.npz"
+    Trajectories(OBS, ACT, np.array([2, 1]), rewards=np.ones((2, 2))).save(path)
+    data = path.read_bytes()
+    for cut in (len(data) // 2, len(data) - 30, 40):
+        bad = tmp_path / f"cut{cut}.npz"
+        bad.write_bytes(data[:cut])
+        with pytest.raises(ValueError, match=f"{bad.name}.*not a readable"):
+            Trajectories.load(bad)
+    # A flipped byte inside an array's data fails the zip member's CRC.
+    offset = data.index(np.ones((2, 2)).tobytes())
+    flipped = tmp_path / "flipped.npz"
+    flipped.write_bytes(data[:offset] + bytes([data[offset] ^ 0xFF]) + data[offset + 1 :])
+    with pytest.raises(ValueError, match=r"flipped\.npz.*not a readable"):
+        Trajectories.load(flipped)
+
+
+def test_non_numeric_arrays_are_refused_and_never_pickled(tmp_path):
+    rewards = np.array([[None, 1.0], [2.0, 0.0]], dtype=object)
+    with pytest.raises(ValueError, match="rewards must be a numeric array, got dtype object"):
+        Trajectories(OBS, ACT, np.array([2, 1]), rewards=rewards)
+    with pytest.raises(ValueError, match="observations must be a numeric array"):
+        Trajectories(OBS.astype(str), ACT, np.array([2, 1]))
+
+
 def test_pytree_operations_skip_validation():
     t = Trajectories(OBS, ACT, np.array([2, 1]))
     doubled = jax.tree.map(lambda x: x, t)
