@@ -96,3 +96,25 @@ def check_values(ok: Any, message: str, *args: Any) -> None:
 def _plain(x: Any) -> Any:
     """A 0-d array as a Python number (formats as `7`, not `array(7)`), else unchanged."""
     return np.asarray(x).item() if np.ndim(x) == 0 else np.asarray(x)
+
+
+def check_key(key: Any, name: str = "key") -> None:
+    """Refuse anything but a JAX PRNG key: a typed key (`jax.random.key`) or a raw `uint32[2]`
+    one (`jax.random.PRNGKey`), also traced or batched (a leading axis of keys under vmap).
+
+    Args:
+        key: the value given as a key.
+        name: the argument's name, for the message.
+
+    Raises:
+        ValueError: an int, a float array, or anything else that is not a key.
+    """
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        return
+    if dtype == jnp.uint32 and jnp.shape(key)[-1:] == (2,):
+        return
+    raise ValueError(
+        f"{name} must be a JAX PRNG key (jax.random.key(seed)), got "
+        f"{type(key).__name__}{'' if dtype is None else f' of dtype {dtype}'}"
+    )

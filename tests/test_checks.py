@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from jax.experimental import checkify
 
-from irlax._checks import array_module, check_values
+from irlax._checks import array_module, check_key, check_values
 
 
 def _positive(x):
@@ -55,3 +55,16 @@ def test_staged_checks_compose_with_scan_grad_and_while():
     np.testing.assert_array_equal(ys, [[2.0, 4.0], [-2.0, -4.0]])
     out = jax.lax.while_loop(lambda c: c[0] < 2, lambda c: (c[0] + 1, _positive(c[1])), (0, -x))
     np.testing.assert_array_equal(out[1], -4 * x)
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, np.zeros(2, np.float32), np.zeros(3, np.uint32), "k"])
+def test_check_key_refuses_what_is_not_a_prng_key(bad):
+    with pytest.raises(ValueError, match="key must be a JAX PRNG key"):
+        check_key(bad)
+
+
+def test_check_key_takes_typed_raw_and_batched_keys():
+    check_key(jax.random.key(0))
+    check_key(jax.random.PRNGKey(0))
+    check_key(jax.random.split(jax.random.key(0), 3))
+    jax.vmap(check_key)(jax.random.split(jax.random.key(0), 3))

@@ -46,6 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from irlax._checks import check_key
 from irlax._pytree import is_concrete, pytree_dataclass
 from irlax.algorithms._common import (
     IRLResult,
@@ -175,6 +176,7 @@ def fit(
         ValueError: bad demos, features, options or config.
     """
     config = make_config(MaxEntConfig, config, options)
+    check_key(key)
     check_features(mdp, "maxent")
     stats = _statistics(mdp, demos, config)
     n_demos = demos.n_trajectories if isinstance(demos, Trajectories) else None

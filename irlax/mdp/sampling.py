@@ -7,6 +7,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from irlax._checks import check_key
 from irlax.data import Trajectories
 from irlax.mdp.checks import check_log_policy, check_tabular_trajectories
 from irlax.mdp.core import TabularMDP, transition_prob
@@ -44,6 +45,7 @@ def sample_trajectories(
         )
     if isinstance(n, bool) or int(n) != n or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_key(key)
     obs, act, lengths = _sample(mdp, log_pi, key, int(n), int(length))
     return Trajectories(observations=obs, actions=act, lengths=lengths)
 

@@ -305,3 +305,8 @@ def test_dual_matches_sampled_demo_feature_counts_over_their_windows(horizon, di
         model -= discount**8 * feature_expectations(mdp, beyond)
     data = feature_expectations(mdp, empirical_occupancy(mdp, demos))
     np.testing.assert_allclose(model, data, atol=1e-7)
+
+
+def test_an_integer_key_is_refused_by_name():
+    with pytest.raises(ValueError, match="key must be a JAX PRNG key"):
+        maxent.fit(MDP, _demos([[0, 1]], [[0]]), key=1)

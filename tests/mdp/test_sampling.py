@@ -112,3 +112,10 @@ def test_bad_sampling_input():
     bad = Trajectories(np.zeros((1, 2)), np.zeros((1, 1), int), np.array([1]))
     with pytest.raises(ValueError, match="integer indices"):
         empirical_occupancy(MDP, bad)
+
+
+def test_an_integer_key_is_refused_by_name():
+    mdp = gridworld(2, 2, horizon=3)
+    log_pi = soft_value_iteration(mdp, jnp.zeros(4)).log_policy
+    with pytest.raises(ValueError, match="key must be a JAX PRNG key"):
+        sample_trajectories(mdp, log_pi, 2, 0)
