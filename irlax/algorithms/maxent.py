@@ -140,6 +140,11 @@ class MaxEntConfig:
         require_real(self, "l2", lambda x: x >= 0, ">= 0")
         require_real(self, "tol", lambda x: x >= 0, ">= 0")
         require_bool(self, "standard_errors")
+        if self.reward_model is not None and not isinstance(self.reward_model, nn.Module):
+            raise ValueError(
+                "reward_model must be a Flax module mapping features to rewards (e.g. "
+                f"irlax.nets.MLPReward()) or None, got {self.reward_model!r}"
+            )
 
 
 def fit(

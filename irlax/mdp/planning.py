@@ -31,6 +31,7 @@ import numpy as np
 
 from irlax._checks import array_module, check_values
 from irlax._pytree import pytree_dataclass
+from irlax.config import is_int
 from irlax.mdp.checks import SUM_TOLERANCE, check_finite
 from irlax.mdp.core import (
     TabularMDP,
@@ -159,9 +160,7 @@ def _check_solver(solver: str, tol, max_iterations) -> None:
     iterations, a NaN tolerance) is worse than an error."""
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int | np.integer):
-        raise ValueError(f"max_iterations must be an integer >= 1, got {max_iterations!r}")
-    if max_iterations < 1:
+    if not is_int(max_iterations) or max_iterations < 1:
         raise ValueError(f"max_iterations must be an integer >= 1, got {max_iterations!r}")
     xp = array_module(tol)
     check_values(xp.isfinite(tol) & (tol >= 0), "tol must be a finite number >= 0, got {}", tol)

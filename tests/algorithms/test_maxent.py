@@ -269,6 +269,7 @@ def _demos(observations, actions):
         (_demos([[0, 1]], [[0]]), {"learning_rate": None}, "only for optimizer='lbfgs'"),
         (_demos([[0, 1]], [[0]]), {"l2": float("nan")}, "l2 must be a finite number"),
         (_demos([[0, 1]], [[0]]), {"standard_errors": "yes"}, "standard_errors must be a bool"),
+        (_demos([[0, 1]], [[0]]), {"reward_model": "mlp"}, "reward_model must be a Flax module"),
     ],
 )
 def test_bad_input_is_named(demos, options, match):
