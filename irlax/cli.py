@@ -28,6 +28,7 @@ from irlax._files import atomic_write_json
 from irlax.algorithms import apprenticeship, bc, maxent, mmp
 from irlax.config import require_int, require_real
 from irlax.forecast import ForecastConfig
+from irlax.forecast.street import MIN_SIZE
 from irlax.rl import ppo, sac
 
 # Subcommand: (config class, entry point, whether the entry point learns a reward; behaviour
@@ -84,6 +85,7 @@ class IRLWorld:
         require_int(self, "demos", 1)
         if self.length is not None:
             require_int(self, "length", 1)
+        require_int(self, "seed", 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +125,11 @@ class ForecastData:
             if path is not None and not path.is_file():
                 raise ValueError(f"--{name} must be a file, got {str(path)!r}: no such file")
         require_real(self, "radius", lambda x: x > 0, "> 0")
+        require_int(self, "size", MIN_SIZE)
+        require_int(self, "n_train", 1)
+        require_int(self, "n_test", 1)
+        if self.goals is not None:
+            require_int(self, "goals", 2)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -419,3 +419,19 @@ def test_expert_trains_saves_demos_and_resumes(tmp_path, capsys):
     assert "belongs to another run" in err.strip().splitlines()[-1]
     assert main([*argv, "--tau", "0.1"]) == 2  # a SAC option
     _one_line(capsys, "unrecognized arguments: --tau 0.1")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["forecast", "--size", "4"], "size must be an integer >= 16, got 4"),
+        (["forecast", "--goals", "1"], "goals must be an integer >= 2, got 1"),
+        (["forecast", "--n-test", "0"], "n_test must be an integer >= 1, got 0"),
+        (["irl", "maxent", "--seed", "-1"], "seed must be an integer >= 0, got -1"),
+    ],
+)
+def test_world_options_are_refused_before_any_work(argv, message, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main([*argv, "--out", str(out)]) == 2
+    _one_line(capsys, message)
+    assert not out.exists()

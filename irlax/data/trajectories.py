@@ -155,9 +155,9 @@ class Trajectories:
 
 def _check_numeric(name: str, x) -> None:
     """Refuse an array whose dtype is not boolean, integer or floating (e.g. object, str)."""
-    kind = np.dtype(getattr(x, "dtype", np.asarray(x).dtype)).kind
-    if kind not in "biuf":
-        raise ValueError(f"{name} must be a numeric array, got dtype {x.dtype}")
+    dtype = np.dtype(getattr(x, "dtype", None) or np.asarray(x).dtype)
+    if dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a numeric array, got dtype {dtype}")
 
 
 def _validate(t: Trajectories) -> None:

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from irlax.config import is_int
 from irlax.nets.mlp import MLP
 
 __all__ = [
@@ -76,6 +77,10 @@ class Categorical:
     """
 
     n: int
+
+    def __post_init__(self) -> None:
+        if not is_int(self.n) or self.n < 1:
+            raise ValueError(f"the number of actions must be an integer >= 1, got {self.n!r}")
 
     def log_probs(self, logits: jnp.ndarray) -> jnp.ndarray:
         """`log π(·)`, `[..., n]`."""
@@ -126,6 +131,16 @@ class MultiCategorical:
 
     nvec: tuple[int, ...]
 
+    def __post_init__(self) -> None:
+        # A tuple keeps the head hashable (a static argument of jax.jit).
+        if not hasattr(self.nvec, "__len__") or len(self.nvec) == 0:
+            raise ValueError(
+                f"nvec must be a non-empty sequence of integers >= 1, got {self.nvec!r}"
+            )
+        for n in self.nvec:
+            Categorical(n)
+        object.__setattr__(self, "nvec", tuple(int(n) for n in self.nvec))
+
     @property
     def n(self) -> int:
         """Width of the logits, `Σ_g n_g`."""
@@ -147,8 +162,8 @@ class MultiCategorical:
         """Actions `[..., G]`, each group drawn independently."""
         keys = jax.random.split(key, len(self.nvec))
         draws = [
-            jax.random.categorical(k, group, axis=-1)
-            for k, group in zip(keys, self._groups(logits), strict=True)
+            Categorical(n).sample(group, k)
+            for n, k, group in zip(self.nvec, keys, self._groups(logits), strict=True)
         ]
         return jnp.stack(draws, axis=-1)
 
@@ -321,10 +336,8 @@ class TanhGaussian:
         rounds onto the boundary (the form a sampler uses)."""
         mean, log_std = dist
         low, high = self.bounds(mean.dtype)
-        z = (pre_tanh - mean) * jnp.exp(-log_std)
-        gaussian = -0.5 * z**2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi)
-        scale = (high - low) / 2
-        return jnp.sum(gaussian - _log_one_minus_tanh_sq(pre_tanh) - jnp.log(scale), axis=-1)
+        jacobian = _log_one_minus_tanh_sq(pre_tanh) + jnp.log((high - low) / 2)
+        return _gaussian_log_density(pre_tanh, mean, log_std) - jnp.sum(jacobian, axis=-1)
 
     def log_prob(self, dist, action: jnp.ndarray) -> jnp.ndarray:
         """`log π(action)`, `[...]`, for an action strictly inside the box, `[..., *shape]`.

@@ -251,3 +251,16 @@ def test_head_for_space():
         head_for_space(box, box="beta")
     with pytest.raises(ValueError, match="n >= 1"):
         head_for_space(spaces.Discrete(0))
+
+
+@pytest.mark.parametrize("bad", [0, 2.5, True, "3"])
+def test_categorical_heads_refuse_a_bad_number_of_actions(bad):
+    with pytest.raises(ValueError, match="integer >= 1"):
+        Categorical(bad)
+    with pytest.raises(ValueError, match="integer >= 1"):
+        MultiCategorical((3, bad))
+
+
+def test_multi_categorical_stores_its_groups_as_a_tuple():
+    head = MultiCategorical([2, np.int64(3)])
+    assert head.nvec == (2, 3) and hash(head) == hash(MultiCategorical((2, 3)))
