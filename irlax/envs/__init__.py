@@ -25,6 +25,7 @@ from irlax.envs.objectworld import (
     objectworld,
     objectworld_layout,
 )
+from irlax.envs.point_maze import PointMaze, PointMazeParams, PointMazeState
 from irlax.envs.tabular import GRID_ACTIONS, gridworld, random_mdp
 from irlax.envs.tabular_env import TabularEnv, TabularEnvParams, TabularEnvState
 from irlax.envs.wrappers import (
@@ -56,6 +57,9 @@ __all__ = [
     "NormalizeObservation",
     "NormalizeObservationState",
     "ObjectworldLayout",
+    "PointMaze",
+    "PointMazeParams",
+    "PointMazeState",
     "RunningMeanVar",
     "TabularEnv",
     "TabularEnvParams",
