@@ -1,9 +1,11 @@
 """Minari datasets in and out: `Trajectories` <-> a local Minari dataset (HDF5).
 
 Minari (https://minari.farama.org) stores each episode's observations `[L+1, ...]`, actions,
-rewards, terminations and truncations `[L]`. Only `Box` and `Discrete` observation and action
-spaces map onto `Trajectories`; anything else is refused. Nothing here downloads: datasets are
-found under `MINARI_DATASETS_PATH` (default `~/.minari/datasets`) or at a given directory.
+rewards, terminations and truncations `[L]`; an episode's last step says whether it ended by
+termination or truncation, which `Trajectories.terminated` carries. Only `Box` and `Discrete`
+observation and action spaces map onto `Trajectories`; anything else is refused. Nothing here
+downloads: datasets are found under `MINARI_DATASETS_PATH` (default `~/.minari/datasets`) or at
+a given directory.
 
 Minari is imported when these functions are first called, so `import irlax.data` stays light.
 """
@@ -78,8 +80,11 @@ def save_minari(
         observation_space: gymnax or Gymnasium `Box`/`Discrete`; default from `env_id`.
         action_space: gymnax or Gymnasium `Box`/`Discrete`; default from `env_id`.
         terminated: bool `[N]`, True where an episode ended by termination (its last step
-            gets `terminations=True`), else by truncation (`truncations=True`); None marks
-            every episode truncated. `rollout(..., return_terminated=True)` gives it.
+            gets `terminations=True`), else by truncation (`truncations=True`). None (the
+            default) takes `trajs.terminated` (which `rollout` and `load_minari` fill), and
+            marks every episode truncated when that is None too (unknown: truncation is the
+            claim that does not invent terminal states). Given alongside a
+            `trajs.terminated`, the two must agree.
         algorithm_name, author, author_email, code_permalink, description: Minari metadata.
 
     Returns:
@@ -87,7 +92,8 @@ def save_minari(
 
     Raises:
         ValueError: bad id, existing dataset, missing spaces, unknown `env_id`, no rewards,
-            empty episodes, or trajectories that do not fit the spaces.
+            empty episodes, trajectories that do not fit the spaces, or a `terminated` that is
+            not bool `[N]` or disagrees with `trajs.terminated`.
     """
     import gymnasium
     import minari
@@ -128,12 +134,20 @@ def save_minari(
     check_against_space("actions", trajs.actions, act_info, 2, trajs.mask, True)
     n = trajs.n_trajectories
     if terminated is None:
-        terminated = np.zeros(n, bool)
+        terminated = trajs.terminated if trajs.terminated is not None else np.zeros(n, bool)
+    else:
+        terminated = np.asarray(terminated)
+        if terminated.shape != (n,) or terminated.dtype != bool:
+            raise ValueError(
+                f"terminated must be bool [N] = ({n},), got {terminated.dtype} {terminated.shape}"
+            )
+        if trajs.terminated is not None and not np.array_equal(terminated, trajs.terminated):
+            first = int(np.argmax(terminated != np.asarray(trajs.terminated)))
+            raise ValueError(
+                f"terminated disagrees with trajs.terminated (first at trajectory {first}); "
+                "give it once: leave the argument out, or set trajs.replace(terminated=...)"
+            )
     terminated = np.asarray(terminated)
-    if terminated.shape != (n,) or terminated.dtype != bool:
-        raise ValueError(
-            f"terminated must be bool [N] = ({n},), got {terminated.dtype} {terminated.shape}"
-        )
 
     observations = np.asarray(trajs.observations).astype(obs_info.dtype)
     actions = np.asarray(trajs.actions).astype(act_info.dtype)
@@ -211,11 +225,14 @@ def load_minari(
     Args:
         dataset_id_or_path: a dataset id under `MINARI_DATASETS_PATH`, or the dataset's
             directory (or its `data/` folder).
-        return_terminated: also return bool `[N]`, True where the episode's last step has
-            `terminations=True`.
+        return_terminated: also return `trajs.terminated` on its own, as
+            `(trajs, trajs.terminated)`; kept for code written before `Trajectories` had the
+            field, which now always holds the same array.
 
     Returns:
-        `Trajectories` with rewards; with `return_terminated`, `(trajs, terminated)`.
+        `Trajectories` with rewards and `terminated`, bool `[N]`: True where the episode's
+        last step has `terminations=True` (False where it was truncated); with
+        `return_terminated`, `(trajs, trajs.terminated)`.
 
     Raises:
         FileNotFoundError: no such local dataset.
@@ -267,6 +284,7 @@ def load_minari(
         actions=jnp.asarray(actions),
         lengths=jnp.asarray(lengths),
         rewards=jnp.asarray(rewards),
+        terminated=jnp.asarray(terminated),
     )
     check_against_space(
         f"{path}: observations",
@@ -277,7 +295,7 @@ def load_minari(
         False,
     )
     check_against_space(f"{path}: actions", actions, infos["action"], 2, trajs.mask, True)
-    return (trajs, jnp.asarray(terminated)) if return_terminated else trajs
+    return (trajs, trajs.terminated) if return_terminated else trajs
 
 
 def _episode_arrays(path: Path, episode: Any) -> dict:

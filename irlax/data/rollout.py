@@ -3,7 +3,8 @@
 `rollout` runs whole episodes of a policy in a gymnax-style env (`irlax.envs.Env`): a JAX env
 is rolled out in one jitted call (`jax.vmap` over episodes, `lax.scan` over steps); a
 host-stepped vector env (a Gymnasium adapter, `env.is_vector` true) from a host loop. Both
-return the same `Trajectories`, with rewards.
+return the same `Trajectories`, with rewards and with `terminated` (whether each episode
+reached a terminal state or was truncated).
 
 `check_demos` says, before any training starts, whether demonstrations fit an env.
 """
@@ -320,12 +321,16 @@ def rollout(
             `env.max_steps_in_episode`), and is required when neither exists. Episodes still
             running at T are cut there (a host vector env's copy then finishes that episode
             unrecorded before its next one starts).
-        return_terminated: also return bool `[N]`, True where the episode ended by
-            termination (not by truncation or the `max_steps` cut).
+        return_terminated: also return `trajs.terminated` on its own, as
+            `(trajs, trajs.terminated)`; kept for code written before `Trajectories` had the
+            field, which now always holds the same array.
 
     Returns:
         `Trajectories` with `observations [N, T+1, ...]`, `actions [N, T, ...]`,
-        `lengths [N]` and `rewards [N, T]`; with `return_terminated`, `(trajs, terminated)`.
+        `lengths [N]`, `rewards [N, T]` and `terminated`, bool `[N]`: True where the episode
+        ended by termination (the env said terminated), False where it ended by truncation
+        (the env's time limit) or was cut at `max_steps`. With `return_terminated`,
+        `(trajs, trajs.terminated)`.
 
     Raises:
         ValueError: `n_episodes < 1`, bad `max_steps`, or the policy returns an action outside
@@ -356,8 +361,10 @@ def rollout(
         )
         mask = np.arange(max_steps)[None, :] < np.asarray(lengths)[:, None]
         _check_actions(actions, info, "at [episode, step]", lead=2, mask=mask)
-    trajs = Trajectories(observations=obs, actions=actions, lengths=lengths, rewards=rewards)
-    return (trajs, terminated) if return_terminated else trajs
+    trajs = Trajectories(
+        observations=obs, actions=actions, lengths=lengths, rewards=rewards, terminated=terminated
+    )
+    return (trajs, trajs.terminated) if return_terminated else trajs
 
 
 @functools.partial(jax.jit, static_argnames=("env", "n_episodes", "max_steps"))

@@ -33,12 +33,20 @@ class Trajectories:
         actions: `[N, T, ...]` actions; for tabular MDPs, int action indices `[N, T]`.
         lengths: int `[N]`, the number of actions taken in each trajectory, in `[0, T]`.
         rewards: optional `[N, T]` rewards received after each action.
+        terminated: optional bool `[N]`: True where trajectory i ended in a terminal state
+            (its last observation is terminal), False where it was cut by a time limit or a
+            `max_steps` (truncation: the episode would have gone on). Adversarial imitation
+            treats the two apart: a termination leads into an absorbing state whose reward
+            is learned, a truncation is bootstrapped past (Kostrikov et al. 2019,
+            "Discriminator-Actor-Critic", absorbing states). None means unknown (files
+            written before the field existed, hand-built trajectories).
     """
 
     observations: jnp.ndarray
     actions: jnp.ndarray
     lengths: jnp.ndarray
     rewards: jnp.ndarray | None = None
+    terminated: jnp.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Pytree machinery rebuilds this class with placeholders (vmap axis specs, None) and
@@ -46,7 +54,8 @@ class Trajectories:
         # real arrays only. Traced trajectories are checked where they are consumed, against
         # the MDP or env (irlax.mdp.checks.check_tabular_trajectories, check_demos).
         leaves = (self.observations, self.actions, self.lengths)
-        if all(hasattr(x, "shape") for x in leaves) and is_concrete(*leaves):
+        optional = (self.rewards, self.terminated)
+        if all(hasattr(x, "shape") for x in leaves) and is_concrete(*leaves, *optional):
             _validate(self)
 
     @property
@@ -69,7 +78,8 @@ class Trajectories:
         `irlax.mdp.checks.check_tabular_trajectories`, which takes the stack too.
 
         Args:
-            sets: `Trajectories` of one shape and dtype each, all with or all without rewards.
+            sets: `Trajectories` of one shape and dtype each, all with or all without
+                rewards, and all with or all without `terminated`.
 
         Returns:
             `Trajectories` whose every field has a leading axis of length `len(sets)`.
@@ -84,13 +94,13 @@ class Trajectories:
         for i, s in enumerate(sets):
             if not isinstance(s, Trajectories):
                 raise ValueError(f"sets[{i}] must be Trajectories, got {type(s).__name__}")
-            for name in ("observations", "actions", "lengths", "rewards"):
+            for name in ("observations", "actions", "lengths", "rewards", "terminated"):
                 first, this = getattr(sets[0], name), getattr(s, name)
                 if (first is None) != (this is None):
                     raise ValueError(
                         f"sets[{i}].{name} is {'None' if this is None else 'given'} but "
                         f"sets[0].{name} is {'None' if first is None else 'given'}: stack "
-                        "needs every set with rewards or every set without"
+                        f"needs every set with {name} or every set without"
                     )
                 if this is None:
                     continue
@@ -111,6 +121,10 @@ class Trajectories:
     def save(self, path: str | os.PathLike) -> None:
         """Write to an `.npz` file atomically (a temporary file renamed into place).
 
+        The format (tag `irlax.Trajectories/1`) holds `observations`, `actions`, `lengths`
+        and, when present, `rewards` and `terminated`; files without the optional arrays (from
+        before `terminated` existed) load with those fields None.
+
         Args:
             path: destination; an existing file is replaced only once the new one is complete.
         """
@@ -123,14 +137,21 @@ class Trajectories:
         }
         if self.rewards is not None:
             arrays["rewards"] = np.asarray(self.rewards)
+        if self.terminated is not None:
+            arrays["terminated"] = np.asarray(self.terminated)
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Trajectories:
         """Read trajectories written by `save` (never unpickles).
 
+        Returns:
+            `Trajectories`; `rewards` and `terminated` are None where the file has no such
+            array (e.g. `terminated` in files written before it existed).
+
         Raises:
-            ValueError: the file is not an irlax trajectories file or its arrays are inconsistent.
+            ValueError: the file is not an irlax trajectories file or its arrays are
+                inconsistent (naming the path and the array).
         """
         try:
             with np.load(path, allow_pickle=False) as f:
@@ -145,12 +166,16 @@ class Trajectories:
         missing = {"observations", "actions", "lengths"} - arrays.keys()
         if missing:
             raise ValueError(f"{path}: missing arrays {sorted(missing)}")
-        return cls(
-            observations=jnp.asarray(arrays["observations"]),
-            actions=jnp.asarray(arrays["actions"]),
-            lengths=jnp.asarray(arrays["lengths"]),
-            rewards=jnp.asarray(arrays["rewards"]) if "rewards" in arrays else None,
-        )
+        try:
+            return cls(
+                observations=jnp.asarray(arrays["observations"]),
+                actions=jnp.asarray(arrays["actions"]),
+                lengths=jnp.asarray(arrays["lengths"]),
+                rewards=jnp.asarray(arrays["rewards"]) if "rewards" in arrays else None,
+                terminated=jnp.asarray(arrays["terminated"]) if "terminated" in arrays else None,
+            )
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from e
 
 
 def _check_numeric(name: str, x) -> None:
@@ -158,6 +183,28 @@ def _check_numeric(name: str, x) -> None:
     dtype = np.dtype(getattr(x, "dtype", None) or np.asarray(x).dtype)
     if dtype.kind not in "biuf":
         raise ValueError(f"{name} must be a numeric array, got dtype {dtype}")
+
+
+def _check_terminated(terminated, lengths_shape: tuple) -> None:
+    """Refuse a `terminated` that is not a bool array shaped like `lengths` ([N] or stacked)."""
+    dtype = getattr(terminated, "dtype", None)
+    if dtype is None or not hasattr(terminated, "shape"):
+        raise ValueError(
+            f"terminated must be a bool array of shape {lengths_shape} (that of lengths), got "
+            f"{type(terminated).__name__}"
+        )
+    # Strict: an int 0/1 or float array is more likely a mix-up (e.g. with lengths or
+    # rewards) than a flag, and would not survive `stack` next to a bool one.
+    if not jnp.issubdtype(dtype, jnp.bool_):
+        raise ValueError(
+            f"terminated must be a bool array, got dtype {dtype}; "
+            "convert flags with `.astype(bool)`"
+        )
+    if tuple(terminated.shape) != tuple(lengths_shape):
+        raise ValueError(
+            f"terminated must have the shape {tuple(lengths_shape)} of lengths ([N], after "
+            f"any stack axes), got {tuple(terminated.shape)}"
+        )
 
 
 def _validate(t: Trajectories) -> None:
@@ -197,6 +244,8 @@ def _validate(t: Trajectories) -> None:
         raise ValueError(
             f"rewards must have shape [N, T] = ({n}, {horizon}), got {t.rewards.shape}"
         )
+    if t.terminated is not None:
+        _check_terminated(t.terminated, (*batch, n))
     lengths = np.asarray(t.lengths)
     bad = (lengths < 0) | (lengths > horizon)
     if bad.any():

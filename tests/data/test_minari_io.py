@@ -56,17 +56,21 @@ def test_round_trip_discrete_actions_with_gymnax_spaces(datasets_root):
     rng = np.random.default_rng(0)
     trajs = padded(random_episodes(rng, [3, 1, 5], (4,), discrete_n=2), np.float32, np.int32)
     terminated = np.array([True, False, True])
-    path = save_minari(
-        trajs,
-        "irlax/cartpole-v0",
-        observation_space=env.observation_space(params),
-        action_space=env.action_space(params),
-        terminated=terminated,
-    )
+    spaces = {
+        "observation_space": env.observation_space(params),
+        "action_space": env.action_space(params),
+    }
+    path = save_minari(trajs, "irlax/cartpole-v0", terminated=terminated, **spaces)
     assert path == datasets_root / "irlax" / "cartpole-v0"
     back, back_terminated = load_minari("irlax/cartpole-v0", return_terminated=True)
     assert_same(back, trajs)
     np.testing.assert_array_equal(back_terminated, terminated)
+    assert back.terminated is back_terminated  # the field holds the same array
+    # Trajectories that carry their flags are exported with them, no argument needed.
+    save_minari(back, "irlax/cartpole-v1", **spaces)
+    again = load_minari("irlax/cartpole-v1")
+    assert_same(again, trajs)
+    np.testing.assert_array_equal(again.terminated, terminated)
     assert back.observations.dtype == np.float32
     # What Minari itself reads: per-step flags, totals and spaces.
     dataset = minari.load_dataset("irlax/cartpole-v0")
@@ -128,7 +132,7 @@ def test_load_a_dataset_written_by_minaris_data_collector():
         np.testing.assert_array_equal(trajs.observations[i, : length + 1], obs)
         np.testing.assert_array_equal(trajs.actions[i, :length], actions)
         np.testing.assert_array_equal(trajs.rewards[i, :length], rewards)
-        assert bool(terminated[i]) == term
+        assert bool(terminated[i]) == term == bool(trajs.terminated[i])
     assert len({len(r[1]) for r in recorded}) > 1  # variable lengths, padded
 
 
@@ -161,6 +165,9 @@ def test_save_errors(datasets_root):
         save_minari(trajs, "x-v0", env_id="Pendulum-v1")
     with pytest.raises(ValueError, match="terminated must be bool"):
         save_minari(trajs, "x-v0", terminated=[1, 0], **spaces)
+    flagged = trajs.replace(terminated=np.array([True, False]))
+    with pytest.raises(ValueError, match=r"disagrees with trajs.terminated.*trajectory 1"):
+        save_minari(flagged, "x-v0", terminated=np.array([True, True]), **spaces)
     assert not (datasets_root / "x-v0").exists()  # nothing written by a refused save
     save_minari(trajs, "x-v0", **spaces)
     with pytest.raises(ValueError, match="already exists"):

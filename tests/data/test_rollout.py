@@ -13,6 +13,7 @@ from jax.tree_util import Partial
 from irlax._pytree import pytree_dataclass
 from irlax.data import Trajectories, check_demos, episode_returns, rollout
 from irlax.data.rollout import _jax_rollout
+from irlax.envs import TabularEnv, gridworld, make
 from irlax.rl._common import Result
 
 N_EPISODES = 6
@@ -76,6 +77,8 @@ def test_rollout_equals_a_python_loop_of_env_step(cartpole, cartpole_demos):
         np.testing.assert_allclose(trajs.observations[i, : length + 1], obs, rtol=1e-6, atol=1e-6)
         np.testing.assert_array_equal(trajs.rewards[i, :length], rewards)
         assert bool(terminated[i]) == term
+    # The field holds the very array that return_terminated gives.
+    assert trajs.terminated is terminated and trajs.terminated.dtype == jnp.bool_
     np.testing.assert_array_equal(episode_returns(trajs), [sum(ep[2]) for ep in episodes])
     # The noisy balancer's episodes differ in length and end before the time limit.
     assert len(set(np.asarray(trajs.lengths).tolist())) > 1
@@ -300,6 +303,7 @@ def check_host_episodes(env, counts, max_steps):
         positions, expected_actions, expected_terminated = hop_episode(goal, max_steps)
         length = len(expected_actions)
         assert int(trajs.lengths[j]) == length and bool(terminated[j]) == expected_terminated
+        assert bool(trajs.terminated[j]) == expected_terminated
         np.testing.assert_array_equal(obs[j, : length + 1, 0], positions)
         np.testing.assert_array_equal(obs[j, : length + 1, 1], goal)  # each starts afresh
         np.testing.assert_array_equal(
@@ -325,6 +329,46 @@ def test_host_vector_env_cut_episodes_wait_for_the_env_to_end_them():
     np.testing.assert_array_equal(terminated, [True, True, False, False])
     with pytest.raises(ValueError, match=r"in \[0, 2\)"):
         rollout(HostCorridor(2), lambda obs, key: jnp.int32(3), 2, jax.random.key(0), max_steps=3)
+
+
+# terminated: a terminal state versus a time limit, on envs where the answer is known
+
+
+def push_left(obs, key):
+    return jnp.int32(0)
+
+
+def test_terminated_survives_save_and_load(cartpole_demos, tmp_path):
+    # What `irlax expert` does: roll out, save, and a learner loads the flags back.
+    trajs, terminated = cartpole_demos
+    trajs.save(tmp_path / "demos.npz")
+    np.testing.assert_array_equal(Trajectories.load(tmp_path / "demos.npz").terminated, terminated)
+
+
+def test_tabular_env_terminal_state_versus_time_limit():
+    # A corridor of 5 cells, the goal (terminal) at the right end, starts uniform over cells
+    # 0-3, a time limit of 2 actions; action 3 moves right, so from cell c the goal is 4 - c
+    # steps away: starts 2 and 3 terminate (start 2 on the time limit's own step, where
+    # termination wins), starts 0 and 1 are truncated at cells 2 and 3.
+    mdp = gridworld(1, 5, horizon=None, discount=0.9, goal=(0, 4))
+    env = TabularEnv(mdp, np.zeros(5), observation="index", time_limit=2)
+    trajs = rollout(env, lambda obs, key: jnp.int32(3), 32, KEY)
+    start = np.asarray(trajs.observations[:, 0])
+    assert set(start.tolist()) == {0, 1, 2, 3}
+    np.testing.assert_array_equal(trajs.terminated, start >= 2)
+    np.testing.assert_array_equal(trajs.lengths, np.minimum(4 - start, 2))
+    np.testing.assert_array_equal(trajs.observations[:, 2], np.minimum(start + 2, 4))
+
+
+def test_gymnasium_host_env_terminal_state_versus_its_time_limit():
+    for limit, terminated in [(500, True), (5, False)]:
+        env, params = make("gymnasium:CartPole-v1", num_envs=2, max_episode_steps=limit)
+        try:
+            trajs = rollout(env, push_left, 3, KEY, params)
+        finally:
+            env.close()
+        assert np.all(np.asarray(trajs.lengths) <= min(limit, 20))
+        np.testing.assert_array_equal(trajs.terminated, terminated)
 
 
 # check_demos

@@ -142,3 +142,107 @@ def test_stack_names_the_set_that_differs():
     # A stacked set with a bad length is named by its index in the stack.
     with pytest.raises(ValueError, match=r"the first bad one at set \(1,\), trajectory 0"):
         Trajectories(np.stack([OBS, OBS]), np.stack([ACT, ACT]), np.array([[2, 1], [3, 1]]))
+
+
+# terminated: how each trajectory ended (a terminal state, or a time-limit cut)
+
+TERMINATED = np.array([True, False])
+
+
+def test_terminated_round_trips_and_old_files_load_without_it(tmp_path):
+    path = tmp_path / "demos.npz"
+    rewards = np.array([[0.5, 1.0], [2.0, 0.0]])
+    with_flags = Trajectories(OBS, ACT, np.array([2, 1]), rewards, TERMINATED)
+    with_flags.save(path)
+    back = Trajectories.load(path)
+    assert back.terminated.dtype == np.bool_
+    np.testing.assert_array_equal(back.terminated, TERMINATED)
+    np.testing.assert_array_equal(back.rewards, rewards)
+    # Without it (and without rewards): both stay None, and the file holds no such array.
+    Trajectories(OBS, ACT, np.array([2, 1])).save(path)
+    with np.load(path) as f:
+        assert sorted(f.files) == ["actions", "format", "lengths", "observations"]
+    back = Trajectories.load(path)
+    assert back.terminated is None and back.rewards is None
+    # A file written before the field existed (same format tag, no "terminated" array).
+    old = tmp_path / "old.npz"
+    np.savez(
+        old,
+        format=np.asarray("irlax.Trajectories/1"),
+        observations=OBS,
+        actions=ACT,
+        lengths=np.array([2, 1]),
+        rewards=rewards,
+    )
+    back = Trajectories.load(old)
+    assert back.terminated is None
+    np.testing.assert_array_equal(back.rewards, rewards)
+    # A stacked set keeps its stack axis through the file.
+    stacked = Trajectories.stack([with_flags, with_flags.replace(terminated=~TERMINATED)])
+    stacked.save(path)
+    np.testing.assert_array_equal(Trajectories.load(path).terminated, [[1, 0], [0, 1]])
+
+
+@pytest.mark.parametrize(
+    ("terminated", "match"),
+    [
+        (np.array([1, 0]), "terminated must be a bool array, got dtype int64"),
+        (np.array([1.0, 0.0]), "terminated must be a bool array, got dtype float64"),
+        (np.array([True, None], dtype=object), "terminated must be a bool array, got dtype object"),
+        ([True, False], "terminated must be a bool array of shape \\(2,\\).*got list"),
+        (np.array([True]), r"terminated must have the shape \(2,\) of lengths.*got \(1,\)"),
+        (np.array([[True, False]]), r"terminated must have the shape \(2,\).*got \(1, 2\)"),
+        (np.bool_(True), r"terminated must have the shape \(2,\).*got \(\)"),
+    ],
+)
+def test_bad_terminated_is_refused_by_name(terminated, match):
+    with pytest.raises(ValueError, match=match):
+        Trajectories(OBS, ACT, np.array([2, 1]), terminated=terminated)
+
+
+def test_a_file_with_bad_terminated_is_refused_naming_the_path(tmp_path):
+    path = tmp_path / "ints.npz"
+    arrays = {"observations": OBS, "actions": ACT, "lengths": np.array([2, 1])}
+    np.savez(path, format=np.asarray("irlax.Trajectories/1"), terminated=np.array([1, 0]), **arrays)
+    with pytest.raises(ValueError, match=r"ints\.npz: terminated must be a bool array"):
+        Trajectories.load(path)
+
+
+def test_stack_with_and_without_terminated():
+    with_flags = [Trajectories(OBS, ACT, np.array([2, i]), terminated=TERMINATED) for i in (0, 1)]
+    stacked = Trajectories.stack(with_flags)
+    assert stacked.terminated.shape == (2, 2) and stacked.terminated.dtype == np.bool_
+    assert Trajectories.stack([Trajectories(OBS, ACT, np.array([2, 1]))] * 2).terminated is None
+    # The stack is checked against the lengths' stack axes.
+    with pytest.raises(ValueError, match=r"terminated must have the shape \(2, 2\)"):
+        stacked.replace(terminated=TERMINATED)
+    with pytest.raises(
+        ValueError, match=r"sets\[1\].terminated is None but sets\[0\].terminated is given"
+    ):
+        Trajectories.stack([with_flags[0], Trajectories(OBS, ACT, np.array([2, 1]))])
+
+
+@pytest.mark.parametrize("terminated", [None, TERMINATED])
+def test_pytree_operations_keep_terminated(terminated):
+    t = Trajectories(OBS, ACT, np.array([2, 1]), terminated=terminated)
+    same = jax.tree.map(lambda x: x, t)
+    assert (same.terminated is None) == (terminated is None)
+    assert len(jax.tree.leaves(t)) == 3 + (terminated is not None)
+    first = jax.tree.map(lambda x: x[:1], t)  # e.g. picking demos: [N] and [N, T] alike
+    jitted = jax.jit(lambda tr: tr)(t)
+    # vmap over trajectories (each a scalar flag) and over a stack of sets ([N] flags).
+    ended = jax.vmap(lambda tr: tr.lengths if tr.terminated is None else tr.terminated)(t)
+    stack = Trajectories.stack([t, t])
+    per_set = jax.vmap(lambda tr: tr.mask.sum() if tr.terminated is None else tr.terminated)(stack)
+    if terminated is None:
+        assert first.terminated is None and jitted.terminated is None
+        np.testing.assert_array_equal(ended, [2, 1])
+        np.testing.assert_array_equal(per_set, [3, 3])
+    else:
+        np.testing.assert_array_equal(first.terminated, [True])
+        np.testing.assert_array_equal(jitted.terminated, TERMINATED)
+        np.testing.assert_array_equal(ended, TERMINATED)
+        np.testing.assert_array_equal(per_set, [TERMINATED, TERMINATED])
+    # Positional construction: the new field is last, the old four keep their places.
+    positional = Trajectories(OBS, ACT, np.array([2, 1]), np.zeros((2, 2)), terminated)
+    assert positional.rewards.shape == (2, 2)
