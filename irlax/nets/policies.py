@@ -340,15 +340,19 @@ class TanhGaussian:
         return _gaussian_log_density(pre_tanh, mean, log_std) - jnp.sum(jacobian, axis=-1)
 
     def log_prob(self, dist, action: jnp.ndarray) -> jnp.ndarray:
-        """`log π(action)`, `[...]`, for an action strictly inside the box, `[..., *shape]`.
+        """`log π(action)`, `[...]`, for an action in the box, `[..., *shape]`.
 
-        Inverts the squashing (`u = atanh((a − c)/s)`); an action on the boundary has density 0
-        (log −inf) in exact arithmetic and is unreliable here.
+        Inverts the squashing (`u = atanh((a − c)/s)`). An action on the boundary has density 0
+        (log −inf) in exact arithmetic, yet it is what a clipped env or a saturating expert
+        produces: it is scored as the point `8·eps` (of the dtype) inside the boundary, where
+        the squashing of a float draw lands it anyway, so that it is finite and very unlikely.
         """
         mean = dist[0]
         low, high = self.bounds(mean.dtype)
         a = _flat_action(self, action).astype(mean.dtype)
-        pre_tanh = jnp.arctanh((a - (high + low) / 2) / ((high - low) / 2))
+        inside = 1.0 - 8 * jnp.finfo(mean.dtype).eps
+        z = jnp.clip((a - (high + low) / 2) / ((high - low) / 2), -inside, inside)
+        pre_tanh = jnp.arctanh(z)
         return self.log_prob_of_pre_tanh(dist, pre_tanh)
 
     def sample_and_log_prob(self, dist, key):
@@ -405,6 +409,27 @@ def _uniform_box(head, key, batch_shape, dtype):
 
 Head = Categorical | MultiCategorical | DiagonalGaussian | TanhGaussian
 """Any policy head."""
+
+
+def action_features(head: Head, action: jnp.ndarray) -> jnp.ndarray:
+    """An action as the float vector a network reads (a discriminator's or a Q-function's
+    input): `[..., head.n]`.
+
+    Categorical actions become one-hot vectors (a `MultiCategorical`'s one per group,
+    concatenated); Box actions are flattened.
+
+    Args:
+        head: the action space's head.
+        action: `[..., *action_shape]` actions as the env takes them.
+    """
+    action = jnp.asarray(action)
+    if isinstance(head, Categorical):
+        return jax.nn.one_hot(action, head.n)
+    if isinstance(head, MultiCategorical):
+        groups = [jax.nn.one_hot(action[..., g], n) for g, n in enumerate(head.nvec)]
+        return jnp.concatenate(groups, axis=-1)
+    flat = _flat_action(head, action)
+    return flat if jnp.issubdtype(flat.dtype, jnp.floating) else flat.astype(jnp.float32)
 
 
 def head_for_space(space: Any, *, box: str = "gaussian", name: str = "the env's") -> Head:

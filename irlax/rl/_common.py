@@ -14,9 +14,13 @@ adapter, `env.is_vector` true) already holds `num_envs` copies and is stepped by
 
 `reward_fn(reward_params, obs, action, next_obs) -> reward` replaces the env's reward when it is
 given (the hook the IRL methods train their policies through); `next_obs` is the observation
-the action led to, before any automatic reset. `Trainer.update` also returns the `Transitions`
-it collected, with log π of each action, which is what adversarial IRL needs of a policy's
-samples; `Result.log_prob(obs, action)` scores any action under the trained policy.
+the action led to, before any automatic reset. With it, `terminal_reward_fn` (same signature,
+optional) replaces it on transitions that end the episode in a terminal state: the reward of
+entering the terminal state plus the discounted value of what follows (0 for a true terminal
+state; an absorbing state's value for adversarial imitation, Kostrikov et al. 2019).
+`Trainer.update` also returns the `Transitions` it collected, with log π of each action, which
+is what adversarial IRL needs of a policy's samples;
+`Result.log_prob(obs, action)` scores any action under the trained policy.
 """
 
 from __future__ import annotations
@@ -227,10 +231,24 @@ def step_envs(env, env_params, key: jax.Array, state, actions: jnp.ndarray):
     return jax.vmap(env.step, in_axes=(0, 0, 0, None))(keys, state, actions, env_params)
 
 
-def transition_reward(reward_fn, reward_params, obs, action, next_obs, env_reward):
-    """`reward_fn(reward_params, obs, action, next_obs)` batched over the leading axis, or the
-    env's reward when `reward_fn` is None."""
+def transition_reward(
+    reward_fn, reward_params, obs, action, next_obs, env_reward, terminated, terminal_reward_fn
+):
+    """The reward a trainer learns from, batched over the leading axis.
+
+    `reward_fn(reward_params, obs, action, next_obs)`, or the env's reward when `reward_fn` is
+    None; where `terminated`, `terminal_reward_fn(...)` instead when it is given (the reward of
+    entering a terminal state, including the value of whatever follows it: an absorbing
+    state's, as adversarial imitation needs; Kostrikov et al. 2019).
+    """
     if reward_fn is None:
         return env_reward
-    reward = jax.vmap(reward_fn, in_axes=(None, 0, 0, 0))(reward_params, obs, action, next_obs)
-    return jnp.reshape(reward, env_reward.shape).astype(env_reward.dtype)
+
+    def batched(fn):
+        values = jax.vmap(fn, in_axes=(None, 0, 0, 0))(reward_params, obs, action, next_obs)
+        return jnp.reshape(values, env_reward.shape).astype(env_reward.dtype)
+
+    reward = batched(reward_fn)
+    if terminal_reward_fn is not None:
+        reward = jnp.where(terminated, batched(terminal_reward_fn), reward)
+    return reward

@@ -276,6 +276,7 @@ def make_trainer(
     env,
     env_params=None,
     reward_fn: RewardFn | None = None,
+    terminal_reward_fn: RewardFn | None = None,
 ) -> Trainer:
     """PPO in pieces (see `irlax.rl._common.Trainer`).
 
@@ -288,6 +289,8 @@ def make_trainer(
             reward for learning (the action is the one the env received, clipped to the box);
             `metrics["episode_return"]` still reports the env's reward.
 
+        terminal_reward_fn: optional, with `reward_fn`: the reward of a transition that ends
+            the episode in a terminal state, in place of `reward_fn`'s (see `irlax.rl._common`).
     Returns:
         A `Trainer`, whose `update` returns the rollout's `Transitions` (`[rollout_length,
         num_envs]`; their `log_prob` is the Gaussian density of the clipped action the env
@@ -376,7 +379,16 @@ def make_trainer(
                 env, env_params, step_key, env_state, action
             )
             final_obs = info["final_observation"]
-            reward = transition_reward(reward_fn, reward_params, obs, action, final_obs, env_reward)
+            reward = transition_reward(
+                reward_fn,
+                reward_params,
+                obs,
+                action,
+                final_obs,
+                env_reward,
+                terminated,
+                terminal_reward_fn,
+            )
             done = jnp.logical_or(terminated, truncated)
             stats = stats.update(env_reward, done)
             taken = Transitions(
@@ -471,10 +483,11 @@ def make_train(
     env,
     env_params=None,
     reward_fn: RewardFn | None = None,
+    terminal_reward_fn: RewardFn | None = None,
 ):
     """`train(key, reward_params=None) -> Result`: PPO for `config.n_updates` updates.
 
     Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train))(keys)` for many seeds.
     See `make_trainer` for the arguments and the metrics.
     """
-    return train_from(make_trainer(config, env, env_params, reward_fn))
+    return train_from(make_trainer(config, env, env_params, reward_fn, terminal_reward_fn))

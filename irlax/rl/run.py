@@ -4,12 +4,13 @@
 nothing. `run` drives the same `Trainer` pieces in chunks of updates instead: after each chunk
 it saves the train state and the metrics so far (`irlax.checkpoint`, written atomically), and
 a later call with the same checkpoint path continues from there. The chunk function is
-compiled once (plus once for a shorter last chunk), so the overhead over `make_train` is one
-host round trip per chunk.
+compiled once per trainer (plus once for a shorter last chunk), so the overhead over
+`make_train` is one host round trip per chunk.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -83,14 +84,10 @@ def run(
         if not 0 <= done <= total:
             raise ValueError(f"the checkpoint {path} says {done} of {total} updates are done")
 
-    def updates(state, n):
-        # Each update's transitions are dropped as it ends (not stacked over the chunk).
-        return jax.lax.scan(lambda s, _: trainer.update(s, reward_params)[:2], state, None, n)
-
-    compiled = jax.jit(updates, static_argnums=1)
+    compiled = _chunk_function(trainer.update)
     while done < total:
         n = min(chunk, total - done)
-        state, new = compiled(state, n)
+        state, new = compiled(state, reward_params, n)
         new = jax.tree.map(np.asarray, new)
         for name, values in new.items():
             metrics[name][done : done + n] = values
@@ -103,18 +100,33 @@ def run(
     return trainer.result(state, jax.tree.map(jnp.asarray, metrics))
 
 
+@functools.lru_cache(maxsize=16)
+def _chunk_function(update: Callable) -> Callable:
+    """`chunk(state, reward_params, n)`: `n` updates under `lax.scan`, jitted once per
+    trainer, so that a resumed or repeated `run` of one trainer does not compile again."""
+
+    def updates(state, reward_params, n):
+        # Each update's transitions are dropped as it ends (not stacked over the chunk).
+        return jax.lax.scan(lambda s, _: update(s, reward_params)[:2], state, None, n)
+
+    return jax.jit(updates, static_argnums=2)
+
+
 def _steps_on_the_host(state) -> bool:
     """Whether the train state's envs are host-stepped (`gymnasium:`), holding their real
     state outside JAX, where a checkpoint cannot reach it."""
-    env_state = getattr(state, "env_state", None)
-    nodes = jax.tree.leaves(env_state, is_leaf=lambda x: isinstance(x, GymnasiumState))
+    nodes = jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, GymnasiumState))
     return any(isinstance(x, GymnasiumState) for x in nodes)
 
 
 def _continue_on_fresh_episodes(saved, fresh):
     """Resume a host-stepped run: the learner (networks, optimiser, replay buffer, counters,
     finished-episode statistics) as saved; the envs on the fresh episodes `trainer.init` just
-    began, since the episodes in flight at the interruption are lost with the host envs."""
+    began, since the episodes in flight at the interruption are lost with the host envs.
+    A method that wraps a trainer (adversarial imitation) holds its state as `generator`."""
+    if not hasattr(saved, "env_state"):
+        generator = _continue_on_fresh_episodes(saved.generator, fresh.generator)
+        return saved.replace(generator=generator)
     stats = saved.stats.replace(
         running_return=fresh.stats.running_return, running_length=fresh.stats.running_length
     )

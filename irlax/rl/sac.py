@@ -445,6 +445,7 @@ def make_trainer(
     env,
     env_params: Any = None,
     reward_fn: RewardFn | None = None,
+    terminal_reward_fn: RewardFn | None = None,
 ) -> Trainer:
     """SAC as a `Trainer`: `init(key)`, `update(state, reward_params)`, `result(...)`.
 
@@ -459,6 +460,8 @@ def make_trainer(
         reward_fn: optional `reward_fn(reward_params, obs, action, next_obs) -> reward`, used
             in place of the env's reward (relabelled on every sampled batch).
 
+        terminal_reward_fn: optional, with `reward_fn`: the reward of a transition that ends
+            the episode in a terminal state, in place of `reward_fn`'s (see `irlax.rl._common`).
     Returns:
         A `Trainer` with `n_updates = total_steps // num_envs`, whose `update` returns the
         `Transitions` of its one env step (`[1, num_envs]`; `log_prob` is that of the uniform
@@ -522,7 +525,14 @@ def make_trainer(
         batch = buffer.sample(k_batch, config.batch_size)
         obs, next_obs = flat_obs(batch.obs, 1), flat_obs(batch.next_obs, 1)
         reward = transition_reward(
-            reward_fn, reward_params, batch.obs, batch.action, batch.next_obs, batch.reward
+            reward_fn,
+            reward_params,
+            batch.obs,
+            batch.action,
+            batch.next_obs,
+            batch.reward,
+            batch.terminated,
+            terminal_reward_fn,
         )
         temperature = jnp.exp(log_temp)
 
@@ -665,9 +675,10 @@ def make_train(
     env,
     env_params: Any = None,
     reward_fn: RewardFn | None = None,
+    terminal_reward_fn: RewardFn | None = None,
 ):
     """`train(key, reward_params=None) -> Result`: SAC from scratch (see `make_trainer`).
 
     Pure in its key: jit it, or `jax.jit(jax.vmap(train))(keys)` to train many seeds at once.
     """
-    return train_from(make_trainer(config, env, env_params, reward_fn))
+    return train_from(make_trainer(config, env, env_params, reward_fn, terminal_reward_fn))

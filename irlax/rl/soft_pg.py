@@ -149,7 +149,9 @@ class SoftPGState:
     env_steps: jnp.ndarray
 
 
-def make_trainer(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> Trainer:
+def make_trainer(
+    config: SoftPGConfig, env, env_params=None, reward_fn=None, terminal_reward_fn=None
+) -> Trainer:
     """The soft policy gradient in pieces (see `irlax.rl._common.Trainer`).
 
     Args:
@@ -159,6 +161,8 @@ def make_trainer(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> 
         reward_fn: optional `reward_fn(reward_params, obs, action, next_obs) -> reward`
             replacing the env's reward (`action` as the env received it).
 
+        terminal_reward_fn: optional, with `reward_fn`: the reward of a transition that ends
+            the episode in a terminal state, in place of `reward_fn`'s (see `irlax.rl._common`).
     Returns:
         The `Trainer`, whose `update` returns the rollout's `Transitions` (`[rollout_length,
         num_envs]`). Its result's `params` are `{"actor", "critic"}`; `act_fn` samples the
@@ -222,7 +226,14 @@ def make_trainer(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> 
         )
         next_obs = info["final_observation"]
         reward = transition_reward(
-            reward_fn, reward_params, state.obs, env_action, next_obs, env_reward
+            reward_fn,
+            reward_params,
+            state.obs,
+            env_action,
+            next_obs,
+            env_reward,
+            terminated,
+            terminal_reward_fn,
         )
         done = jnp.logical_or(terminated, truncated)
         log_prob = head.log_prob(dist, env_action)
@@ -296,10 +307,12 @@ def make_trainer(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> 
     return Trainer(init=init, update=update, result=result, n_updates=n_updates)
 
 
-def make_train(config: SoftPGConfig, env, env_params=None, reward_fn=None) -> Callable:
+def make_train(
+    config: SoftPGConfig, env, env_params=None, reward_fn=None, terminal_reward_fn=None
+) -> Callable:
     """`train(key, reward_params=None) -> Result`: the soft policy gradient from scratch.
 
     Jit it, or `jax.vmap` it over keys to train several seeds at once. Arguments as in
     `make_trainer`.
     """
-    return train_from(make_trainer(config, env, env_params, reward_fn))
+    return train_from(make_trainer(config, env, env_params, reward_fn, terminal_reward_fn))

@@ -177,7 +177,9 @@ def soft_value(q: jnp.ndarray, temperature: float) -> jnp.ndarray:
     return temperature * jax.nn.logsumexp(q / temperature, axis=-1)
 
 
-def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> Trainer:
+def make_trainer(
+    config: SoftQConfig, env, env_params=None, reward_fn=None, terminal_reward_fn=None
+) -> Trainer:
     """Soft Q-learning in pieces (see `irlax.rl._common.Trainer`).
 
     Args:
@@ -188,6 +190,8 @@ def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> T
             replacing the env's reward; evaluated on each sampled minibatch with the
             `reward_params` of the current update.
 
+        terminal_reward_fn: optional, with `reward_fn`: the reward of a transition that ends
+            the episode in a terminal state, in place of `reward_fn`'s (see `irlax.rl._common`).
     Returns:
         The `Trainer`, whose `update` returns its `Transitions` (`[rollout_length, num_envs]`,
         `log_prob` that of the behaviour policy, the Boltzmann policy mixed with `epsilon`
@@ -306,6 +310,8 @@ def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> T
             batch.action,
             batch.next_obs,
             batch.reward,
+            batch.terminated,
+            terminal_reward_fn,
         )
         q_next = q_batch(target_params, batch.next_obs)
         v_next = soft_value(q_next, tau_t)
@@ -393,10 +399,12 @@ def make_trainer(config: SoftQConfig, env, env_params=None, reward_fn=None) -> T
     return Trainer(init=init, update=update, result=result, n_updates=n_updates)
 
 
-def make_train(config: SoftQConfig, env, env_params=None, reward_fn=None) -> Callable:
+def make_train(
+    config: SoftQConfig, env, env_params=None, reward_fn=None, terminal_reward_fn=None
+) -> Callable:
     """`train(key, reward_params=None) -> Result`: soft Q-learning from scratch.
 
     Jit it, or `jax.vmap` it over keys to train several seeds at once. Arguments as in
     `make_trainer`.
     """
-    return train_from(make_trainer(config, env, env_params, reward_fn))
+    return train_from(make_trainer(config, env, env_params, reward_fn, terminal_reward_fn))

@@ -202,6 +202,22 @@ def test_tanh_gaussian_log_prob_is_the_change_of_variables():
     np.testing.assert_array_equal(TANH.sample(batch, jax.random.key(0)), actions)
 
 
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_tanh_gaussian_scores_a_boundary_action_finitely(dtype):
+    # A clipped env or a saturating expert gives actions on the boundary: scored as the point
+    # 8·eps inside it (finite, far below any interior action), not as −inf or NaN.
+    head, dist = _tanh_1d(0)
+    dist = tuple(jnp.asarray(x, dtype) for x in dist)
+    edges = jnp.asarray([[LOW[0]], [HIGH[0]]], dtype)
+    at_edges = head.log_prob(dist, edges)
+    assert np.isfinite(at_edges).all()
+    inside = 1.0 - 8 * jnp.finfo(dtype).eps
+    centre, scale = (HIGH[0] + LOW[0]) / 2, (HIGH[0] - LOW[0]) / 2
+    nearby = jnp.asarray([[centre - inside * scale], [centre + inside * scale]], dtype)
+    np.testing.assert_allclose(at_edges, head.log_prob(dist, nearby), rtol=1e-6)
+    assert (at_edges < head.log_prob(dist, jnp.asarray([[centre]], dtype)) - 5).all()
+
+
 def test_tanh_gaussian_entropy_estimate_mode_and_key():
     """The one-sample entropy estimate averages to `−∫ π log π` (a 1-D grid integral per
     dimension; the dimensions are independent, so the entropies add); the mode is the squashed
