@@ -35,13 +35,21 @@ def field_docs(cls: type) -> dict[str, str]:
 
     Args:
         cls: a class whose docstring has an `Attributes:` section of `name: description`
-            entries, continuation lines indented deeper.
+            entries, continuation lines indented deeper; entries of its base classes'
+            docstrings are inherited (the class's own win).
 
     Returns:
         Field name to its description, continuation lines joined by spaces.
     """
     docs: dict[str, str] = {}
-    lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
+    for klass in reversed(cls.__mro__):  # the class's own entries last, so they win
+        docs.update(_own_field_docs(klass))
+    return docs
+
+
+def _own_field_docs(cls: type) -> dict[str, str]:
+    docs: dict[str, str] = {}
+    lines = inspect.cleandoc(cls.__dict__.get("__doc__") or "").splitlines()
     starts = [i for i, line in enumerate(lines) if line.strip() == "Attributes:"]
     if not starts:
         return docs
@@ -67,13 +75,19 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
-def add_options(parser: argparse.ArgumentParser, cls: type, title: str | None = None) -> None:
+def add_options(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    title: str | None = None,
+    skip: tuple[str, ...] = (),
+) -> None:
     """Add one `--option` per field of the dataclass `cls`, in a group of their own.
 
     Args:
         parser: the (sub)command's parser.
         cls: a dataclass documenting every field under `Attributes:`.
         title: the group's heading in `--help` (default: the class's name and module).
+        skip: fields that get no option (set by the command itself, e.g. a nested config).
 
     Raises:
         TypeError: a field without a description, or of a type the command line cannot read.
@@ -83,6 +97,8 @@ def add_options(parser: argparse.ArgumentParser, cls: type, title: str | None = 
     summary = inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0]
     group = parser.add_argument_group(title or f"{cls.__module__}.{cls.__qualname__}", summary)
     for field in dataclasses.fields(cls):
+        if field.name in skip:
+            continue
         if not docs.get(field.name):
             raise TypeError(f"{cls.__name__}.{field.name} has no entry under Attributes:")
         kwargs = _argument(hints[field.name], f"{cls.__name__}.{field.name}")
@@ -111,11 +127,16 @@ def build(cls: type, args: argparse.Namespace) -> Any:
     Returns:
         `cls(**given)`; its `__post_init__` refuses bad values with a `ValueError`.
     """
-    given = {}
-    for field in dataclasses.fields(cls):
-        if hasattr(args, _dest(cls, field.name)):
-            given[field.name] = getattr(args, _dest(cls, field.name))
-    return cls(**given)
+    return cls(**given(cls, args))
+
+
+def given(cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of `cls` given on the command line, by name (those left out are absent)."""
+    return {
+        field.name: getattr(args, _dest(cls, field.name))
+        for field in dataclasses.fields(cls)
+        if hasattr(args, _dest(cls, field.name))
+    }
 
 
 def _dest(cls: type, name: str) -> str:

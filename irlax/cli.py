@@ -23,9 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from irlax import demo
-from irlax._cli_options import add_options, build
+from irlax._cli_options import add_options, build, given
 from irlax._files import atomic_write_json
-from irlax.algorithms import apprenticeship, bc, maxent, mmp
+from irlax.algorithms import airl, apprenticeship, bc, gail, maxent, mmp
 from irlax.config import require_int, require_real
 from irlax.forecast import ForecastConfig
 from irlax.forecast.street import MIN_SIZE
@@ -43,6 +43,12 @@ IRL_METHODS = {
 EXPERTS = {
     "ppo": (ppo.PPOConfig, ppo.make_trainer),
     "sac": (sac.SACConfig, sac.make_trainer),
+}
+
+# Subcommand: (config class, trainer factory); the generator is PPO on the command line.
+IMITATION_METHODS = {
+    "gail": (gail.GAILConfig, gail.make_trainer),
+    "airl": (airl.AIRLConfig, airl.make_trainer),
 }
 
 
@@ -181,6 +187,36 @@ class ExpertRun:
             require_int(self, "chunk", 1)
 
 
+@dataclasses.dataclass(frozen=True)
+class ImitateRun:
+    """The environment and demonstrations `irlax imitate` learns from, and its files.
+
+    Attributes:
+        env: e.g. CartPole-v1, Pendulum-v1 (gymnax), or gymnasium:ID.
+        demos: the demonstrations: an .npz written by `irlax expert` (or
+            `Trajectories.save`), or a local Minari dataset (its id or directory).
+        out: folder for the checkpoint, the parameters, metrics.json and learning_curve.png.
+        seed: seed of the training run (the evaluation episodes use seed + 1).
+        episodes: episodes of the trained and of a random policy to evaluate.
+        chunk: updates between checkpoints; None is a twentieth of the run.
+    """
+
+    env: str
+    demos: str
+    out: Path
+    seed: int = 0
+    episodes: int = 20
+    chunk: int | None = None
+
+    def __post_init__(self) -> None:
+        require_int(self, "seed", 0)
+        require_int(self, "episodes", 1)
+        if self.chunk is not None:
+            require_int(self, "chunk", 1)
+        if self.out.exists() and not self.out.is_dir():
+            raise ValueError(f"--out must be a folder, got {str(self.out)!r}: it is a file")
+
+
 class _UsageError(Exception):
     """A command line argparse refuses."""
 
@@ -236,7 +272,36 @@ def parser() -> argparse.ArgumentParser:
     for name, (cls, make_trainer) in EXPERTS.items():
         run = functools.partial(_expert, name, make_trainer)
         _command(algos, name, run, (ExpertRun, cls), help=cls.__doc__.splitlines()[0])
+    imitate = commands.add_parser(
+        "imitate",
+        help="learn a policy (and a reward) from demos with an adversarial method",
+        description="Imitate demonstrations on an environment (irlax.envs.make) with GAIL or "
+        "AIRL, a PPO generator: writes metrics.json, learning_curve.png, policy.msgpack and "
+        "reward.msgpack. The run checkpoints atomically to OUT/checkpoint.msgpack; run the same "
+        "command again to resume an interrupted run.",
+    )
+    methods = imitate.add_subparsers(dest="method", required=True, metavar="METHOD")
+    for name, (cls, make_trainer) in IMITATION_METHODS.items():
+        sub = methods.add_parser(name, help=cls.__doc__.splitlines()[0])
+        add_options(sub, ImitateRun)
+        add_options(sub, cls, skip=("generator",))
+        add_options(
+            sub,
+            ppo.PPOConfig,
+            title="the generator (irlax.rl.ppo.PPOConfig)",
+        )
+        config = functools.partial(_imitation_config, cls)
+        run = functools.partial(_imitate, name, make_trainer)
+        sub.set_defaults(run=run, classes=(ImitateRun, config), prog=sub.prog)
     return top
+
+
+def _imitation_config(cls: type, args: argparse.Namespace):
+    """The method's config from its options, its generator the method's default PPO config
+    with the PPO options given on the command line."""
+    default = cls().generator
+    generator = dataclasses.replace(default, **given(ppo.PPOConfig, args))
+    return cls(**given(cls, args), generator=generator)
 
 
 def _command(subparsers, name: str, run, classes: tuple[type, ...], **kwargs) -> None:
@@ -252,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     args = None
     try:
         args = parser().parse_args(argv)
-        return args.run(*(build(cls, args) for cls in args.classes))
+        # A class is built from its options; a function builds what needs several classes.
+        options = [build(c, args) if isinstance(c, type) else c(args) for c in args.classes]
+        return args.run(*options)
     except _UsageError as e:
         print(e, file=sys.stderr)
     except (ValueError, OSError) as e:
@@ -419,38 +486,22 @@ def _forecast(data_options: ForecastData, run: ForecastRun, config: ForecastConf
 
 
 def _expert(algo: str, make_trainer, options: ExpertRun, config) -> int:
-    from tqdm import tqdm
 
     from irlax.checkpoint import save_checkpoint
     from irlax.data import episode_returns, rollout
     from irlax.envs import make
-    from irlax.rl.run import run
 
     env, env_params = make(options.env)
     trainer = make_trainer(config, env, env_params)
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
     fingerprint = {"env": options.env, "algo": algo, "seed": options.seed, "config": repr(config)}
-    chunk = options.chunk or max(1, trainer.n_updates // 20)
     print(
         f"irlax expert: {algo} on {options.env}, {config.total_steps} steps "
         f"({trainer.n_updates} updates)"
     )
     start = time.perf_counter()
-    with tqdm(total=trainer.n_updates, desc=f"training {algo}", unit="update") as bar:
-
-        def progress(done, last):
-            bar.update(done - bar.n)
-            bar.set_postfix(ret=f"{float(last['episode_return']):.1f}")
-
-        result = run(
-            trainer,
-            jax.random.key(options.seed),
-            checkpoint=out / "checkpoint.msgpack",
-            chunk=chunk,
-            fingerprint=fingerprint,
-            progress=progress,
-        )
+    result = _train_in_chunks(trainer, options, fingerprint, algo, {"ret": "episode_return"})
     train_s = time.perf_counter() - start
     save_checkpoint(out / "params.msgpack", result.params, {"env": options.env, "algo": algo})
     policy = (
@@ -482,6 +533,116 @@ def _expert(algo: str, make_trainer, options: ExpertRun, config) -> int:
     )
     print(f"params: {out / 'params.msgpack'}\ndemos:  {out / 'demos.npz'}")
     return 0
+
+
+def _train_in_chunks(trainer, options, fingerprint: dict, name: str, shown: dict):
+    """`irlax.rl.run.run` into `options.out/checkpoint.msgpack` (resuming it), with a progress
+    bar showing the metrics `shown` (label: metric) of each chunk's last update."""
+    from tqdm import tqdm
+
+    from irlax.rl.run import run
+
+    chunk = options.chunk or max(1, trainer.n_updates // 20)
+    with tqdm(total=trainer.n_updates, desc=f"training {name}", unit="update") as bar:
+
+        def progress(done, last):
+            bar.update(done - bar.n)
+            bar.set_postfix({label: f"{float(last[m]):.3g}" for label, m in shown.items()})
+
+        return run(
+            trainer,
+            jax.random.key(options.seed),
+            checkpoint=options.out / "checkpoint.msgpack",
+            chunk=chunk,
+            fingerprint=fingerprint,
+            progress=progress,
+        )
+
+
+def _imitate(name: str, make_trainer, options: ImitateRun, config) -> int:
+
+    from irlax.checkpoint import save_checkpoint
+    from irlax.data import Trajectories, episode_returns, load_minari, rollout
+    from irlax.envs import make
+
+    env, env_params = make(options.env)
+    if options.demos.endswith(".npz"):
+        demos = Trajectories.load(options.demos)
+    else:
+        demos = load_minari(options.demos)
+    trainer = make_trainer(config, env, env_params, demos)  # checks the demos against the env
+    out = options.out
+    out.mkdir(parents=True, exist_ok=True)
+    fingerprint = {
+        "env": options.env,
+        "method": name,
+        "demos": str(options.demos),
+        "seed": options.seed,
+        "config": repr(config),
+    }
+    steps = config.generator.total_steps
+    print(
+        f"irlax imitate: {name} on {options.env} from {demos.n_trajectories} demos, {steps} "
+        f"steps ({trainer.n_updates} updates)"
+    )
+    start = time.perf_counter()
+    shown = {"ret": "episode_return", "disc": "discriminator_loss"}
+    result = _train_in_chunks(trainer, options, fingerprint, name, shown)
+    train_s = time.perf_counter() - start
+    meta = {"env": options.env, "method": name}
+    save_checkpoint(out / "policy.msgpack", result.policy.params, meta)
+    save_checkpoint(out / "reward.msgpack", result.reward_params, meta)
+
+    key_policy, key_random = jax.random.split(jax.random.key(options.seed + 1))
+    space = env.action_space(env_params)
+    learned = episode_returns(
+        rollout(env, result.policy.policy, options.episodes, key_policy, env_params)
+    )
+    random = episode_returns(
+        rollout(env, lambda obs, key: space.sample(key), options.episodes, key_random, env_params)
+    )
+    expert = None if demos.rewards is None else np.asarray(episode_returns(demos))
+    curve = {k: np.asarray(v).tolist() for k, v in result.metrics.items() if np.ndim(v) == 1}
+    summary = {
+        "env": options.env,
+        "method": name,
+        "demos": demos.n_trajectories,
+        "steps": steps,
+        "train_seconds": train_s,
+        "policy_return_mean": float(np.mean(learned)),
+        "policy_return_std": float(np.std(learned)),
+        "random_return_mean": float(np.mean(random)),
+        "expert_return_mean": None if expert is None else float(expert.mean()),
+        "config": repr(config),
+        "per_update": curve,
+    }
+    atomic_write_json(out / "metrics.json", summary)
+    _imitation_curve(name, options, summary, out / "learning_curve.png")
+    print(
+        f"policy return over {options.episodes} episodes: {np.mean(learned):.1f} ± "
+        f"{np.std(learned):.1f} (random {np.mean(random):.1f}"
+        + ("" if expert is None else f", expert {expert.mean():.1f}")
+        + ")"
+    )
+    print(f"results: {out}/ (metrics.json, learning_curve.png, policy.msgpack, reward.msgpack)")
+    return 0
+
+
+def _imitation_curve(name: str, options: ImitateRun, summary: dict, path: Path) -> None:
+    from irlax import plots
+
+    steps = np.asarray(summary["per_update"]["env_steps"])
+    returns = np.asarray(summary["per_update"]["episode_return"])
+    fig, ax = plots.plt.subplots(figsize=(6, 4))
+    ax.plot(steps, returns, label=f"{name} policy (training episodes)")
+    if summary["expert_return_mean"] is not None:
+        ax.axhline(summary["expert_return_mean"], color="k", ls="--", label="expert")
+    ax.axhline(summary["random_return_mean"], color="gray", ls=":", label="random policy")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("episode return (true reward)")
+    ax.set_title(f"{name} on {options.env}")
+    ax.legend()
+    plots.save(fig, path)
 
 
 if __name__ == "__main__":

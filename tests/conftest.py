@@ -1,5 +1,24 @@
-"""Exactness tests run in float64; tests of the float32 default use `jax.enable_x64(False)`."""
+"""Exactness tests run in float64; tests of the float32 default use `jax.enable_x64(False)`.
+
+The suite compiles hundreds of programs, many of them the same program in several tests (a
+tiny PPO on CartPole, say), and on 2 cores compilation is most of its time. JAX's persistent
+compilation cache, shared by the pytest-xdist workers, compiles each such program once per
+run (and, kept in the temporary folder, not again in the next local run; a cache written by
+another JAX version is never read, as its key holds the version). `IRLAX_TEST_JAX_CACHE`
+names another folder, or `off` turns it off.
+"""
+
+import os
+import tempfile
+from pathlib import Path
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
+
+_cache = os.environ.get("IRLAX_TEST_JAX_CACHE") or str(
+    Path(tempfile.gettempdir()) / f"irlax-test-jax-cache-{os.getuid()}"
+)
+if _cache != "off":
+    jax.config.update("jax_compilation_cache_dir", _cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)

@@ -14,7 +14,7 @@ import pytest
 
 import irlax
 from irlax._cli_options import add_options, build, field_docs
-from irlax.cli import EXPERTS, IRL_METHODS, main, parser
+from irlax.cli import EXPERTS, IMITATION_METHODS, IRL_METHODS, main, parser
 
 # --- option generation --------------------------------------------------------------------
 
@@ -197,7 +197,8 @@ COMMANDS = [path for path, _ in _leaves(parser())]
 def test_the_commands_are_the_tables_entries():
     assert {p[1] for p in COMMANDS if len(p) == 2 and p[0] == "irl"} == set(IRL_METHODS)
     assert {p[1] for p in COMMANDS if len(p) == 2 and p[0] == "expert"} == set(EXPERTS)
-    assert {p[0] for p in COMMANDS if p} == {"demo", "irl", "forecast", "expert"}
+    assert {p[1] for p in COMMANDS if len(p) == 2 and p[0] == "imitate"} == set(IMITATION_METHODS)
+    assert {p[0] for p in COMMANDS if p} == {"demo", "irl", "forecast", "expert", "imitate"}
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "irlax")
@@ -231,8 +232,10 @@ REFUSED = {
     ("forecast",): (["--steps", "0"], ["steps must be", "0"]),
     ("expert", "ppo"): (["--num-envs", "0"], ["num_envs must be an integer >= 1, got 0"]),
     ("expert", "sac"): (["--tau", "0"], ["tau must be a finite number in (0, 1], got 0"]),
+    ("imitate", "gail"): (["--discriminator-steps", "0"], ["discriminator_steps must be", "0"]),
+    ("imitate", "airl"): (["--discount", "1.0"], ["absorbing=True needs", "discount < 1"]),
 }
-LEAVES = [p for p in COMMANDS if p and p not in (("irl",), ("expert",))]
+LEAVES = [p for p in COMMANDS if p and p not in (("irl",), ("expert",), ("imitate",))]
 
 
 def test_every_leaf_has_a_refused_value():
@@ -252,8 +255,10 @@ def _one_line(capsys, *words):
 def test_bad_arguments_give_one_line_and_exit_code_2(path, tmp_path, capsys):
     out = tmp_path / "out"
     base = [*path, "--out", str(out)]
-    if path[0] == "expert":
+    if path[0] in ("expert", "imitate"):
         base += ["--env", "CartPole-v1"]
+    if path[0] == "imitate":
+        base += ["--demos", str(tmp_path / "demos.npz")]
     assert main([*base, "--speed", "3"]) == 2
     _one_line(capsys, "irlax: error: unrecognized arguments: --speed 3", "--help")
     assert main([*base, "--seed", "x"]) == 2
@@ -435,3 +440,36 @@ def test_world_options_are_refused_before_any_work(argv, message, tmp_path, caps
     assert main([*argv, "--out", str(out)]) == 2
     _one_line(capsys, message)
     assert not out.exists()
+
+
+def test_imitate_trains_writes_and_resumes(tmp_path, capsys):
+    import jax
+
+    from irlax.checkpoint import read_checkpoint_metadata
+    from tests.algorithms.deep import cartpole_demos
+
+    _, _, demos = cartpole_demos(2)
+    demos.save(tmp_path / "demos.npz")
+    out = tmp_path / "out"
+    argv = ["imitate", "airl", "--env", "CartPole-v1", "--demos", str(tmp_path / "demos.npz")]
+    argv += ["--total-steps", "256", "--num-envs", "2", "--rollout-length", "32"]
+    argv += ["--update-epochs", "1", "--hidden", "8", "--discriminator-hidden", "8"]
+    argv += ["--episodes", "2", "--chunk", "2", "--out", str(out)]
+    with jax.enable_x64(False):
+        # Demos of another env are refused before anything is written.
+        assert main([*argv[:3], "Acrobot-v1", *argv[4:]]) == 2
+        _one_line(capsys, "demo observations")
+        assert not out.exists()
+        assert main(argv) == 0
+        text = capsys.readouterr().out
+        assert "policy return over 2 episodes" in text and "expert 500.0" in text
+        meta = read_checkpoint_metadata(out / "checkpoint.msgpack")
+        assert meta["updates_done"] == meta["n_updates"] == 4
+        summary = json.loads((out / "metrics.json").read_text())
+        assert summary["expert_return_mean"] == 500.0
+        assert len(summary["per_update"]["discriminator_loss"]) == 4
+        for name in ("learning_curve.png", "policy.msgpack", "reward.msgpack"):
+            assert (out / name).stat().st_size > 100
+        # Run again: the finished checkpoint is resumed, nothing is trained twice.
+        assert main(argv) == 0
+    assert json.loads((out / "metrics.json").read_text())["per_update"] == summary["per_update"]

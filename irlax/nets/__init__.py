@@ -7,18 +7,29 @@ from irlax.nets.policies import (
     Head,
     MultiCategorical,
     TanhGaussian,
+    action_features,
     head_for_space,
 )
-from irlax.nets.reward import LinearReward, MLPReward
+from irlax.nets.reward import (
+    TRANSITION_INPUTS,
+    LinearReward,
+    MLPReward,
+    ShapedReward,
+    TransitionReward,
+)
 
 __all__ = [
     "MLP",
+    "TRANSITION_INPUTS",
     "Categorical",
     "DiagonalGaussian",
     "Head",
     "LinearReward",
     "MLPReward",
     "MultiCategorical",
+    "ShapedReward",
     "TanhGaussian",
+    "TransitionReward",
+    "action_features",
     "head_for_space",
 ]

@@ -45,3 +45,67 @@ class MLPReward(nn.Module):
         for width in self.hidden:
             x = self.activation(nn.Dense(width)(x))
         return nn.Dense(1)(x)[..., 0]
+
+
+TRANSITION_INPUTS = ("state", "state_action", "state_next_state", "state_action_next_state")
+"""What a `TransitionReward` reads of a transition `(s, a, s')`."""
+
+
+class TransitionReward(nn.Module):
+    """A reward of a transition, `r(s)`, `r(s, a)`, `r(s, s')` or `r(s, a, s')`: an MLP over
+    the concatenated parts it reads (the discriminator networks of GAIL and AIRL).
+
+    Called as `reward(obs, action, next_obs)` with float feature vectors `[..., D]`,
+    `[..., A]`, `[..., D]` (actions as `irlax.nets.policies.action_features` encodes them);
+    the parts it does not read are ignored. Returns `[...]`.
+
+    Attributes:
+        inputs: one of `TRANSITION_INPUTS`; "state" is a state-only reward, the disentangled
+            reward of Fu et al. 2018 (§5) that transfers to new dynamics.
+        hidden: widths of the hidden layers.
+        activation: the nonlinearity between layers.
+    """
+
+    inputs: str = "state_action"
+    hidden: Sequence[int] = (64, 64)
+    activation: Callable[[jnp.ndarray], jnp.ndarray] = nn.relu
+
+    @nn.compact
+    def __call__(self, obs: jnp.ndarray, action: jnp.ndarray, next_obs: jnp.ndarray):
+        if self.inputs not in TRANSITION_INPUTS:
+            raise ValueError(f"inputs must be one of {TRANSITION_INPUTS}, got {self.inputs!r}")
+        parts = {"state": obs, "action": action, "next_state": next_obs}
+        chosen = [parts[name] for name in ("state", "action", "next_state") if name in self.inputs]
+        return MLPReward(self.hidden, self.activation)(jnp.concatenate(chosen, axis=-1))
+
+
+class ShapedReward(nn.Module):
+    """`f(s, a, s') = g(s, a, s') + γ h(s') − h(s)`: a reward plus potential-based shaping.
+
+    AIRL's discriminator (Fu et al. 2018, eq. 4 of §5): `g` is the reward (state-only for the
+    disentangled reward that transfers), `h` a learned potential. Shaping by `h` changes no
+    optimal policy (Ng et al. 1999), so `g` alone is the reward to keep; apply it with
+    `module.apply(params, obs, action, next_obs, method="reward_only")`.
+
+    Attributes:
+        reward: `g`, any module called as `g(obs, action, next_obs)` (a `TransitionReward`).
+        potential_hidden: widths of the hidden layers of the potential `h(s)` (an `MLPReward`).
+        discount: γ of the shaping term (the generator's discount).
+        activation: the potential's nonlinearity.
+    """
+
+    reward: nn.Module
+    potential_hidden: Sequence[int] = (64, 64)
+    discount: float = 0.99
+    activation: Callable[[jnp.ndarray], jnp.ndarray] = nn.relu
+
+    def setup(self) -> None:
+        self.potential = MLPReward(self.potential_hidden, self.activation)
+
+    def __call__(self, obs: jnp.ndarray, action: jnp.ndarray, next_obs: jnp.ndarray):
+        shaping = self.discount * self.potential(next_obs) - self.potential(obs)
+        return self.reward(obs, action, next_obs) + shaping
+
+    def reward_only(self, obs: jnp.ndarray, action: jnp.ndarray, next_obs: jnp.ndarray):
+        """`g(s, a, s')` without the shaping."""
+        return self.reward(obs, action, next_obs)

@@ -1,0 +1,396 @@
+"""Adversarial imitation, the part GAIL and AIRL share: a discriminator against a generator.
+
+One update (Ho & Ermon 2016, Algorithm 1; Fu et al. 2018, Algorithm 1):
+
+1. the generator (an `irlax.rl` trainer) takes one update on the reward the current
+   discriminator implies, and returns the transitions it collected;
+2. those transitions enter a buffer of policy samples;
+3. the discriminator takes `discriminator_steps` gradient steps of logistic regression between
+   expert transitions (label 1) and policy transitions (label 0):
+   `L = −E_expert[log D] − E_policy[log(1 − D)]`, with `D = σ(logit)`, plus an optional
+   gradient penalty `λ E[(‖∇ logit‖ − 1)²]` at random interpolates of the two (Gulrajani et
+   al. 2017, as Kostrikov et al. 2019 use it).
+
+The methods differ only in the discriminator's logit and the reward they derive from it
+(`Method`).
+
+**Absorbing states** (Kostrikov et al. 2019, §4.2). An episode that ends in a terminal state
+is, for the learner, one that enters an absorbing state `s_a` and stays there forever. Without
+it, a reward of fixed sign biases the policy: a positive one (GAIL's `−log(1 − D)`) rewards
+surviving, a negative one (`log D`) rewards dying early, whatever the expert did. With
+`absorbing=True` the discriminator reads an extra input feature that is 1 in `s_a` only, and
+learns a reward for `s_a` from the terminal transitions of both sides (each terminal transition
+`(s, a) → s_a` brings one absorbing transition `s_a → s_a`); the generator's reward of a
+terminal transition is then `r(s, a, s_a) + γ/(1 − γ)·r(s_a, ·, s_a)`, the reward of entering
+the absorbing state plus the discounted value of staying there (`terminal_reward_fn` of the
+`irlax.rl` trainers). Time-limit truncations are not terminations and are left alone.
+Demonstrations must say which of their episodes terminated (`Trajectories.terminated`); when
+they do not, none is taken to have.
+
+**Observation normalisation.** With `discriminator_normalize_observations`, the discriminator
+reads observations standardised by running statistics of the expert and policy observations it
+is trained on (as the reference library's `RunningNorm` does), clipped to ±10.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from irlax._pytree import pytree_dataclass
+from irlax.algorithms._deep import (
+    ImitationResult,
+    expert_transitions,
+    make_generator,
+)
+from irlax.config import require_bool, require_hidden, require_int, require_real
+from irlax.envs.wrappers import RunningMeanVar
+from irlax.nets.policies import action_features, head_for_space
+from irlax.rl import ReplayBuffer, Trainer, ppo, sac
+from irlax.rl._common import env_params_or_default, flat_obs
+
+# Standardised observations are clipped to this many standard deviations.
+_OBS_CLIP = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class AdversarialConfig:
+    """Options every adversarial method shares (`GAILConfig`, `AIRLConfig` add their own).
+
+    Attributes:
+        generator: the policy's trainer and its options: an `irlax.rl.ppo.PPOConfig` (on-policy,
+            the default) or an `irlax.rl.sac.SACConfig` (off-policy, far fewer env steps on
+            continuous control). Its step budget is the method's. Its entropy bonus (PPO's
+            `entropy_coef`, SAC's temperature) is the entropy bonus of the imitation objective.
+        discriminator_hidden: widths of the discriminator's hidden layers (ReLU).
+        discriminator_learning_rate: Adam's step size for the discriminator.
+        discriminator_steps: discriminator gradient steps after each generator update.
+        discriminator_every: train the discriminator after every this many generator updates
+            (1 for PPO; larger for SAC, whose update is a single env step).
+        discriminator_batch_size: expert and policy transitions in each discriminator step
+            (each side); None for the transitions of one generator update
+            (`num_envs * rollout_length` for PPO, `num_envs` for SAC).
+        policy_buffer_size: the most recent policy transitions the discriminator samples from;
+            None for those of the latest generator update only (on-policy).
+        gradient_penalty: weight λ of the gradient penalty on the discriminator's logit; 0 for
+            none.
+        discriminator_normalize_observations: standardise the discriminator's observations by
+            running statistics of the expert and policy observations it is trained on.
+        absorbing: treat terminations as entering an absorbing state whose reward is learned
+            (Kostrikov et al. 2019); needs a generator discount below 1.
+    """
+
+    generator: Any = dataclasses.field(default_factory=lambda: ppo.PPOConfig())
+    discriminator_hidden: tuple[int, ...] = (64, 64)
+    discriminator_learning_rate: float = 3e-4
+    discriminator_steps: int = 4
+    discriminator_every: int = 1
+    discriminator_batch_size: int | None = None
+    policy_buffer_size: int | None = None
+    gradient_penalty: float = 0.0
+    discriminator_normalize_observations: bool = True
+    absorbing: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.generator, ppo.PPOConfig | sac.SACConfig):
+            raise ValueError(
+                "generator must be an irlax.rl.ppo.PPOConfig or irlax.rl.sac.SACConfig, got "
+                f"{type(self.generator).__name__}"
+            )
+        require_hidden(self, "discriminator_hidden")
+        require_real(self, "discriminator_learning_rate", lambda x: x > 0, "> 0")
+        require_int(self, "discriminator_steps", minimum=1)
+        require_int(self, "discriminator_every", minimum=1)
+        for name in ("discriminator_batch_size", "policy_buffer_size"):
+            if getattr(self, name) is not None:
+                require_int(self, name, minimum=1)
+        require_real(self, "gradient_penalty", lambda x: x >= 0, ">= 0")
+        require_bool(self, "discriminator_normalize_observations")
+        require_bool(self, "absorbing")
+        if self.absorbing and not self.generator.discount < 1:
+            raise ValueError(
+                "absorbing=True needs the generator's discount < 1 (the absorbing state's value "
+                f"is r/(1 − γ)), got discount={self.generator.discount}"
+            )
+
+
+class Method(NamedTuple):
+    """What makes an adversarial method itself.
+
+    Attributes:
+        network: the discriminator's network, called `network(x, a, x')` on features.
+        uses_policy: the logit is `network − log π(a|s)` (AIRL) rather than `network` (GAIL).
+        reward_of_logit: the generator's reward as a function of the logit.
+        learned_reward: `learned_reward(network_params, x, a, x')`, the reward kept after
+            training (on features).
+    """
+
+    network: nn.Module
+    uses_policy: bool
+    reward_of_logit: Callable[[jnp.ndarray], jnp.ndarray]
+    learned_reward: Callable
+
+
+@pytree_dataclass
+class AdversarialState:
+    """Everything an adversarial method carries from one update to the next.
+
+    Attributes:
+        generator: the generator trainer's state.
+        discriminator: the discriminator network's parameters.
+        opt_state: the discriminator optimiser's state.
+        obs_norm: running statistics of the discriminator's observations.
+        policy_buffer: the recent policy transitions.
+        updates: generator updates taken.
+        key: the PRNG key of what comes next.
+    """
+
+    generator: Any
+    discriminator: Any
+    opt_state: Any
+    obs_norm: RunningMeanVar
+    policy_buffer: ReplayBuffer
+    updates: jnp.ndarray
+    key: jax.Array
+
+
+def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, method: Method):
+    """An adversarial method in pieces (see `irlax.rl.Trainer`), its result an
+    `ImitationResult`.
+
+    Args:
+        config: the method's config (an `AdversarialConfig`).
+        env: a gymnax-style env (or a host vector env holding the generator's `num_envs`).
+        env_params: its parameters; None for the defaults.
+        demos: expert `Trajectories` for this env.
+        method: the method's discriminator and rewards.
+
+    Returns:
+        A `Trainer` whose `n_updates` is the generator's and whose `result` is an
+        `ImitationResult`.
+    """
+    env_params = env_params_or_default(env, env_params)
+    expert = expert_transitions(env, env_params, demos)
+    head = head_for_space(env.action_space(env_params))
+    gen_config = config.generator
+    discount = gen_config.discount
+
+    def features(obs_norm, obs, batch_ndim):
+        x = flat_obs(obs, batch_ndim)
+        if config.discriminator_normalize_observations:
+            x = obs_norm.normalize(x, clip=_OBS_CLIP)
+        return jnp.concatenate([x, jnp.zeros((*x.shape[:-1], 1), x.dtype)], axis=-1)
+
+    def absorbing_like(x):
+        """The absorbing state's features, shaped like `x`: zeros, flag 1."""
+        return jnp.zeros_like(x).at[..., -1].set(1.0)
+
+    def logit(params, policy, x, a_feat, next_x, obs, action, absorbing_from):
+        """The discriminator's logit of transitions; `absorbing_from` marks absorbing
+        self-transitions, whose policy has no choice (log π = 0)."""
+        value = method.network.apply(params, x, a_feat, next_x)
+        if method.uses_policy:
+            log_pi = jax.vmap(policy.log_prob)(obs, action)
+            value = value - jnp.where(absorbing_from, 0.0, log_pi)
+        return value
+
+    # The generator's reward, from the discriminator's parameters (and for AIRL the acting
+    # policy's): `reward_params = {"discriminator", "obs_norm", "policy"}`.
+    def generator_reward(reward_params, obs, action, next_obs, *, terminal):
+        norm = reward_params["obs_norm"]
+        x, next_x = features(norm, obs, 0), features(norm, next_obs, 0)
+        a = action_features(head, action)
+        if terminal:
+            next_x = absorbing_like(next_x)
+        value = method.network.apply(reward_params["discriminator"], x, a, next_x)
+        if method.uses_policy:
+            value = value - policy_log_prob(reward_params["policy"], obs, action)
+        reward = method.reward_of_logit(value)
+        if terminal:
+            ax = absorbing_like(x)
+            stay = method.network.apply(reward_params["discriminator"], ax, jnp.zeros_like(a), ax)
+            reward = reward + discount / (1.0 - discount) * method.reward_of_logit(stay)
+        return reward
+
+    def reward_fn(reward_params, obs, action, next_obs):
+        return generator_reward(reward_params, obs, action, next_obs, terminal=False)
+
+    def terminal_reward_fn(reward_params, obs, action, next_obs):
+        return generator_reward(reward_params, obs, action, next_obs, terminal=True)
+
+    generator = make_generator(
+        gen_config, env, env_params, reward_fn, terminal_reward_fn if config.absorbing else None
+    )
+
+    def current_policy(gen_state):
+        return generator.result(gen_state, {})
+
+    def policy_log_prob(policy_params, obs, action):
+        return current_policy_fn.log_prob_fn(policy_params, obs, action)
+
+    # The generator's result type is fixed; one traced result gives its static log_prob_fn.
+    probe_state = jax.eval_shape(generator.init, jax.random.key(0))
+    current_policy_fn = jax.eval_shape(current_policy, probe_state)
+    # Transitions per generator update: a PPO rollout, or one step of SAC's envs.
+    per_update = gen_config.num_envs * getattr(gen_config, "rollout_length", 1)
+    batch_size = config.discriminator_batch_size or per_update
+    buffer_size = config.policy_buffer_size or per_update
+    optimizer = optax.adam(config.discriminator_learning_rate)
+
+    def reward_params_of(state: AdversarialState) -> dict:
+        params = {"discriminator": state.discriminator, "obs_norm": state.obs_norm}
+        if method.uses_policy:
+            params["policy"] = current_policy(state.generator).params
+        return params
+
+    def init(key: jax.Array) -> AdversarialState:
+        key, gen_key, disc_key = jax.random.split(key, 3)
+        gen_state = generator.init(gen_key)
+        obs_norm = RunningMeanVar.zeros((flat_obs(expert.obs[:1], 1).shape[-1],))
+        x = features(obs_norm, expert.obs[:1], 1)
+        a = action_features(head, expert.action[:1])
+        params = method.network.init(disc_key, x, a, x)
+        buffer = ReplayBuffer.empty(
+            buffer_size, expert.obs[0], expert.action[0], jnp.zeros((), jnp.float32)
+        )
+        return AdversarialState(
+            generator=gen_state,
+            discriminator=params,
+            opt_state=optimizer.init(params),
+            obs_norm=obs_norm,
+            policy_buffer=buffer,
+            updates=jnp.zeros((), jnp.int32),
+            key=key,
+        )
+
+    def side_loss(params, policy, norm, batch, label):
+        """Mean logistic loss of one side, its absorbing twins included, and the accuracy of
+        its real transitions; also the inputs, for the gradient penalty."""
+        x, next_x = features(norm, batch.obs, 1), features(norm, batch.next_obs, 1)
+        a = action_features(head, batch.action)
+        term = batch.terminated
+        if config.absorbing:
+            next_x = jnp.where(term[:, None], absorbing_like(next_x), next_x)
+        real = logit(params, policy, x, a, next_x, batch.obs, batch.action, False)
+        sign = 1.0 if label else -1.0
+        weights = jnp.ones_like(real)
+        losses = jax.nn.softplus(-sign * real)  # −log D for experts, −log(1 − D) for policy
+        if config.absorbing:
+            ax = absorbing_like(x)
+            stay = logit(params, policy, ax, jnp.zeros_like(a), ax, batch.obs, batch.action, True)
+            losses = jnp.concatenate([losses, jax.nn.softplus(-sign * stay)])
+            weights = jnp.concatenate([weights, term.astype(weights.dtype)])
+        loss = jnp.sum(weights * losses) / jnp.sum(weights)
+        accuracy = jnp.mean((sign * real > 0).astype(real.dtype))
+        return loss, accuracy, (x, a, next_x)
+
+    def disc_loss(params, policy, norm, expert_batch, policy_batch, key):
+        e_loss, e_acc, e_in = side_loss(params, policy, norm, expert_batch, True)
+        p_loss, p_acc, p_in = side_loss(params, policy, norm, policy_batch, False)
+        loss = e_loss + p_loss
+        penalty = jnp.zeros(())
+        if config.gradient_penalty > 0:
+            eps = jax.random.uniform(key, (e_in[0].shape[0], 1))
+            mixed = [eps * e + (1 - eps) * p for e, p in zip(e_in, p_in, strict=True)]
+
+            def net(x, a, nx):
+                return method.network.apply(params, x[None], a[None], nx[None])[0]
+
+            grads = jax.vmap(jax.grad(net, argnums=(0, 1, 2)))(*mixed)
+            norms = jnp.sqrt(sum(jnp.sum(g**2, axis=-1) for g in grads) + 1e-12)
+            penalty = jnp.mean((norms - 1.0) ** 2)
+            loss = loss + config.gradient_penalty * penalty
+        metrics = {
+            "discriminator_loss": e_loss + p_loss,
+            "discriminator_accuracy_expert": e_acc,
+            "discriminator_accuracy_policy": p_acc,
+            "gradient_penalty": penalty,
+        }
+        return loss, metrics
+
+    def train_discriminator(state: AdversarialState, key):
+        policy = current_policy(state.generator)
+        norm = state.obs_norm
+        if config.discriminator_normalize_observations:
+            key, k = jax.random.split(key)
+            seen = jnp.concatenate(
+                [state.policy_buffer.sample(k, batch_size).obs, expert.sample(k, batch_size).obs]
+            )
+            norm = norm.update(flat_obs(seen, 1))
+
+        def step(carry, key):
+            params, opt_state = carry
+            k_e, k_p, k_gp = jax.random.split(key, 3)
+            expert_batch = expert.sample(k_e, batch_size)
+            policy_batch = state.policy_buffer.sample(k_p, batch_size)
+            grads, metrics = jax.grad(disc_loss, has_aux=True)(
+                params, policy, norm, expert_batch, policy_batch, k_gp
+            )
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), metrics
+
+        keys = jax.random.split(key, config.discriminator_steps)
+        (params, opt_state), metrics = jax.lax.scan(
+            step, (state.discriminator, state.opt_state), keys
+        )
+        state = state.replace(discriminator=params, opt_state=opt_state, obs_norm=norm)
+        return state, jax.tree.map(lambda m: m[-1].astype(jnp.float32), metrics)
+
+    def skip_discriminator(state: AdversarialState, key):
+        nan = jnp.full((), jnp.nan, jnp.float32)
+        names = (
+            "discriminator_loss",
+            "discriminator_accuracy_expert",
+            "discriminator_accuracy_policy",
+            "gradient_penalty",
+        )
+        return state, dict.fromkeys(names, nan)
+
+    def update(state: AdversarialState, _reward_params: Any = None):
+        key, disc_key = jax.random.split(state.key)
+        gen_state, gen_metrics, taken = generator.update(state.generator, reward_params_of(state))
+        flat = jax.tree.map(lambda x: x.reshape((per_update, *x.shape[2:])), taken)
+        buffer = state.policy_buffer.add(
+            flat.obs,
+            flat.action,
+            jnp.zeros(per_update, jnp.float32),
+            flat.next_obs,
+            flat.terminated,
+        )
+        updates = state.updates + 1
+        state = state.replace(generator=gen_state, policy_buffer=buffer, updates=updates, key=key)
+        if config.discriminator_every == 1:
+            state, disc_metrics = train_discriminator(state, disc_key)
+        else:
+            state, disc_metrics = jax.lax.cond(
+                updates % config.discriminator_every == 0,
+                train_discriminator,
+                skip_discriminator,
+                state,
+                disc_key,
+            )
+        return state, {**gen_metrics, **disc_metrics}, taken
+
+    def learned_reward(reward_params, obs, action, next_obs):
+        norm = reward_params["obs_norm"]
+        x, next_x = features(norm, obs, 0), features(norm, next_obs, 0)
+        return method.learned_reward(
+            reward_params["discriminator"], x, action_features(head, action), next_x
+        )
+
+    def result(state: AdversarialState, metrics: dict) -> ImitationResult:
+        reward_params = {"discriminator": state.discriminator, "obs_norm": state.obs_norm}
+        return ImitationResult(
+            policy=generator.result(state.generator, metrics),
+            reward_params=reward_params,
+            metrics=metrics,
+            reward_fn=learned_reward,
+        )
+
+    return Trainer(init=init, update=update, result=result, n_updates=generator.n_updates)

@@ -1,0 +1,132 @@
+"""What the deep imitation and IRL methods share: the result type, the generator, the demos.
+
+Every method that learns from sampled dynamics (`gail`, `airl`, and those to come) exposes
+`make_trainer(config, env, env_params, demos) -> Trainer` and `make_train(...) -> train`, with
+`train(key) -> ImitationResult`. They train a forward-RL policy (the *generator*, an
+`irlax.rl` trainer chosen by the type of `config.generator`) through its `reward_fn` hook, and
+read the policy's samples from the `Transitions` its `update` returns; they never step the env
+themselves. `irlax.rl.run.run` drives their `Trainer` in checkpointed chunks like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from irlax._pytree import pytree_dataclass, static_field
+from irlax.data import Trajectories
+from irlax.data.rollout import check_demos
+from irlax.rl import Result, Trainer, ppo, sac
+
+GENERATORS = {ppo.PPOConfig: ppo.make_trainer, sac.SACConfig: sac.make_trainer}
+"""The forward-RL trainers a deep method can train its policy with, by config type."""
+
+
+@pytree_dataclass
+class ImitationResult:
+    """What a deep imitation or IRL method learned.
+
+    Attributes:
+        policy: the trained policy, an `irlax.rl.Result` (`.policy(obs, key)`, `.log_prob(obs,
+            action)`, its own per-update `metrics`).
+        reward_params: the learned reward's parameters (None for a method without a reward).
+        metrics: per-update arrays, each `[n_updates]` (with a leading seed axis under
+            `jax.vmap`): at least `episode_return` (under the env's true reward) and
+            `env_steps`, and the method's own (e.g. discriminator loss and accuracy).
+        reward_fn: `reward_fn(reward_params, obs, action, next_obs) -> reward` of one
+            transition (raw observations and actions as the env gives and takes them), static;
+            usable as any `irlax.rl` trainer's `reward_fn`. None without a learned reward.
+    """
+
+    policy: Result
+    reward_params: Any
+    metrics: dict
+    reward_fn: Callable | None = static_field(default=None)
+
+    def reward(self, obs: jnp.ndarray, action: jnp.ndarray, next_obs: jnp.ndarray):
+        """The learned reward of one transition, a scalar (`jax.vmap` it for a batch)."""
+        if self.reward_fn is None:
+            raise ValueError("this result has no learned reward (reward_fn is None)")
+        return self.reward_fn(self.reward_params, obs, action, next_obs)
+
+
+def make_generator(
+    generator_config: Any, env, env_params, reward_fn, terminal_reward_fn=None
+) -> Trainer:
+    """The forward-RL trainer of `generator_config`'s type, on the learned reward.
+
+    Raises:
+        ValueError: a config of no generator type (naming the ones there are).
+    """
+    make = GENERATORS.get(type(generator_config))
+    if make is None:
+        names = ", ".join(cls.__name__ for cls in GENERATORS)
+        raise ValueError(f"generator must be one of {names}, got {type(generator_config).__name__}")
+    return make(generator_config, env, env_params, reward_fn, terminal_reward_fn)
+
+
+@pytree_dataclass
+class ExpertTransitions:
+    """The demonstrations as a flat set of `M` transitions `(s, a, s')`, padding dropped.
+
+    Attributes:
+        obs: `[M, ...]` observations acted on.
+        action: `[M, ...]` the actions taken.
+        next_obs: `[M, ...]` the observations they led to.
+        terminated: bool `[M]`, True for the last transition of a trajectory that ended in a
+            terminal state (`Trajectories.terminated`; False throughout when unknown).
+    """
+
+    obs: jnp.ndarray
+    action: jnp.ndarray
+    next_obs: jnp.ndarray
+    terminated: jnp.ndarray
+
+    @property
+    def size(self) -> int:
+        """M, the number of transitions."""
+        return self.terminated.shape[0]
+
+    def sample(self, key: jax.Array, batch_size: int) -> ExpertTransitions:
+        """`batch_size` transitions drawn uniformly with replacement."""
+        idx = jax.random.randint(key, (batch_size,), 0, self.size)
+        return jax.tree.map(lambda x: x[idx], self)
+
+
+def expert_transitions(env, env_params, demos: Trajectories) -> ExpertTransitions:
+    """Check demonstrations against an env and flatten them into transitions.
+
+    Args:
+        env: the env the demos are for (its spaces are checked against the demos).
+        env_params: its parameters, or None for the defaults.
+        demos: `Trajectories` of observations and actions as the env gives and takes them.
+
+    Returns:
+        Their `ExpertTransitions` (built on the host, once, before training).
+
+    Raises:
+        ValueError: demos that are not `Trajectories`, that do not fit the env's spaces
+            (shape, dtype, range; NaN or infinite observations), or that hold no transition.
+    """
+    check_demos(env, env_params, demos)
+    mask = np.asarray(demos.mask)
+    if not mask.any():
+        raise ValueError(
+            "demos hold no transitions (every trajectory has length 0); imitation needs at "
+            "least one action"
+        )
+    obs = np.asarray(demos.observations)
+    lengths = np.asarray(demos.lengths)
+    terminated = getattr(demos, "terminated", None)
+    ended = np.zeros(len(lengths), bool) if terminated is None else np.asarray(terminated, bool)
+    last = np.arange(demos.max_length)[None, :] == (lengths[:, None] - 1)
+    return ExpertTransitions(
+        obs=jnp.asarray(obs[:, :-1][mask]),
+        action=jnp.asarray(np.asarray(demos.actions)[mask]),
+        next_obs=jnp.asarray(obs[:, 1:][mask]),
+        terminated=jnp.asarray((last & ended[:, None])[mask]),
+    )

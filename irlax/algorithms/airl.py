@@ -1,0 +1,99 @@
+"""Adversarial inverse reinforcement learning (Fu, Luo & Levine 2018).
+
+AIRL is GAIL with a discriminator of a particular form, which makes its reward recoverable:
+
+    D(s, a, s') = exp f(s, a, s') / (exp f(s, a, s') + π(a|s)),
+    f(s, a, s') = g(s) + γ h(s') − h(s)                  (Fu et al. 2018, eqs. 2 and 4)
+
+with `π` the current policy's exact probability. The discriminator's logit is `f − log π`, and
+the policy is trained on `log D − log(1 − D) = f − log π`: the entropy-regularised RL problem
+with reward `f`, whose optimum is the expert's policy when `f` is the expert's soft advantage.
+`g` is the reward and `h` a shaping potential; with a state-only `g` and deterministic
+dynamics, `g` recovers the true reward up to a constant (Fu et al. 2018, Thm. 5.1), and a policy
+trained on `g` under *new* dynamics behaves as the expert would there: the reward transfers.
+After training, `ImitationResult.reward_fn` is `g` alone.
+
+The policy's own entropy bonus is already in its reward (`− log π`), so the default generator is
+PPO without an entropy term (`entropy_coef=0`).
+
+Usage:
+
+    from irlax.algorithms import airl
+    train = airl.make_train(airl.AIRLConfig(), env, env_params, demos)
+    result = jax.jit(train)(key)
+    result.reward(obs, action, next_obs)     # g(s): the transferable reward
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+from irlax.algorithms._adversarial import AdversarialConfig, Method, make_adversarial_trainer
+from irlax.config import check_config, require_choice, require_hidden
+from irlax.nets.reward import ShapedReward, TransitionReward
+from irlax.rl import Trainer, ppo, train_from
+
+RewardInputs = Literal["state", "state_action"]
+
+
+@dataclasses.dataclass(frozen=True)
+class AIRLConfig(AdversarialConfig):
+    """Options of AIRL (those of every adversarial method, and these).
+
+    Attributes:
+        generator: the policy's trainer and its options (PPO without an entropy bonus by
+            default: AIRL's reward `f − log π` holds the entropy already); see
+            `AdversarialConfig`.
+        reward_inputs: what the reward `g` reads: "state" (the disentangled reward of Fu et
+            al. 2018, which transfers to new dynamics) or "state_action".
+        potential_hidden: widths of the hidden layers of the shaping potential `h(s)`.
+    """
+
+    generator: Any = dataclasses.field(default_factory=lambda: ppo.PPOConfig(entropy_coef=0.0))
+    reward_inputs: RewardInputs = "state"
+    potential_hidden: tuple[int, ...] = (64, 64)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_choice(self, "reward_inputs", RewardInputs.__args__)
+        require_hidden(self, "potential_hidden")
+
+
+def _method(config: AIRLConfig) -> Method:
+    reward = TransitionReward(config.reward_inputs, config.discriminator_hidden)
+    network = ShapedReward(reward, config.potential_hidden, config.generator.discount)
+
+    def learned_reward(params, x, a, next_x):
+        return network.apply(params, x, a, next_x, method="reward_only")
+
+    return Method(network, True, lambda logit: logit, learned_reward)
+
+
+def make_trainer(config: AIRLConfig, env, env_params, demos) -> Trainer:
+    """AIRL in pieces (see `irlax.rl.Trainer`): `init(key)`, `update(state, None)`, `result`.
+
+    Args:
+        config: an `AIRLConfig`.
+        env: a gymnax-style env, or a host vector env holding the generator's `num_envs`.
+        env_params: its parameters; None for the defaults.
+        demos: expert `Trajectories` of this env's observations and actions.
+
+    Returns:
+        A `Trainer` whose `result` is an `ImitationResult` with `reward_fn` the learned reward
+        `g` (no shaping, no `log π`) and `reward_params` the discriminator's parameters (`g`'s
+        and `h`'s) and observation statistics. Metrics as `irlax.algorithms.gail.make_trainer`.
+
+    Raises:
+        ValueError: a bad config, or demos that do not fit the env or hold no transition.
+    """
+    check_config(config, AIRLConfig)
+    return make_adversarial_trainer(config, env, env_params, demos, _method(config))
+
+
+def make_train(config: AIRLConfig, env, env_params, demos):
+    """`train(key) -> ImitationResult`: AIRL for the generator's step budget.
+
+    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train))(keys)` for many seeds.
+    """
+    return train_from(make_trainer(config, env, env_params, demos))

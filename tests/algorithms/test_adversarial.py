@@ -1,0 +1,182 @@
+"""What GAIL and AIRL share: determinism, vmap, resume, the host loop, absorbing states, bad
+demos, and the learned reward as a trainer's `reward_fn`."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from irlax.algorithms import airl, gail
+from irlax.data import Trajectories
+from irlax.envs import make
+from irlax.nets import TransitionReward
+from irlax.rl import ppo, sac
+from irlax.rl.run import run
+from tests.algorithms.deep import assert_close, cartpole_demos
+
+TINY = ppo.PPOConfig(
+    total_steps=6 * 2 * 32, num_envs=2, rollout_length=32, update_epochs=1, hidden=(8,)
+)
+METHODS = {
+    "gail": (gail, gail.GAILConfig(generator=TINY, discriminator_hidden=(8,))),
+    "airl": (airl, airl.AIRLConfig(generator=TINY, discriminator_hidden=(8,))),
+}
+
+
+def test_the_scripted_cartpole_expert_balances_for_500_steps():
+    _, _, demos = cartpole_demos()
+    assert (np.asarray(demos.lengths) == 500).all()
+    assert not np.asarray(demos.terminated).any()  # all truncated by the time limit
+
+
+@functools.cache
+def _jitted_train(name):
+    module, config = METHODS[name]
+    env, params, demos = cartpole_demos()
+    return jax.jit(module.make_train(config, env, params, demos))
+
+
+def test_same_key_same_result_and_vmap_equals_a_loop():
+    # AIRL: its logit reads the generator's log π, so it exercises every piece GAIL has.
+    name = "airl"
+    module, config = METHODS[name]
+    env, params, demos = cartpole_demos()
+    with jax.enable_x64(False):
+        keys = jax.random.split(jax.random.key(0), 2)
+        both = jax.jit(jax.vmap(module.make_train(config, env, params, demos)))(keys)
+        one = [_jitted_train(name)(k) for k in keys]
+        again = _jitted_train(name)(keys[0])
+    assert_close(one[0].reward_params, again.reward_params)
+    for i in range(2):
+        ith = jax.tree.map(lambda x, i=i: x[i], both)
+        assert_close(ith.metrics, one[i].metrics, rtol=1e-4, atol=1e-5)
+        assert_close(ith.reward_params, one[i].reward_params, rtol=1e-4, atol=1e-6)
+    losses = [np.asarray(r.metrics["discriminator_loss"]) for r in one]
+    assert not np.allclose(*losses)  # the seeds differ
+
+
+def test_an_interrupted_run_resumes_to_the_same_result(tmp_path):
+    module, config = METHODS["gail"]
+    env, params, demos = cartpole_demos()
+    path = tmp_path / "checkpoint.msgpack"
+
+    def interrupt(done, last):
+        raise KeyboardInterrupt
+
+    with jax.enable_x64(False):
+        trainer = module.make_trainer(config, env, params, demos)
+        with pytest.raises(KeyboardInterrupt):
+            run(trainer, jax.random.key(1), checkpoint=path, chunk=2, progress=interrupt)
+        resumed = run(trainer, jax.random.key(1), checkpoint=path, chunk=2)
+        whole = run(trainer, jax.random.key(1), chunk=2)
+    assert_close(resumed.reward_params, whole.reward_params)
+    assert_close(resumed.policy.params, whole.policy.params)
+    assert_close(resumed.metrics, whole.metrics)
+
+
+def test_gail_runs_on_a_host_stepped_gymnasium_env():
+    _, _, demos = cartpole_demos()
+    with jax.enable_x64(False):
+        env, params = make("gymnasium:CartPole-v1", num_envs=TINY.num_envs)
+        trainer = gail.make_trainer(METHODS["gail"][1], env, params, demos)
+        result = run(trainer, jax.random.key(0), chunk=3)
+    assert np.isfinite(np.asarray(result.metrics["discriminator_loss"])).all()
+    assert int(result.metrics["env_steps"][-1]) == TINY.total_steps
+
+
+def test_absorbing_states_price_termination_into_the_reward():
+    # With absorbing states (Kostrikov et al. 2019) the generator's reward of a terminal
+    # transition is d(s, a, s_a) + γ/(1 − γ) d(s_a, ·, s_a), computed here by hand from the
+    # discriminator's parameters; elsewhere it is d(s, a, s'). PPO's mean_reward must agree.
+    env, params, demos = cartpole_demos()
+    config = gail.GAILConfig(generator=TINY, discriminator_hidden=(8,), reward="logit")
+    gamma = TINY.discount
+    with jax.enable_x64(False):
+        trainer = gail.make_trainer(config, env, params, demos)
+        state = trainer.init(jax.random.key(0))
+        reward_params = trainer.result(state, {}).reward_params
+        _, metrics, taken = jax.jit(trainer.update)(state, None)
+        net = TransitionReward("state_action", (8,))
+        norm = reward_params["obs_norm"]
+
+        def features(obs):
+            x = norm.normalize(obs, clip=10.0)
+            return jnp.concatenate([x, jnp.zeros((*x.shape[:-1], 1))], axis=-1)
+
+        absorbing = jnp.zeros(5).at[-1].set(1.0)
+        d = functools.partial(net.apply, reward_params["discriminator"])
+        action = jax.nn.one_hot(taken.action, 2)
+        plain = d(features(taken.obs), action, features(taken.next_obs))
+        stay = d(absorbing, jnp.zeros(2), absorbing)
+        terminal = d(features(taken.obs), action, absorbing) + gamma / (1 - gamma) * stay
+        expected = jnp.mean(jnp.where(taken.terminated, terminal, plain))
+    assert np.asarray(taken.terminated).any()  # an untrained CartPole policy falls
+    np.testing.assert_allclose(metrics["mean_reward"], expected, rtol=1e-5)
+    assert abs(float(stay)) > 1e-3  # the absorbing term is not negligible here
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_bad_demos_are_refused_by_name(name):
+    module, config = METHODS[name]
+    env, params, demos = cartpole_demos()
+    obs = np.asarray(demos.observations)
+    bad = {
+        "observation": Trajectories(obs[..., :3], demos.actions, demos.lengths),
+        "action": Trajectories(demos.observations, demos.actions + 2, demos.lengths),
+        "no transitions": Trajectories(
+            demos.observations, demos.actions, np.zeros_like(demos.lengths)
+        ),
+        "finite": Trajectories(np.where(obs > 0, np.nan, obs), demos.actions, demos.lengths),
+    }
+    for match, trajs in bad.items():
+        with pytest.raises(ValueError, match=match):
+            module.make_trainer(config, env, params, trajs)
+    with pytest.raises(ValueError, match="Trajectories"):
+        module.make_trainer(config, env, params, {"observations": obs})
+
+
+def test_the_learned_reward_is_a_trainers_reward_fn():
+    # ImitationResult.reward_fn plugs into any irlax.rl trainer: PPO's first update learns
+    # from exactly the learned reward of the transitions it collected.
+    env, params, _ = cartpole_demos()
+    with jax.enable_x64(False):
+        result = _jitted_train("airl")(jax.random.key(0))
+        trainer = ppo.make_trainer(TINY, env, params, result.reward_fn)
+        _, metrics, taken = jax.jit(trainer.update)(
+            trainer.init(jax.random.key(1)), result.reward_params
+        )
+        flat = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), taken)
+        rewards = jax.vmap(result.reward)(flat.obs, flat.action, flat.next_obs)
+    np.testing.assert_allclose(metrics["mean_reward"], jnp.mean(rewards), rtol=1e-5)
+    assert float(jnp.std(rewards)) > 0  # a learned reward, not a constant
+
+
+def test_a_sac_generator_with_a_sparser_discriminator_and_a_gradient_penalty():
+    # Off-policy: one env step per generator update, the discriminator every 4th update on a
+    # buffer of recent policy transitions; its metrics are NaN on the updates it skips.
+    env, params = make("Pendulum-v1")
+    with jax.enable_x64(False):
+        demos = Trajectories(
+            observations=jnp.zeros((2, 9, 3)).at[..., 0].set(1.0),
+            actions=jnp.zeros((2, 8, 1)),
+            lengths=jnp.asarray([8, 8]),
+        )
+        generator = sac.SACConfig(total_steps=24, learning_starts=8, batch_size=8, hidden=(8,))
+        config = airl.AIRLConfig(
+            generator=generator,
+            discriminator_hidden=(8,),
+            potential_hidden=(8,),
+            discriminator_every=4,
+            discriminator_batch_size=16,
+            policy_buffer_size=64,
+            gradient_penalty=10.0,
+        )
+        result = jax.jit(airl.make_train(config, env, params, demos))(jax.random.key(0))
+    loss = np.asarray(result.metrics["discriminator_loss"])
+    trained = (np.arange(1, 25) % 4) == 0
+    assert np.isfinite(loss[trained]).all() and np.isnan(loss[~trained]).all()
+    penalty = np.asarray(result.metrics["gradient_penalty"])[trained]
+    assert (penalty > 0).all()
+    assert np.isfinite(np.asarray(result.metrics["q_loss"])[-1])
