@@ -284,7 +284,7 @@ def parser() -> argparse.ArgumentParser:
     for name, (cls, make_trainer) in IMITATION_METHODS.items():
         sub = methods.add_parser(name, help=cls.__doc__.splitlines()[0])
         add_options(sub, ImitateRun)
-        add_options(sub, cls, skip=("generator",))
+        add_options(sub, cls, skip=("generator", "reward_network"))  # library options
         add_options(
             sub,
             ppo.PPOConfig,

@@ -69,6 +69,11 @@ class AdversarialConfig:
             continuous control). Its step budget is the method's. Its entropy bonus (PPO's
             `entropy_coef`, SAC's temperature) is the entropy bonus of the imitation objective.
         discriminator_hidden: widths of the discriminator's hidden layers (ReLU).
+        reward_network: the network of the discriminator (GAIL's `d`, AIRL's reward `g`): any
+            Flax module called as `network(obs, action, next_obs)` on feature vectors
+            `[..., D]`, `[..., A]`, `[..., D]` (normalised observations with an absorbing flag
+            appended; `irlax.nets.action_features`), returning `[...]`; None for a
+            `TransitionReward` MLP of `discriminator_hidden`.
         discriminator_learning_rate: Adam's step size for the discriminator.
         discriminator_steps: discriminator gradient steps after each generator update.
         discriminator_every: train the discriminator after every this many generator updates
@@ -88,6 +93,7 @@ class AdversarialConfig:
 
     generator: Any = dataclasses.field(default_factory=lambda: ppo.PPOConfig())
     discriminator_hidden: tuple[int, ...] = (64, 64)
+    reward_network: nn.Module | None = None
     discriminator_learning_rate: float = 3e-4
     discriminator_steps: int = 4
     discriminator_every: int = 1
@@ -104,6 +110,11 @@ class AdversarialConfig:
                 f"{type(self.generator).__name__}"
             )
         require_hidden(self, "discriminator_hidden")
+        if self.reward_network is not None and not isinstance(self.reward_network, nn.Module):
+            raise ValueError(
+                "reward_network must be a Flax module or None, got "
+                f"{type(self.reward_network).__name__}"
+            )
         require_real(self, "discriminator_learning_rate", lambda x: x > 0, "> 0")
         require_int(self, "discriminator_steps", minimum=1)
         require_int(self, "discriminator_every", minimum=1)
@@ -191,15 +202,6 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         """The absorbing state's features, shaped like `x`: zeros, flag 1."""
         return jnp.zeros_like(x).at[..., -1].set(1.0)
 
-    def logit(params, policy, x, a_feat, next_x, obs, action, absorbing_from):
-        """The discriminator's logit of transitions; `absorbing_from` marks absorbing
-        self-transitions, whose policy has no choice (log π = 0)."""
-        value = method.network.apply(params, x, a_feat, next_x)
-        if method.uses_policy:
-            log_pi = jax.vmap(policy.log_prob)(obs, action)
-            value = value - jnp.where(absorbing_from, 0.0, log_pi)
-        return value
-
     # The generator's reward, from the discriminator's parameters (and for AIRL the acting
     # policy's): `reward_params = {"discriminator", "obs_norm", "policy"}`.
     def generator_reward(reward_params, obs, action, next_obs, *, terminal):
@@ -231,12 +233,10 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
     def current_policy(gen_state):
         return generator.result(gen_state, {})
 
-    def policy_log_prob(policy_params, obs, action):
-        return current_policy_fn.log_prob_fn(policy_params, obs, action)
-
-    # The generator's result type is fixed; one traced result gives its static log_prob_fn.
+    # `log_prob_fn(policy_params, obs, action)` of the generator's results (a static field,
+    # so a result traced from shapes alone gives it).
     probe_state = jax.eval_shape(generator.init, jax.random.key(0))
-    current_policy_fn = jax.eval_shape(current_policy, probe_state)
+    policy_log_prob = jax.eval_shape(current_policy, probe_state).log_prob_fn
     # Transitions per generator update: a PPO rollout, or one step of SAC's envs.
     per_update = gen_config.num_envs * getattr(gen_config, "rollout_length", 1)
     batch_size = config.discriminator_batch_size or per_update
@@ -277,13 +277,16 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         term = batch.terminated
         if config.absorbing:
             next_x = jnp.where(term[:, None], absorbing_like(next_x), next_x)
-        real = logit(params, policy, x, a, next_x, batch.obs, batch.action, False)
+        real = method.network.apply(params, x, a, next_x)
+        if method.uses_policy:
+            real = real - jax.vmap(policy.log_prob)(batch.obs, batch.action)
         sign = 1.0 if label else -1.0
         weights = jnp.ones_like(real)
         losses = jax.nn.softplus(-sign * real)  # −log D for experts, −log(1 − D) for policy
         if config.absorbing:
+            # s_a → s_a: the policy has no choice there (log π = 0).
             ax = absorbing_like(x)
-            stay = logit(params, policy, ax, jnp.zeros_like(a), ax, batch.obs, batch.action, True)
+            stay = method.network.apply(params, ax, jnp.zeros_like(a), ax)
             losses = jnp.concatenate([losses, jax.nn.softplus(-sign * stay)])
             weights = jnp.concatenate([weights, term.astype(weights.dtype)])
         loss = jnp.sum(weights * losses) / jnp.sum(weights)

@@ -61,7 +61,9 @@ class AIRLConfig(AdversarialConfig):
 
 
 def _method(config: AIRLConfig) -> Method:
-    reward = TransitionReward(config.reward_inputs, config.discriminator_hidden)
+    reward = config.reward_network
+    if reward is None:
+        reward = TransitionReward(config.reward_inputs, config.discriminator_hidden)
     network = ShapedReward(reward, config.potential_hidden, config.generator.discount)
 
     def learned_reward(params, x, a, next_x):

@@ -78,7 +78,9 @@ class GAILConfig(AdversarialConfig):
 
 
 def _method(config: GAILConfig) -> Method:
-    network = TransitionReward(config.discriminator_inputs, config.discriminator_hidden)
+    network = config.reward_network
+    if network is None:
+        network = TransitionReward(config.discriminator_inputs, config.discriminator_hidden)
     reward_of_logit = REWARDS[config.reward]
 
     def learned_reward(params, x, a, next_x):

@@ -166,7 +166,7 @@ def test_a_sac_generator_with_a_sparser_discriminator_and_a_gradient_penalty():
         generator = sac.SACConfig(total_steps=24, learning_starts=8, batch_size=8, hidden=(8,))
         config = airl.AIRLConfig(
             generator=generator,
-            discriminator_hidden=(8,),
+            reward_network=TransitionReward("state_action", (8,)),  # any module will do
             potential_hidden=(8,),
             discriminator_every=4,
             discriminator_batch_size=16,
@@ -180,3 +180,5 @@ def test_a_sac_generator_with_a_sparser_discriminator_and_a_gradient_penalty():
     penalty = np.asarray(result.metrics["gradient_penalty"])[trained]
     assert (penalty > 0).all()
     assert np.isfinite(np.asarray(result.metrics["q_loss"])[-1])
+    with pytest.raises(ValueError, match="reward_network must be a Flax module"):
+        airl.AIRLConfig(reward_network="mlp")
