@@ -59,6 +59,7 @@ bench: install $(PEERS_STAMP) $(ECONIRL_STAMP) $(SB3_STAMP)
 	$(BIN)/python benchmarks/irl_quality.py
 	$(BIN)/python benchmarks/forecast.py
 	$(BIN)/python benchmarks/rl.py --peer-python $(SB3)/bin/python
+	$(BIN)/python benchmarks/adversarial_speed.py --peer-python $(PEERS)/bin/python
 
 clean:
 	rm -rf $(VENV) $(PEERS) $(ECONIRL) $(SB3) results .pytest_cache .ruff_cache
