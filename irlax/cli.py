@@ -486,7 +486,6 @@ def _forecast(data_options: ForecastData, run: ForecastRun, config: ForecastConf
 
 
 def _expert(algo: str, make_trainer, options: ExpertRun, config) -> int:
-
     from irlax.checkpoint import save_checkpoint
     from irlax.data import episode_returns, rollout
     from irlax.envs import make
@@ -560,7 +559,6 @@ def _train_in_chunks(trainer, options, fingerprint: dict, name: str, shown: dict
 
 
 def _imitate(name: str, make_trainer, options: ImitateRun, config) -> int:
-
     from irlax.checkpoint import save_checkpoint
     from irlax.data import Trajectories, episode_returns, load_minari, rollout
     from irlax.envs import make

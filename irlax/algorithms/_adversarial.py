@@ -202,8 +202,14 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         """The absorbing state's features, shaped like `x`: zeros, flag 1."""
         return jnp.zeros_like(x).at[..., -1].set(1.0)
 
-    # The generator's reward, from the discriminator's parameters (and for AIRL the acting
-    # policy's): `reward_params = {"discriminator", "obs_norm", "policy"}`.
+    # AIRL's generator reward is `f − log π`. An on-policy generator (PPO) is given it whole,
+    # with log π of the policy that acts; an off-policy one (SAC) is given `f` alone, since
+    # its soft objective adds `−α log π` itself, under the policy of each gradient step rather
+    # than the stale one of a replayed batch (exactly AIRL's objective at α = 1).
+    subtract_log_pi = method.uses_policy and isinstance(gen_config, ppo.PPOConfig)
+
+    # The generator's reward, from the discriminator's parameters (and, when it subtracts
+    # log π, the acting policy's): `reward_params = {"discriminator", "obs_norm"[, "policy"]}`.
     def generator_reward(reward_params, obs, action, next_obs, *, terminal):
         norm = reward_params["obs_norm"]
         x, next_x = features(norm, obs, 0), features(norm, next_obs, 0)
@@ -211,7 +217,7 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         if terminal:
             next_x = absorbing_like(next_x)
         value = method.network.apply(reward_params["discriminator"], x, a, next_x)
-        if method.uses_policy:
+        if subtract_log_pi:
             value = value - policy_log_prob(reward_params["policy"], obs, action)
         reward = method.reward_of_logit(value)
         if terminal:
@@ -241,11 +247,17 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
     per_update = gen_config.num_envs * getattr(gen_config, "rollout_length", 1)
     batch_size = config.discriminator_batch_size or per_update
     buffer_size = config.policy_buffer_size or per_update
+    if buffer_size < per_update:
+        raise ValueError(
+            f"policy_buffer_size must hold one generator update's {per_update} transitions "
+            f"(num_envs * rollout_length), got {buffer_size}"
+        )
+    _check_network(method.network, expert, head)
     optimizer = optax.adam(config.discriminator_learning_rate)
 
     def reward_params_of(state: AdversarialState) -> dict:
         params = {"discriminator": state.discriminator, "obs_norm": state.obs_norm}
-        if method.uses_policy:
+        if subtract_log_pi:
             params["policy"] = current_policy(state.generator).params
         return params
 
@@ -269,7 +281,7 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
             key=key,
         )
 
-    def side_loss(params, policy, norm, batch, label):
+    def side_loss(params, policy_params, norm, batch, label):
         """Mean logistic loss of one side, its absorbing twins included, and the accuracy of
         its real transitions; also the inputs, for the gradient penalty."""
         x, next_x = features(norm, batch.obs, 1), features(norm, batch.next_obs, 1)
@@ -279,7 +291,8 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
             next_x = jnp.where(term[:, None], absorbing_like(next_x), next_x)
         real = method.network.apply(params, x, a, next_x)
         if method.uses_policy:
-            real = real - jax.vmap(policy.log_prob)(batch.obs, batch.action)
+            log_pi = jax.vmap(policy_log_prob, in_axes=(None, 0, 0))
+            real = real - log_pi(policy_params, batch.obs, batch.action)
         sign = 1.0 if label else -1.0
         weights = jnp.ones_like(real)
         losses = jax.nn.softplus(-sign * real)  # −log D for experts, −log(1 − D) for policy
@@ -293,9 +306,9 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         accuracy = jnp.mean((sign * real > 0).astype(real.dtype))
         return loss, accuracy, (x, a, next_x)
 
-    def disc_loss(params, policy, norm, expert_batch, policy_batch, key):
-        e_loss, e_acc, e_in = side_loss(params, policy, norm, expert_batch, True)
-        p_loss, p_acc, p_in = side_loss(params, policy, norm, policy_batch, False)
+    def disc_loss(params, policy_params, norm, expert_batch, policy_batch, key):
+        e_loss, e_acc, e_in = side_loss(params, policy_params, norm, expert_batch, True)
+        p_loss, p_acc, p_in = side_loss(params, policy_params, norm, policy_batch, False)
         loss = e_loss + p_loss
         penalty = jnp.zeros(())
         if config.gradient_penalty > 0:
@@ -318,13 +331,12 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         return loss, metrics
 
     def train_discriminator(state: AdversarialState, key):
-        policy = current_policy(state.generator)
+        policy_params = current_policy(state.generator).params
         norm = state.obs_norm
         if config.discriminator_normalize_observations:
-            key, k = jax.random.split(key)
-            seen = jnp.concatenate(
-                [state.policy_buffer.sample(k, batch_size).obs, expert.sample(k, batch_size).obs]
-            )
+            key, k_policy, k_expert = jax.random.split(key, 3)
+            policy_obs = state.policy_buffer.sample(k_policy, batch_size).obs
+            seen = jnp.concatenate([policy_obs, expert.sample(k_expert, batch_size).obs])
             norm = norm.update(flat_obs(seen, 1))
 
         def step(carry, key):
@@ -333,7 +345,7 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
             expert_batch = expert.sample(k_e, batch_size)
             policy_batch = state.policy_buffer.sample(k_p, batch_size)
             grads, metrics = jax.grad(disc_loss, has_aux=True)(
-                params, policy, norm, expert_batch, policy_batch, k_gp
+                params, policy_params, norm, expert_batch, policy_batch, k_gp
             )
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), metrics
@@ -397,3 +409,25 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         )
 
     return Trainer(init=init, update=update, result=result, n_updates=generator.n_updates)
+
+
+def _check_network(network: nn.Module, expert, head) -> None:
+    """Refuse a reward network that cannot be called as `network(obs, action, next_obs)` on
+    feature batches or does not return one value per transition, before anything is traced
+    (Flax would fail deep inside `init`)."""
+    obs_dim = flat_obs(expert.obs[:1], 1).shape[-1]
+    x = jax.ShapeDtypeStruct((2, obs_dim + 1), jnp.float32)  # features + the absorbing flag
+    a = jax.ShapeDtypeStruct((2, head.n), jnp.float32)
+    try:
+        params = jax.eval_shape(network.init, jax.random.key(0), x, a, x)
+        out = jax.eval_shape(network.apply, params, x, a, x)
+    except Exception as e:  # any failure of a user's module, named
+        raise ValueError(
+            f"reward_network {type(network).__name__} cannot be called as network(obs, action, "
+            f"next_obs) on features [B, {obs_dim + 1}], [B, {head.n}], [B, {obs_dim + 1}]: {e}"
+        ) from e
+    if getattr(out, "shape", None) != (2,):
+        raise ValueError(
+            f"reward_network must return one value per transition, shape [B]; for B = 2 it "
+            f"returned {getattr(out, 'shape', type(out).__name__)}"
+        )

@@ -121,8 +121,8 @@ def expert_transitions(env, env_params, demos: Trajectories) -> ExpertTransition
         )
     obs = np.asarray(demos.observations)
     lengths = np.asarray(demos.lengths)
-    terminated = getattr(demos, "terminated", None)
-    ended = np.zeros(len(lengths), bool) if terminated is None else np.asarray(terminated, bool)
+    unknown = demos.terminated is None  # taken as truncated (time limits)
+    ended = np.zeros(len(lengths), bool) if unknown else np.asarray(demos.terminated)
     last = np.arange(demos.max_length)[None, :] == (lengths[:, None] - 1)
     return ExpertTransitions(
         obs=jnp.asarray(obs[:, :-1][mask]),

@@ -14,7 +14,9 @@ trained on `g` under *new* dynamics behaves as the expert would there: the rewar
 After training, `ImitationResult.reward_fn` is `g` alone.
 
 The policy's own entropy bonus is already in its reward (`− log π`), so the default generator is
-PPO without an entropy term (`entropy_coef=0`).
+PPO without an entropy term (`entropy_coef=0`). A SAC generator is given `f` alone: its soft
+objective adds `−α log π` itself, under the policy of each gradient step (a replayed batch's
+`log π` would be stale), which is AIRL's objective exactly at temperature α = 1.
 
 Usage:
 

@@ -1,5 +1,8 @@
 """GAIL: the discriminator's optimum, occupancy matching on a tabular world, CartPole."""
 
+import dataclasses
+
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,6 +10,7 @@ import pytest
 
 from irlax.algorithms import gail
 from irlax.data.rollout import rollout
+from irlax.nets import MLPReward
 from irlax.rl import ppo
 from tests.algorithms.deep import (
     cartpole_demos,
@@ -131,6 +135,24 @@ def test_bad_gail_options_are_refused_by_name():
         gail.GAILConfig(generator="ppo")
     with pytest.raises(ValueError, match="discount"):
         gail.GAILConfig(generator=ppo.PPOConfig(discount=1.0))
+    env, params, demos = cartpole_demos()
     with pytest.raises(ValueError, match="config must be a GAILConfig"):
-        env, params, demos = cartpole_demos()
         gail.make_trainer(ppo.PPOConfig(), env, params, demos)
+    small = gail.GAILConfig(generator=ppo.PPOConfig(num_envs=2, rollout_length=8, total_steps=16))
+    with pytest.raises(ValueError, match="policy_buffer_size must hold one generator update's 16"):
+        gail.make_trainer(dataclasses.replace(small, policy_buffer_size=8), env, params, demos)
+    bad_networks = {
+        "cannot be called": MLPReward(),  # reads one features array, not (obs, action, next)
+        "one value per transition": _TwoOutputs(),
+    }
+    for match, network in bad_networks.items():
+        with pytest.raises(ValueError, match=match):
+            gail.make_trainer(
+                dataclasses.replace(small, reward_network=network), env, params, demos
+            )
+
+
+class _TwoOutputs(nn.Module):
+    @nn.compact
+    def __call__(self, obs, action, next_obs):
+        return nn.Dense(2)(obs)
