@@ -486,9 +486,9 @@ def _forecast(data_options: ForecastData, run: ForecastRun, config: ForecastConf
 
 
 def _expert(algo: str, make_trainer, options: ExpertRun, config) -> int:
-    from irlax.checkpoint import save_checkpoint
     from irlax.data import episode_returns, rollout
     from irlax.envs import make
+    from irlax.rl.run import save_policy
 
     env, env_params = make(options.env)
     trainer = make_trainer(config, env, env_params)
@@ -502,7 +502,7 @@ def _expert(algo: str, make_trainer, options: ExpertRun, config) -> int:
     start = time.perf_counter()
     result = _train_in_chunks(trainer, options, fingerprint, algo, {"ret": "episode_return"})
     train_s = time.perf_counter() - start
-    save_checkpoint(out / "params.msgpack", result.params, {"env": options.env, "algo": algo})
+    save_policy(out / "params.msgpack", result, config, {"env": options.env, "algo": algo})
     policy = (
         result.policy
         if options.stochastic

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pytest
 
 import irlax
@@ -396,6 +397,7 @@ def test_expert_trains_saves_demos_and_resumes(tmp_path, capsys):
     from irlax.checkpoint import read_checkpoint_metadata
     from irlax.data import Trajectories, check_demos
     from irlax.envs import make
+    from irlax.rl.run import load_policy
 
     argv = ["expert", "ppo", "--env", "CartPole-v1", "--total-steps", "384"]
     argv += ["--num-envs", "4", "--rollout-length", "16", "--update-epochs", "1"]
@@ -409,6 +411,11 @@ def test_expert_trains_saves_demos_and_resumes(tmp_path, capsys):
         demos = Trajectories.load(tmp_path / "demos.npz")
         env, params = make("CartPole-v1")
         check_demos(env, params, demos)
+        # The saved policy rebuilds the expert that recorded the demos (its mode).
+        expert = load_policy(tmp_path / "params.msgpack", env, params)
+        first = demos.observations[:, :-1][demos.mask]
+        acted = jax.vmap(lambda o: expert.policy(o, jax.random.key(0), True))(first)
+        np.testing.assert_array_equal(acted, demos.actions[demos.mask])
         summary = json.loads((tmp_path / "summary.json").read_text())
         assert summary["demo_episodes"] == 3 == demos.n_trajectories
         assert summary["demo_return_mean"] == pytest.approx(float(demos.lengths.mean()))

@@ -88,7 +88,7 @@ class Categorical:
 
     def log_prob(self, logits: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
         """`log π(action)`, `[...]`, for logits `[..., n]` and int actions `[...]`."""
-        chosen = action.astype(jnp.int32)[..., None]
+        chosen = jnp.asarray(action).astype(jnp.int32)[..., None]
         return jnp.take_along_axis(self.log_probs(logits), chosen, axis=-1)[..., 0]
 
     def sample(self, logits: jnp.ndarray, key: jax.Array) -> jnp.ndarray:
@@ -153,7 +153,7 @@ class MultiCategorical:
     def log_prob(self, logits: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
         """`Σ_g log π_g(a_g)`, `[...]`, for logits `[..., Σ n_g]` and int actions `[..., G]`."""
         parts = [
-            Categorical(n).log_prob(group, action[..., g])
+            Categorical(n).log_prob(group, jnp.asarray(action)[..., g])
             for g, (n, group) in enumerate(zip(self.nvec, self._groups(logits), strict=True))
         ]
         return sum(parts[1:], parts[0])

@@ -1,4 +1,4 @@
-"""Training from a host loop in chunks, with atomic checkpoints and resume.
+"""Training from a host loop in chunks, with atomic checkpoints and resume; saved policies.
 
 `make_train` runs a whole training as one compiled program, which is fastest but all or
 nothing. `run` drives the same `Trainer` pieces in chunks of updates instead: after each chunk
@@ -6,12 +6,18 @@ it saves the train state and the metrics so far (`irlax.checkpoint`, written ato
 a later call with the same checkpoint path continues from there. The chunk function is
 compiled once per trainer (plus once for a shorter last chunk), so the overhead over
 `make_train` is one host round trip per chunk.
+
+`save_policy` writes a trained policy with the config that rebuilds it; `load_policy` gives it
+back as a `Result` (what `irlax expert` writes and `irlax imitate dagger --expert` reads).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import types
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +28,19 @@ import numpy as np
 
 from irlax.checkpoint import load_checkpoint, read_checkpoint_metadata, save_checkpoint
 from irlax.envs.gymnasium import GymnasiumState
+from irlax.rl import ppo, sac, soft_pg, soft_q
 from irlax.rl._common import Result, Trainer
+
+# The trainers whose policies `load_policy` rebuilds, by config class name.
+_TRAINERS = {
+    module_config.__name__: (module_config, make_trainer)
+    for module_config, make_trainer in (
+        (ppo.PPOConfig, ppo.make_trainer),
+        (sac.SACConfig, sac.make_trainer),
+        (soft_q.SoftQConfig, soft_q.make_trainer),
+        (soft_pg.SoftPGConfig, soft_pg.make_trainer),
+    )
+}
 
 
 def run(
@@ -137,3 +155,73 @@ def _empty(total: int, like) -> np.ndarray:
     """`[total, ...]` of `like`'s dtype, NaN (or 0 for integers) until filled in."""
     fill = np.nan if np.issubdtype(like.dtype, np.inexact) else 0
     return np.full((total, *like.shape), fill, like.dtype)
+
+
+def save_policy(path: str | Path, result: Result, config: Any, metadata: dict | None = None):
+    """Save a trained policy with the config that rebuilds it, atomically.
+
+    Args:
+        path: the file to write (msgpack, `irlax.checkpoint`).
+        result: the `Result` of an `irlax.rl` trainer.
+        config: the trainer's config (`PPOConfig`, `SACConfig`, `SoftQConfig`, `SoftPGConfig`).
+        metadata: more JSON-serialisable facts to keep with it (e.g. the env id).
+
+    Raises:
+        ValueError: a config of no `irlax.rl` trainer, or metadata that is not JSON.
+    """
+    name = type(config).__name__
+    if _TRAINERS.get(name, (None,))[0] is not type(config):
+        raise ValueError(f"config must be one of {', '.join(_TRAINERS)}, got {name}")
+    meta = {**(metadata or {}), "trainer": name, "config": dataclasses.asdict(config)}
+    save_checkpoint(path, result.params, meta)
+
+
+def load_policy(path: str | Path, env, env_params: Any = None) -> Result:
+    """A policy saved by `save_policy` (or `irlax expert`), as a `Result` for `env`.
+
+    Args:
+        path: the saved policy.
+        env: the env it acts in (its spaces fix the networks' shapes).
+        env_params: its parameters; None for the defaults.
+
+    Returns:
+        A `Result` whose `policy(obs, key)` and `log_prob` act as the saved one did (its
+        `metrics` are empty).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: naming the file, when it is not a saved policy, or its parameters do not
+            fit `env` (another env's policy).
+    """
+    meta = read_checkpoint_metadata(path)
+    cls, make_trainer = _TRAINERS.get(meta.get("trainer"), (None, None))
+    if cls is None or not isinstance(meta.get("config"), dict):
+        raise ValueError(
+            f"{path}: not a saved policy (its metadata names no irlax.rl trainer config); "
+            "write it with irlax.rl.run.save_policy or `irlax expert`"
+        )
+    try:
+        config = cls(**_fields_from_json(cls, meta["config"]))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: its saved {cls.__name__} is not valid here ({e})") from e
+    trainer = make_trainer(config, env, env_params)
+    template = jax.eval_shape(lambda key: trainer.result(trainer.init(key), {}), jax.random.key(0))
+    like = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), template.params)
+    try:
+        params, _ = load_checkpoint(path, like=like)
+    except ValueError as e:
+        raise ValueError(f"{e} (is it a policy for another env?)") from e
+    return template.replace(params=params, metrics={})
+
+
+def _fields_from_json(cls: type, fields: dict) -> dict:
+    """A config's fields as JSON gave them back: lists to tuples where the field is a tuple."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for name, value in fields.items():
+        hint = hints.get(name)
+        kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        if isinstance(value, list) and any(typing.get_origin(k) is tuple for k in kinds):
+            value = tuple(value)
+        out[name] = value
+    return out

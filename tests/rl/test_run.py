@@ -1,5 +1,7 @@
 """The checkpointing host loop equals one compiled training, and resumes where it stopped."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ import pytest
 from irlax.envs import make
 from irlax.rl import ppo
 from irlax.rl._common import train_from
-from irlax.rl.run import run
+from irlax.rl.run import load_policy, run, save_policy
 
 CONFIG = ppo.PPOConfig(
     total_steps=4 * 16 * 6,
@@ -93,3 +95,42 @@ def test_an_interrupted_gymnasium_run_resumes_on_fresh_episodes(tmp_path):
     assert seen == [4, 6]
     returns = np.asarray(result.metrics["episode_return"])
     assert np.isfinite(returns).all() and (returns > 0).all()
+
+
+@pytest.mark.parametrize("algo", ["ppo", "sac"])
+def test_a_saved_policy_loads_back_acting_as_it_did(algo, tmp_path):
+    from irlax.rl import sac
+
+    with jax.enable_x64(False):
+        env, params = make("Pendulum-v1")
+        if algo == "ppo":
+            config = dataclasses.replace(CONFIG, normalize_observations=True, hidden=(8, 4))
+            train = ppo.make_train(config, env, params)
+        else:
+            config = sac.SACConfig(total_steps=8, learning_starts=4, batch_size=4, hidden=(8,))
+            train = sac.make_train(config, env, params)
+        result = jax.jit(train)(jax.random.key(1))
+        save_policy(tmp_path / "policy.msgpack", result, config, {"env": "Pendulum-v1"})
+        back = load_policy(tmp_path / "policy.msgpack", env, params)
+        obs = jax.random.normal(jax.random.key(2), (5, 3))
+        actions = jax.random.uniform(jax.random.key(3), (5, 1), minval=-1.9, maxval=1.9)
+        np.testing.assert_array_equal(
+            jax.vmap(back.log_prob)(obs, actions), jax.vmap(result.log_prob)(obs, actions)
+        )
+        key = jax.random.key(4)
+        act = jax.vmap(lambda o: back.policy(o, key, True))(obs)
+        np.testing.assert_array_equal(act, jax.vmap(lambda o: result.policy(o, key, True))(obs))
+        cartpole, cartpole_params = make("CartPole-v1")
+        with pytest.raises(ValueError, match="another env"):
+            load_policy(tmp_path / "policy.msgpack", cartpole, cartpole_params)
+
+
+def test_a_file_that_is_not_a_saved_policy_is_refused(trainer, tmp_path):
+    from irlax.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "params.msgpack", {"w": np.zeros(2)}, {"env": "CartPole-v1"})
+    env, params = make("CartPole-v1")
+    with pytest.raises(ValueError, match="not a saved policy"):
+        load_policy(tmp_path / "params.msgpack", env, params)
+    with pytest.raises(ValueError, match="config must be one of"):
+        save_policy(tmp_path / "x.msgpack", None, object())
