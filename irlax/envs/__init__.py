@@ -1,10 +1,12 @@
 """Worlds to learn in: tabular world builders and the sampled-dynamics Env API.
 
-`make(name)` builds a gymnax-API env (`Env`): a pure-JAX classic-control env, or any Gymnasium
-env through the host-stepped `GymnasiumEnv` adapter. `TabularEnv` samples a `TabularMDP`.
+`make(name)` builds a gymnax-API env (`Env`): a pure-JAX classic-control env, one of irlax's own
+(`KeyDoor-v0`, concurrent actions; `PointMaze-v0`, AIRL's shifting maze), or any Gymnasium env
+through the host-stepped `GymnasiumEnv` adapter. `TabularEnv` samples a `TabularMDP`.
 """
 
 from irlax.envs.core import (
+    IRLAX_ENVS,
     NATIVE_ENVS,
     CheckedEnv,
     Env,
@@ -16,6 +18,7 @@ from irlax.envs.core import (
     spaces,
 )
 from irlax.envs.gymnasium import GymnasiumEnv, GymnasiumParams, GymnasiumState
+from irlax.envs.key_door import KeyDoor, KeyDoorParams, KeyDoorState
 from irlax.envs.objectworld import (
     OBJECT_DENSITY,
     OBJECTWORLD_FEATURES,
@@ -41,6 +44,7 @@ from irlax.envs.wrappers import (
 
 __all__ = [
     "GRID_ACTIONS",
+    "IRLAX_ENVS",
     "NATIVE_ENVS",
     "OBJECTWORLD_FEATURES",
     "OBJECT_DENSITY",
@@ -54,6 +58,9 @@ __all__ = [
     "GymnasiumEnv",
     "GymnasiumParams",
     "GymnasiumState",
+    "KeyDoor",
+    "KeyDoorParams",
+    "KeyDoorState",
     "NormalizeObservation",
     "NormalizeObservationState",
     "ObjectworldLayout",

@@ -23,6 +23,8 @@ call `check_action` on the actions a rollout produced.
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import inspect
 from typing import Any
 
 import gymnax
@@ -45,6 +47,13 @@ NATIVE_ENVS = (
 )
 """Names `make` builds as pure-JAX (gymnax) envs; `"gymnasium:<id>"` builds any Gymnasium env."""
 
+IRLAX_ENVS = {
+    "KeyDoor-v0": ("irlax.envs.key_door", "KeyDoor"),
+    "PointMaze-v0": ("irlax.envs.point_maze", "PointMaze"),
+}
+"""Names `make` builds as irlax's own pure-JAX envs, with the module and class of each; their
+constructor's keywords are the overrides (`make("PointMaze-v0", gap="right")`)."""
+
 GYMNASIUM_PREFIX = "gymnasium:"
 
 # CartPole's parameters hold two derived quantities that gymnax does not recompute.
@@ -54,6 +63,7 @@ _CARTPOLE_DERIVED = {
 }
 
 __all__ = [
+    "IRLAX_ENVS",
     "NATIVE_ENVS",
     "CheckedEnv",
     "Env",
@@ -72,17 +82,21 @@ def make(name: str, **param_overrides: Any) -> tuple[Env, Any]:
 
     Args:
         name: one of `NATIVE_ENVS` (gymnax's pure-JAX classic-control envs, which jit and vmap),
+            one of `IRLAX_ENVS` (irlax's own pure-JAX envs: `"KeyDoor-v0"`, `"PointMaze-v0"`),
             or `"gymnasium:<id>"` for any registered Gymnasium env through the host-stepped
             `GymnasiumEnv` adapter (which jits but does not vmap).
         **param_overrides: for a native env, fields of its params to change (e.g.
             `max_steps_in_episode=200`, `gravity=9.0`); CartPole's derived `total_mass` and
             `polemass_length` follow `masscart`, `masspole` and `length` unless given too.
+            For an irlax env: its constructor's keywords (e.g. `size=6` for KeyDoor-v0,
+            `gap="right"` for PointMaze-v0).
             For a Gymnasium env: `num_envs` (default 1), and anything else is passed on to
             `gymnasium.make` (e.g. `max_episode_steps`).
 
     Returns:
         `(env, params)`. A native env is wrapped in `CheckedEnv`, so that stepping it eagerly
-        with an action outside its action space raises a ValueError.
+        with an action outside its action space raises a ValueError; irlax's own envs check
+        their actions themselves.
 
     Raises:
         ValueError: an unknown name (the message lists the available ones) or an override that
@@ -96,9 +110,24 @@ def make(name: str, **param_overrides: Any) -> tuple[Env, Any]:
 
         env = GymnasiumEnv(name[len(GYMNASIUM_PREFIX) :], **param_overrides)
         return env, env.default_params
+    if name in IRLAX_ENVS:
+        module, cls = IRLAX_ENVS[name]
+        # Imported here: the env modules import this one.
+        env_class = getattr(importlib.import_module(module), cls)
+        known = inspect.signature(env_class).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in known.values()):
+            unknown = sorted(set(param_overrides) - set(known))
+            if unknown:
+                raise ValueError(
+                    f"{name} has no parameter(s) {', '.join(unknown)}; its params are: "
+                    f"{', '.join(known)}"
+                )
+        env = env_class(**param_overrides)
+        return env, env.default_params
     if name not in NATIVE_ENVS:
         raise ValueError(
-            f"unknown env name {name!r}; available: {', '.join(NATIVE_ENVS)}, or "
+            f"unknown env name {name!r}; available: "
+            f"{', '.join(NATIVE_ENVS + tuple(IRLAX_ENVS))}, or "
             f"'{GYMNASIUM_PREFIX}<id>' for a registered Gymnasium env"
         )
     env, params = gymnax.make(name)
