@@ -15,6 +15,7 @@ import inspect
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -22,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from irlax import demo
+from irlax import compilation_cache, demo
 from irlax._cli_options import add_options, build, given
 from irlax._files import atomic_write_json
 from irlax.algorithms import airl, apprenticeship, bc, gail, maxent, mmp
@@ -230,6 +231,14 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     """The `irlax` command line: one subcommand per entry point, options from dataclasses."""
     top = _Parser(prog="irlax", description=__doc__.splitlines()[0])
+    top.add_argument(
+        "--jax-cache",
+        metavar="DIR",
+        default=None,
+        help="folder of the persistent compilation cache, or off (default: $IRLAX_JAX_CACHE, "
+        "else ~/.cache/irlax/jax): a second run of the same command loads its compiled "
+        "programs instead of compiling them",
+    )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _command(
         commands,
@@ -315,17 +324,42 @@ def _command(subparsers, name: str, run, classes: tuple[type, ...], **kwargs) ->
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `irlax` command; returns the exit status (2: bad arguments)."""
     args = None
-    try:
-        args = parser().parse_args(argv)
-        # A class is built from its options; a function builds what needs several classes.
-        options = [build(c, args) if isinstance(c, type) else c(args) for c in args.classes]
-        return args.run(*options)
-    except _UsageError as e:
-        print(e, file=sys.stderr)
-    except (ValueError, OSError) as e:
-        prog = args.prog if args is not None else "irlax"
-        print(f"{prog}: error: {' '.join(str(e).split())}", file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.showwarning = _OneLineWarnings()
+        try:
+            args = parser().parse_args(argv)
+            # A class is built from its options; a function builds what needs several classes.
+            options = [build(c, args) if isinstance(c, type) else c(args) for c in args.classes]
+            compilation_cache.enable(args.jax_cache)
+            return args.run(*options)
+        except _UsageError as e:
+            print(e, file=sys.stderr)
+        except (ValueError, OSError) as e:
+            prog = args.prog if args is not None else "irlax"
+            print(f"{prog}: error: {' '.join(str(e).split())}", file=sys.stderr)
     return 2
+
+
+class _OneLineWarnings:
+    """`warnings.showwarning` for the command: each warning one line on stderr, and JAX's
+    warnings about unreadable compilation cache entries (one per entry, every run until the
+    folder is cleared) one line in all."""
+
+    def __init__(self) -> None:
+        self.cache_reported = False
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None) -> None:
+        text = " ".join(str(message).split())
+        if text.startswith("Error reading persistent compilation cache entry"):
+            if self.cache_reported:
+                return
+            self.cache_reported = True
+            folder = jax.config.jax_compilation_cache_dir
+            text = (
+                f"the compilation cache {folder} holds unreadable entries (corrupt?); their "
+                f"programs are compiled afresh (delete the folder to clear them): {text}"
+            )
+        print(f"irlax: warning: {text}", file=sys.stderr)
 
 
 def _demo(config: demo.DemoConfig, files: DemoFiles) -> int:
