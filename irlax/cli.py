@@ -323,7 +323,7 @@ def _command(subparsers, name: str, run, classes: tuple[type, ...], **kwargs) ->
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `irlax` command; returns the exit status (2: bad arguments)."""
-    args = None
+    args = options = None
     with warnings.catch_warnings():
         warnings.showwarning = _OneLineWarnings()
         try:
@@ -334,6 +334,13 @@ def main(argv: list[str] | None = None) -> int:
             return args.run(*options)
         except _UsageError as e:
             print(e, file=sys.stderr)
+        except KeyboardInterrupt:
+            prog = args.prog if args is not None else "irlax"
+            out = getattr(options[0], "out", None) if args is not None and options else None
+            resumable = out is not None and (Path(out) / "checkpoint.msgpack").exists()
+            hint = " (run the same command again to resume from its last checkpoint)"
+            print(f"{prog}: interrupted{hint if resumable else ''}", file=sys.stderr)
+            return 130
         except (ValueError, OSError) as e:
             prog = args.prog if args is not None else "irlax"
             print(f"{prog}: error: {' '.join(str(e).split())}", file=sys.stderr)
@@ -576,7 +583,12 @@ def _train_in_chunks(trainer, options, fingerprint: dict, name: str, shown: dict
     from irlax.rl.run import run
 
     chunk = options.chunk or max(1, trainer.n_updates // 20)
-    with tqdm(total=trainer.n_updates, desc=f"training {name}", unit="update") as bar:
+    checkpoint = options.out / "checkpoint.msgpack"
+    done = _updates_done(checkpoint, fingerprint)
+    if done:
+        print(f"resuming from {checkpoint}: {done} of {trainer.n_updates} updates done")
+    bar = tqdm(total=trainer.n_updates, initial=done, desc=f"training {name}", unit="update")
+    with bar:
 
         def progress(done, last):
             bar.update(done - bar.n)
@@ -585,11 +597,23 @@ def _train_in_chunks(trainer, options, fingerprint: dict, name: str, shown: dict
         return run(
             trainer,
             jax.random.key(options.seed),
-            checkpoint=options.out / "checkpoint.msgpack",
+            checkpoint=checkpoint,
             chunk=chunk,
             fingerprint=fingerprint,
             progress=progress,
         )
+
+
+def _updates_done(checkpoint: Path, fingerprint: dict) -> int:
+    """Updates a resumable checkpoint of this run holds (0 when there is none, or when it is
+    another run's, which `irlax.rl.run.run` then refuses)."""
+    from irlax.checkpoint import read_checkpoint_metadata
+
+    if not checkpoint.exists():
+        return 0
+    meta = read_checkpoint_metadata(checkpoint)
+    same = meta.get("fingerprint") == json.loads(json.dumps(fingerprint))
+    return int(meta.get("updates_done", 0)) if same else 0
 
 
 def _imitate(name: str, make_trainer, options: ImitateRun, config) -> int:

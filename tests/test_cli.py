@@ -433,6 +433,40 @@ def test_expert_trains_saves_demos_and_resumes(tmp_path, capsys):
     _one_line(capsys, "unrecognized arguments: --tau 0.1")
 
 
+def test_ctrl_c_leaves_a_checkpoint_that_resumes_to_the_uninterrupted_run(
+    tmp_path, capsys, monkeypatch
+):
+    import jax
+
+    import irlax.rl.run
+
+    argv = ["expert", "ppo", "--env", "CartPole-v1", "--total-steps", "192", "--num-envs", "2"]
+    argv += ["--rollout-length", "16", "--update-epochs", "1", "--hidden", "8", "--chunk", "2"]
+    argv += ["--episodes", "1"]
+    save = irlax.rl.run.save_checkpoint
+    saved = []
+
+    def save_then_interrupt(*args, **kwargs):  # Ctrl-C after the second checkpoint
+        save(*args, **kwargs)
+        saved.append(1)
+        if len(saved) == 2:
+            raise KeyboardInterrupt
+
+    with jax.enable_x64(False):
+        assert main([*argv, "--out", str(tmp_path / "whole")]) == 0
+        monkeypatch.setattr(irlax.rl.run, "save_checkpoint", save_then_interrupt)
+        assert main([*argv, "--out", str(tmp_path / "cut")]) == 130
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        last = err.strip().splitlines()[-1]  # after the progress bar
+        assert last.startswith("irlax expert ppo: interrupted (run the same command again")
+        monkeypatch.undo()
+        assert main([*argv, "--out", str(tmp_path / "cut")]) == 0
+    assert "resuming from" in capsys.readouterr().out.replace("\n", " ")
+    for name in ("params.msgpack", "demos.npz"):
+        assert (tmp_path / "cut" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
