@@ -182,10 +182,12 @@ class ExpertRun:
     chunk: int | None = None
 
     def __post_init__(self) -> None:
+        _check_env_name(self.env)
         require_int(self, "seed", 0)
         require_int(self, "episodes", 1)
         if self.chunk is not None:
             require_int(self, "chunk", 1)
+        _check_out_folder(self.out)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,12 +212,27 @@ class ImitateRun:
     chunk: int | None = None
 
     def __post_init__(self) -> None:
+        _check_env_name(self.env)
         require_int(self, "seed", 0)
         require_int(self, "episodes", 1)
         if self.chunk is not None:
             require_int(self, "chunk", 1)
-        if self.out.exists() and not self.out.is_dir():
-            raise ValueError(f"--out must be a folder, got {str(self.out)!r}: it is a file")
+        _check_out_folder(self.out)
+
+
+def _check_env_name(name: str) -> None:
+    """Refuse an env `irlax.envs.make` does not know, before any other option is checked
+    (a Gymnasium id is only known once made)."""
+    from irlax.envs import IRLAX_ENVS, NATIVE_ENVS, make
+    from irlax.envs.core import GYMNASIUM_PREFIX
+
+    if name not in NATIVE_ENVS and name not in IRLAX_ENVS and not name.startswith(GYMNASIUM_PREFIX):
+        make(name)  # raises, listing the names there are
+
+
+def _check_out_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out must be a folder, got {str(out)!r}: it is a file")
 
 
 class _UsageError(Exception):

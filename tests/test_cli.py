@@ -474,6 +474,10 @@ def test_ctrl_c_leaves_a_checkpoint_that_resumes_to_the_uninterrupted_run(
         (["forecast", "--goals", "1"], "goals must be an integer >= 2, got 1"),
         (["forecast", "--n-test", "0"], "n_test must be an integer >= 1, got 0"),
         (["irl", "maxent", "--seed", "-1"], "seed must be an integer >= 0, got -1"),
+        (["irl", "maxent", "--size", "1"], "size must be an integer >= 4, got 1"),
+        # The env is named before a config option that depends on it is checked.
+        (["expert", "ppo", "--env", "NoSuch", "--total-steps", "10"], "unknown env name"),
+        (["imitate", "gail", "--env", "NoSuch", "--demos", "d.npz"], "unknown env name"),
     ],
 )
 def test_world_options_are_refused_before_any_work(argv, message, tmp_path, capsys):
@@ -481,6 +485,15 @@ def test_world_options_are_refused_before_any_work(argv, message, tmp_path, caps
     assert main([*argv, "--out", str(out)]) == 2
     _one_line(capsys, message)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [["expert", "ppo"], ["imitate", "gail", "--demos", "d.npz"]])
+def test_an_output_folder_that_is_a_file_is_refused(command, tmp_path, capsys):
+    (tmp_path / "taken").write_text("a user's file")
+    argv = [*command, "--env", "CartPole-v1", "--out", str(tmp_path / "taken")]
+    assert main(argv) == 2
+    _one_line(capsys, "--out must be a folder", "it is a file")
+    assert (tmp_path / "taken").read_text() == "a user's file"
 
 
 def test_imitate_trains_writes_and_resumes(tmp_path, capsys):
