@@ -1,13 +1,22 @@
-"""Atomic file writes: a temporary file in the destination's folder, fsynced, renamed over it."""
+"""Atomic file writes: a temporary file in the destination's folder, fsynced, renamed over it;
+and folders held by one writer at a time."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+try:
+    import fcntl
+except ImportError:  # Windows: folders are not locked
+    fcntl = None
+
+LOCK_NAME = ".irlax.lock"
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
@@ -54,3 +63,27 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive_folder(folder: str | os.PathLike) -> Iterator[Path]:
+    """Hold `folder` (made if missing) for one writer at a time.
+
+    The lock is an advisory `flock` on `folder/.irlax.lock`, released when the holder leaves
+    the block or its process ends, however it ends (a killed run leaves no stale lock).
+
+    Raises:
+        ValueError: naming the folder, when another process holds it.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_NAME, "a+b") as handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ValueError(
+                    f"{folder} is in use by another irlax run; wait for it to end or choose "
+                    "another output folder"
+                ) from None
+        yield folder

@@ -9,6 +9,7 @@ the class docstring's `Attributes:` entry; this module parses, calls the library
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -25,7 +26,7 @@ import numpy as np
 
 from irlax import compilation_cache, demo
 from irlax._cli_options import add_options, build, given
-from irlax._files import atomic_write_json
+from irlax._files import atomic_write_json, exclusive_folder
 from irlax.algorithms import airl, apprenticeship, bc, gail, maxent, mmp
 from irlax.config import require_int, require_real
 from irlax.forecast import ForecastConfig
@@ -348,7 +349,10 @@ def main(argv: list[str] | None = None) -> int:
             # A class is built from its options; a function builds what needs several classes.
             options = [build(c, args) if isinstance(c, type) else c(args) for c in args.classes]
             compilation_cache.enable(args.jax_cache)
-            return args.run(*options)
+            out = getattr(options[0], "out", None)
+            # Two runs writing one results folder (checkpoints, results) cannot interleave.
+            with contextlib.nullcontext() if out is None else exclusive_folder(out):
+                return args.run(*options)
         except _UsageError as e:
             print(e, file=sys.stderr)
         except KeyboardInterrupt:
