@@ -70,20 +70,30 @@ def exclusive_folder(folder: str | os.PathLike) -> Iterator[Path]:
     """Hold `folder` (made if missing) for one writer at a time.
 
     The lock is an advisory `flock` on `folder/.irlax.lock`, released when the holder leaves
-    the block or its process ends, however it ends (a killed run leaves no stale lock).
+    the block or its process ends, however it ends (a killed run leaves no stale lock). A
+    folder the block made and left empty is removed again.
 
     Raises:
         ValueError: naming the folder, when another process holds it.
     """
     folder = Path(folder)
+    made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK_NAME, "a+b") as handle:
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ValueError(
-                    f"{folder} is in use by another irlax run; wait for it to end or choose "
-                    "another output folder"
-                ) from None
-        yield folder
+    lock = folder / LOCK_NAME
+    try:
+        with open(lock, "a+b") as handle:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    made = False  # the holder's folder
+                    raise ValueError(
+                        f"{folder} is in use by another irlax run; wait for it to end or "
+                        "choose another output folder"
+                    ) from None
+            yield folder
+    finally:
+        if made and [p.name for p in folder.iterdir()] == [LOCK_NAME]:
+            # A run refused before it wrote anything leaves no folder behind.
+            lock.unlink()
+            folder.rmdir()

@@ -17,6 +17,7 @@ import json
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -47,10 +48,30 @@ EXPERTS = {
     "sac": (sac.SACConfig, sac.make_trainer),
 }
 
-# Subcommand: (config class, trainer factory); the generator is PPO on the command line.
+
+@dataclasses.dataclass(frozen=True)
+class Imitator:
+    """How `irlax imitate METHOD` runs a deep method.
+
+    Attributes:
+        config: its config class; a `generator` field's options are those of the class of its
+            default (PPO for GAIL, ...), added beside the method's own.
+        make_trainer: `make_trainer(config, env, env_params, demos) -> Trainer`.
+        shown: progress-bar label: metric, shown for each chunk's last update.
+        skip: config fields that are not options (networks given as Flax modules).
+    """
+
+    config: type
+    make_trainer: Callable
+    shown: dict
+    skip: tuple[str, ...] = ()
+
+
+_RETURN = {"ret": "episode_return"}
+_ADVERSARIAL = {**_RETURN, "disc": "discriminator_loss"}
 IMITATION_METHODS = {
-    "gail": (gail.GAILConfig, gail.make_trainer),
-    "airl": (airl.AIRLConfig, airl.make_trainer),
+    "gail": Imitator(gail.GAILConfig, gail.make_trainer, _ADVERSARIAL, ("reward_network",)),
+    "airl": Imitator(airl.AIRLConfig, airl.make_trainer, _ADVERSARIAL, ("reward_network",)),
 }
 
 
@@ -308,26 +329,34 @@ def parser() -> argparse.ArgumentParser:
         "command again to resume an interrupted run.",
     )
     methods = imitate.add_subparsers(dest="method", required=True, metavar="METHOD")
-    for name, (cls, make_trainer) in IMITATION_METHODS.items():
-        sub = methods.add_parser(name, help=cls.__doc__.splitlines()[0])
+    for name, method in IMITATION_METHODS.items():
+        sub = methods.add_parser(name, help=method.config.__doc__.splitlines()[0])
         add_options(sub, ImitateRun)
-        add_options(sub, cls, skip=("generator", "reward_network"))  # library options
-        add_options(
-            sub,
-            ppo.PPOConfig,
-            title="the generator (irlax.rl.ppo.PPOConfig)",
-        )
-        config = functools.partial(_imitation_config, cls)
-        run = functools.partial(_imitate, name, make_trainer)
+        add_options(sub, method.config, skip=("generator", *method.skip))  # library options
+        generator = _generator_class(method.config)
+        if generator is not None:
+            title = f"the generator ({generator.__module__}.{generator.__name__})"
+            add_options(sub, generator, title=title)
+        config = functools.partial(_imitation_config, method.config)
+        run = functools.partial(_imitate, name, method)
         sub.set_defaults(run=run, classes=(ImitateRun, config), prog=sub.prog)
     return top
 
 
+def _generator_class(cls: type) -> type | None:
+    """The class of a method config's default `generator`, None without one."""
+    if "generator" not in {f.name for f in dataclasses.fields(cls)}:
+        return None
+    return type(cls().generator)
+
+
 def _imitation_config(cls: type, args: argparse.Namespace):
-    """The method's config from its options, its generator the method's default PPO config
-    with the PPO options given on the command line."""
-    default = cls().generator
-    generator = dataclasses.replace(default, **given(ppo.PPOConfig, args))
+    """The method's config from its options; its generator (if any) the method's default
+    generator config with the generator options given on the command line."""
+    generator = _generator_class(cls)
+    if generator is None:
+        return cls(**given(cls, args))
+    generator = dataclasses.replace(cls().generator, **given(generator, args))
     return cls(**given(cls, args), generator=generator)
 
 
@@ -637,17 +666,18 @@ def _updates_done(checkpoint: Path, fingerprint: dict) -> int:
     return int(meta.get("updates_done", 0)) if same else 0
 
 
-def _imitate(name: str, make_trainer, options: ImitateRun, config) -> int:
+def _imitate(name: str, method: Imitator, options: ImitateRun, config) -> int:
     from irlax.checkpoint import save_checkpoint
     from irlax.data import Trajectories, episode_returns, load_minari, rollout
     from irlax.envs import make
+    from irlax.rl.run import save_policy
 
     env, env_params = make(options.env)
     if options.demos.endswith(".npz"):
         demos = Trajectories.load(options.demos)
     else:
         demos = load_minari(options.demos)
-    trainer = make_trainer(config, env, env_params, demos)  # checks the demos against the env
+    trainer = method.make_trainer(config, env, env_params, demos)  # checks the demos
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
     fingerprint = {
@@ -657,18 +687,23 @@ def _imitate(name: str, make_trainer, options: ImitateRun, config) -> int:
         "seed": options.seed,
         "config": repr(config),
     }
-    steps = config.generator.total_steps
     print(
-        f"irlax imitate: {name} on {options.env} from {demos.n_trajectories} demos, {steps} "
-        f"steps ({trainer.n_updates} updates)"
+        f"irlax imitate: {name} on {options.env} from {demos.n_trajectories} demos, "
+        f"{trainer.n_updates} updates"
     )
     start = time.perf_counter()
-    shown = {"ret": "episode_return", "disc": "discriminator_loss"}
-    result = _train_in_chunks(trainer, options, fingerprint, name, shown)
+    result = _train_in_chunks(trainer, options, fingerprint, name, method.shown)
     train_s = time.perf_counter() - start
+    steps = int(result.metrics["env_steps"][-1])
     meta = {"env": options.env, "method": name}
-    save_checkpoint(out / "policy.msgpack", result.policy.params, meta)
-    save_checkpoint(out / "reward.msgpack", result.reward_params, meta)
+    written = ["metrics.json", "learning_curve.png", "policy.msgpack"]
+    if _generator_class(type(config)) is not None:  # a policy irlax.rl.run.load_policy reads
+        save_policy(out / "policy.msgpack", result.policy, config.generator, meta)
+    else:
+        save_checkpoint(out / "policy.msgpack", result.policy.params, meta)
+    if result.reward_fn is not None:
+        save_checkpoint(out / "reward.msgpack", result.reward_params, meta)
+        written.append("reward.msgpack")
 
     key_policy, key_random = jax.random.split(jax.random.key(options.seed + 1))
     space = env.action_space(env_params)
@@ -701,7 +736,7 @@ def _imitate(name: str, make_trainer, options: ImitateRun, config) -> int:
         + ("" if expert is None else f", expert {expert.mean():.1f}")
         + ")"
     )
-    print(f"results: {out}/ (metrics.json, learning_curve.png, policy.msgpack, reward.msgpack)")
+    print(f"results: {out}/ ({', '.join(written)})")
     return 0
 
 

@@ -500,6 +500,8 @@ def test_imitate_trains_writes_and_resumes(tmp_path, capsys):
     import jax
 
     from irlax.checkpoint import read_checkpoint_metadata
+    from irlax.envs import make
+    from irlax.rl.run import load_policy
     from tests.algorithms.deep import cartpole_demos
 
     _, _, demos = cartpole_demos(2)
@@ -520,7 +522,11 @@ def test_imitate_trains_writes_and_resumes(tmp_path, capsys):
         meta = read_checkpoint_metadata(out / "checkpoint.msgpack")
         assert meta["updates_done"] == meta["n_updates"] == 4
         summary = json.loads((out / "metrics.json").read_text())
-        assert summary["expert_return_mean"] == 500.0
+        assert summary["expert_return_mean"] == 500.0 and summary["steps"] == 256
+        # The policy is a saved PPO policy (its generator's) that load_policy rebuilds.
+        env, params = make("CartPole-v1")
+        policy = load_policy(out / "policy.msgpack", env, params)
+        assert -1.0 < policy.log_prob(demos.observations[0, 0], demos.actions[0, 0]) < 0.0
         assert len(summary["per_update"]["discriminator_loss"]) == 4
         for name in ("learning_curve.png", "policy.msgpack", "reward.msgpack"):
             assert (out / name).stat().st_size > 100

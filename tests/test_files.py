@@ -52,4 +52,17 @@ def test_a_command_refuses_a_results_folder_another_run_holds(tmp_path, capsys):
         assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("irlax expert ppo: error: ") and "in use by another irlax run" in err
-    assert [p.name for p in (tmp_path / "run").iterdir()] == [".irlax.lock"]
+    assert not (tmp_path / "run").exists()  # the holder made it and wrote nothing
+
+
+def test_a_folder_made_for_a_refused_run_is_removed_and_others_are_kept(tmp_path):
+    with pytest.raises(RuntimeError):
+        with exclusive_folder(tmp_path / "new"):
+            raise RuntimeError("refused before writing")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "old").mkdir()
+    with exclusive_folder(tmp_path / "old"):
+        pass
+    with exclusive_folder(tmp_path / "used") as folder:
+        (folder / "result.json").write_text("{}")
+    assert (tmp_path / "old").is_dir() and (tmp_path / "used" / "result.json").exists()
