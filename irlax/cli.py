@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import functools
 import inspect
+import io
 import json
 import sys
 import time
@@ -257,6 +258,18 @@ def _check_out_folder(out: Path) -> None:
         raise ValueError(f"--out must be a folder, got {str(out)!r}: it is a file")
 
 
+@dataclasses.dataclass(frozen=True)
+class SweepOptions:
+    """Where `irlax sweep` runs.
+
+    Attributes:
+        address: a Ray cluster's address (ray://HOST:10001, or auto for the local cluster's);
+            None starts Ray on this machine for the sweep.
+    """
+
+    address: str | None = None
+
+
 class _UsageError(Exception):
     """A command line argparse refuses."""
 
@@ -328,6 +341,17 @@ def parser() -> argparse.ArgumentParser:
         "reward.msgpack. The run checkpoints atomically to OUT/checkpoint.msgpack; run the same "
         "command again to resume an interrupted run.",
     )
+    sweep = commands.add_parser(
+        "sweep",
+        help="run a grid of irlax commands over seeds as Ray tasks and summarise them",
+        description="Run every command of a sweep spec (a TOML or JSON file: commands, seeds, "
+        "out, retries, [options], [grid]; see irlax.sweep) as Ray tasks, on this machine or a "
+        "Ray cluster; each run writes OUT/NAME once finished, a rerun skips finished runs, and "
+        "the sweep ends with OUT/summary.md (mean ± 95%% interval over seeds) and summary.png.",
+    )
+    sweep.add_argument("spec", type=Path, help="the sweep spec (.toml or .json)")
+    add_options(sweep, SweepOptions)
+    sweep.set_defaults(run=_sweep, classes=(_sweep_spec, SweepOptions), prog=sweep.prog)
     methods = imitate.add_subparsers(dest="method", required=True, metavar="METHOD")
     for name, method in IMITATION_METHODS.items():
         sub = methods.add_parser(name, help=method.config.__doc__.splitlines()[0])
@@ -652,6 +676,37 @@ def _train_in_chunks(trainer, options, fingerprint: dict, name: str, shown: dict
             fingerprint=fingerprint,
             progress=progress,
         )
+
+
+def _sweep_spec(args: argparse.Namespace):
+    """The sweep of the spec file, every command of it one this parser has."""
+    from irlax.sweep import load_spec
+
+    sweep = load_spec(args.spec)
+    commands = parser()
+    for command in {run.command for run in sweep.runs}:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                commands.parse_args([*command, "--help"])
+        except _UsageError:
+            name = " ".join(command)
+            raise ValueError(f"{args.spec}: {name!r} is not an irlax command") from None
+        except SystemExit:  # the --help of a command there is
+            pass
+    return sweep
+
+
+def _sweep(sweep, options: SweepOptions) -> int:
+    from irlax.sweep import run
+
+    print(f"irlax sweep: {len(sweep.runs)} runs into {sweep.out}/")
+    result = run(sweep, address=options.address, progress=lambda name, s: print(f"{s}: {name}"))
+    failed = [r for r in result["runs"] if r["status"] == "failed"]
+    print(f"summary: {sweep.out / 'summary.md'} (sweep.json, summary.png)")
+    if failed:
+        print(f"irlax sweep: {len(failed)} runs failed (see summary.md)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _updates_done(checkpoint: Path, fingerprint: dict) -> int:

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1] / "irlax"
 # the foundation, layer 0.
 LAYERS = {
     "_files": 0,
+    "compilation_cache": 0,
     "_pytree": 0,
     "_checks": 0,
     "config": 0,
