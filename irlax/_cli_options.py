@@ -80,6 +80,8 @@ def add_options(
     cls: type,
     title: str | None = None,
     skip: tuple[str, ...] = (),
+    prefix: str = "",
+    prefixed: tuple[str, ...] = (),
 ) -> None:
     """Add one `--option` per field of the dataclass `cls`, in a group of their own.
 
@@ -88,6 +90,9 @@ def add_options(
         cls: a dataclass documenting every field under `Attributes:`.
         title: the group's heading in `--help` (default: the class's name and module).
         skip: fields that get no option (set by the command itself, e.g. a nested config).
+        prefix: put before the option names of the fields in `prefixed` (a nested config's
+            fields that its parent has too: `--generator-learning-rate`).
+        prefixed: the fields whose options get `prefix`.
 
     Raises:
         TypeError: a field without a description, or of a type the command line cannot read.
@@ -108,8 +113,9 @@ def add_options(
             note = ""
         else:
             note = f" (default: {_show(default)})"
+        name = prefix + field.name if field.name in prefixed else field.name
         group.add_argument(
-            "--" + field.name.replace("_", "-"),
+            "--" + name.replace("_", "-"),
             dest=_dest(cls, field.name),
             default=argparse.SUPPRESS,
             help=(docs[field.name] + note).replace("%", "%%"),

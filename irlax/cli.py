@@ -29,7 +29,7 @@ import numpy as np
 from irlax import compilation_cache, demo
 from irlax._cli_options import add_options, build, given
 from irlax._files import atomic_write_json, exclusive_folder
-from irlax.algorithms import airl, apprenticeship, bc, gail, maxent, mmp
+from irlax.algorithms import airl, apprenticeship, bc, gail, mail, maxent, maxent_sampled, mmp
 from irlax.config import require_int, require_real
 from irlax.forecast import ForecastConfig
 from irlax.forecast.street import MIN_SIZE
@@ -71,8 +71,16 @@ class Imitator:
 _RETURN = {"ret": "episode_return"}
 _ADVERSARIAL = {**_RETURN, "disc": "discriminator_loss"}
 IMITATION_METHODS = {
+    "bc": Imitator(bc.NeuralBCConfig, bc.make_trainer, {**_RETURN, "loss": "train_loss"}),
     "gail": Imitator(gail.GAILConfig, gail.make_trainer, _ADVERSARIAL, ("reward_network",)),
     "airl": Imitator(airl.AIRLConfig, airl.make_trainer, _ADVERSARIAL, ("reward_network",)),
+    "maxent-sampled": Imitator(
+        maxent_sampled.MaxEntSampledConfig,
+        maxent_sampled.make_trainer,
+        {**_RETURN, "grad": "grad_norm"},
+        ("reward_network",),
+    ),
+    "mail": Imitator(mail.MAILConfig, mail.make_trainer, {**_RETURN, "td": "td_loss"}),
 }
 
 
@@ -335,11 +343,11 @@ def parser() -> argparse.ArgumentParser:
         _command(algos, name, run, (ExpertRun, cls), help=cls.__doc__.splitlines()[0])
     imitate = commands.add_parser(
         "imitate",
-        help="learn a policy (and a reward) from demos with an adversarial method",
-        description="Imitate demonstrations on an environment (irlax.envs.make) with GAIL or "
-        "AIRL, a PPO generator: writes metrics.json, learning_curve.png, policy.msgpack and "
-        "reward.msgpack. The run checkpoints atomically to OUT/checkpoint.msgpack; run the same "
-        "command again to resume an interrupted run.",
+        help="learn a policy (and a reward) from demos on an environment (deep methods)",
+        description="Imitate demonstrations on an environment (irlax.envs.make) with a deep "
+        "imitation or IRL method: writes metrics.json, learning_curve.png, policy.msgpack and, "
+        "for a method that learns one, reward.msgpack. The run checkpoints atomically to "
+        "OUT/checkpoint.msgpack; run the same command again to resume an interrupted run.",
     )
     sweep = commands.add_parser(
         "sweep",
@@ -359,8 +367,11 @@ def parser() -> argparse.ArgumentParser:
         add_options(sub, method.config, skip=("generator", *method.skip))  # library options
         generator = _generator_class(method.config)
         if generator is not None:
+            # A generator field the method (or the run) has too is --generator-NAME.
+            taken = {f.name for c in (ImitateRun, method.config) for f in dataclasses.fields(c)}
+            shared = tuple(f.name for f in dataclasses.fields(generator) if f.name in taken)
             title = f"the generator ({generator.__module__}.{generator.__name__})"
-            add_options(sub, generator, title=title)
+            add_options(sub, generator, title=title, prefix="generator_", prefixed=shared)
         config = functools.partial(_imitation_config, method.config)
         run = functools.partial(_imitate, name, method)
         sub.set_defaults(run=run, classes=(ImitateRun, config), prog=sub.prog)

@@ -241,6 +241,9 @@ REFUSED = {
     ("expert", "ppo"): (["--num-envs", "0"], ["num_envs must be an integer >= 1, got 0"]),
     ("expert", "sac"): (["--tau", "0"], ["tau must be a finite number in (0, 1], got 0"]),
     ("imitate", "gail"): (["--discriminator-steps", "0"], ["discriminator_steps must be", "0"]),
+    ("imitate", "bc"): (["--epochs", "0"], ["epochs must be an integer >= 1, got 0"]),
+    ("imitate", "mail"): (["--td-weight", "-1"], ["td_weight must be a finite number >= 0"]),
+    ("imitate", "maxent-sampled"): (["--inner-updates", "0"], ["inner_updates must be", "0"]),
     ("imitate", "airl"): (["--discount", "1.0"], ["absorbing=True needs", "discount < 1"]),
 }
 # `irlax sweep` reads a spec file, not options: its bad input is tests/test_sweep.py's.
@@ -502,6 +505,25 @@ def test_an_output_folder_that_is_a_file_is_refused(command, tmp_path, capsys):
     assert main(argv) == 2
     _one_line(capsys, "--out must be a folder", "it is a file")
     assert (tmp_path / "taken").read_text() == "a user's file"
+
+
+def test_imitate_bc_writes_a_policy_and_no_reward(tmp_path, capsys):
+    import jax
+
+    from tests.algorithms.deep import cartpole_demos
+
+    _, _, demos = cartpole_demos(2)
+    demos.save(tmp_path / "demos.npz")
+    out = tmp_path / "out"
+    argv = ["imitate", "bc", "--env", "CartPole-v1", "--demos", str(tmp_path / "demos.npz")]
+    argv += ["--epochs", "3", "--hidden", "8", "--eval-episodes", "1", "--eval-max-steps", "20"]
+    argv += ["--episodes", "1", "--out", str(out)]
+    with jax.enable_x64(False):
+        assert main(argv) == 0
+    assert "results: " in capsys.readouterr().out
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["method"] == "bc" and len(summary["per_update"]["train_loss"]) == 3
+    assert (out / "policy.msgpack").exists() and not (out / "reward.msgpack").exists()
 
 
 def test_imitate_trains_writes_and_resumes(tmp_path, capsys):
