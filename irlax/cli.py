@@ -55,29 +55,56 @@ class Imitator:
     """How `irlax imitate METHOD` runs a deep method.
 
     Attributes:
-        config: its config class; a `generator` field's options are those of the class of its
-            default (PPO for GAIL, ...), added beside the method's own.
-        make_trainer: `make_trainer(config, env, env_params, demos) -> Trainer`.
+        config: its config class.
+        make_trainer: `make_trainer(config, env, env_params, demos) -> Trainer` (and
+            `expert=` for a method that asks an expert).
         shown: progress-bar label: metric, shown for each chunk's last update.
+        nested: the config field holding a nested config (the generator's, DAgger's BC), whose
+            options are those of its default's class, beside the method's own; None for none.
         skip: config fields that are not options (networks given as Flax modules).
+        asks_expert: the method queries an expert policy (`--expert`, a saved policy).
     """
 
     config: type
     make_trainer: Callable
     shown: dict
+    nested: str | None = None
     skip: tuple[str, ...] = ()
+    asks_expert: bool = False
+
+    @property
+    def nested_class(self) -> type | None:
+        """The class of the nested config's default, None without one."""
+        return None if self.nested is None else type(getattr(self.config(), self.nested))
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpertPolicy:
+    """The expert a method asks for actions (DAgger).
+
+    Attributes:
+        expert: a saved policy for the env: the params.msgpack `irlax expert` writes (or
+            `irlax.rl.run.save_policy`).
+    """
+
+    expert: Path
 
 
 _RETURN = {"ret": "episode_return"}
 _ADVERSARIAL = {**_RETURN, "disc": "discriminator_loss"}
 IMITATION_METHODS = {
     "bc": Imitator(bc.NeuralBCConfig, bc.make_trainer, {**_RETURN, "loss": "train_loss"}),
-    "gail": Imitator(gail.GAILConfig, gail.make_trainer, _ADVERSARIAL, ("reward_network",)),
-    "airl": Imitator(airl.AIRLConfig, airl.make_trainer, _ADVERSARIAL, ("reward_network",)),
+    "gail": Imitator(
+        gail.GAILConfig, gail.make_trainer, _ADVERSARIAL, "generator", ("reward_network",)
+    ),
+    "airl": Imitator(
+        airl.AIRLConfig, airl.make_trainer, _ADVERSARIAL, "generator", ("reward_network",)
+    ),
     "maxent-sampled": Imitator(
         maxent_sampled.MaxEntSampledConfig,
         maxent_sampled.make_trainer,
         {**_RETURN, "grad": "grad_norm"},
+        "generator",
         ("reward_network",),
     ),
     "mail": Imitator(mail.MAILConfig, mail.make_trainer, {**_RETURN, "td": "td_loss"}),
@@ -364,35 +391,32 @@ def parser() -> argparse.ArgumentParser:
     for name, method in IMITATION_METHODS.items():
         sub = methods.add_parser(name, help=method.config.__doc__.splitlines()[0])
         add_options(sub, ImitateRun)
-        add_options(sub, method.config, skip=("generator", *method.skip))  # library options
-        generator = _generator_class(method.config)
-        if generator is not None:
-            # A generator field the method (or the run) has too is --generator-NAME.
-            taken = {f.name for c in (ImitateRun, method.config) for f in dataclasses.fields(c)}
-            shared = tuple(f.name for f in dataclasses.fields(generator) if f.name in taken)
-            title = f"the generator ({generator.__module__}.{generator.__name__})"
-            add_options(sub, generator, title=title, prefix="generator_", prefixed=shared)
-        config = functools.partial(_imitation_config, method.config)
+        classes = (ImitateRun,)
+        if method.asks_expert:
+            add_options(sub, ExpertPolicy)
+            classes += (ExpertPolicy,)
+        add_options(sub, method.config, skip=(method.nested, *method.skip))  # library options
+        inner = method.nested_class
+        if inner is not None:
+            # A nested field the method (or the run) has too is --NESTED-NAME.
+            taken = {f.name for c in (*classes, method.config) for f in dataclasses.fields(c)}
+            shared = tuple(f.name for f in dataclasses.fields(inner) if f.name in taken)
+            title = f"the {method.nested} ({inner.__module__}.{inner.__name__})"
+            add_options(sub, inner, title=title, prefix=f"{method.nested}_", prefixed=shared)
+        config = functools.partial(_imitation_config, method)
         run = functools.partial(_imitate, name, method)
-        sub.set_defaults(run=run, classes=(ImitateRun, config), prog=sub.prog)
+        sub.set_defaults(run=run, classes=(*classes, config), prog=sub.prog)
     return top
 
 
-def _generator_class(cls: type) -> type | None:
-    """The class of a method config's default `generator`, None without one."""
-    if "generator" not in {f.name for f in dataclasses.fields(cls)}:
-        return None
-    return type(cls().generator)
-
-
-def _imitation_config(cls: type, args: argparse.Namespace):
-    """The method's config from its options; its generator (if any) the method's default
-    generator config with the generator options given on the command line."""
-    generator = _generator_class(cls)
-    if generator is None:
+def _imitation_config(method: Imitator, args: argparse.Namespace):
+    """The method's config from its options; its nested config (if any) the method's default
+    one with the nested options given on the command line."""
+    cls, inner = method.config, method.nested_class
+    if inner is None:
         return cls(**given(cls, args))
-    generator = dataclasses.replace(cls().generator, **given(generator, args))
-    return cls(**given(cls, args), generator=generator)
+    nested = dataclasses.replace(getattr(cls(), method.nested), **given(inner, args))
+    return cls(**given(cls, args), **{method.nested: nested})
 
 
 def _command(subparsers, name: str, run, classes: tuple[type, ...], **kwargs) -> None:
@@ -732,18 +756,22 @@ def _updates_done(checkpoint: Path, fingerprint: dict) -> int:
     return int(meta.get("updates_done", 0)) if same else 0
 
 
-def _imitate(name: str, method: Imitator, options: ImitateRun, config) -> int:
+def _imitate(name: str, method: Imitator, options: ImitateRun, *more) -> int:
     from irlax.checkpoint import save_checkpoint
     from irlax.data import Trajectories, episode_returns, load_minari, rollout
     from irlax.envs import make
-    from irlax.rl.run import save_policy
+    from irlax.rl.run import load_policy, save_policy
 
+    *asked, config = more  # (ExpertPolicy,) for a method that asks an expert
     env, env_params = make(options.env)
     if options.demos.endswith(".npz"):
         demos = Trajectories.load(options.demos)
     else:
         demos = load_minari(options.demos)
-    trainer = method.make_trainer(config, env, env_params, demos)  # checks the demos
+    extra = {}
+    if asked:
+        extra["expert"] = load_policy(asked[0].expert, env, env_params).policy
+    trainer = method.make_trainer(config, env, env_params, demos, **extra)  # checks the demos
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
     fingerprint = {
@@ -752,6 +780,7 @@ def _imitate(name: str, method: Imitator, options: ImitateRun, config) -> int:
         "demos": str(options.demos),
         "seed": options.seed,
         "config": repr(config),
+        **({"expert": str(asked[0].expert)} if asked else {}),
     }
     print(
         f"irlax imitate: {name} on {options.env} from {demos.n_trajectories} demos, "
@@ -763,7 +792,7 @@ def _imitate(name: str, method: Imitator, options: ImitateRun, config) -> int:
     steps = int(result.metrics["env_steps"][-1])
     meta = {"env": options.env, "method": name}
     written = ["metrics.json", "learning_curve.png", "policy.msgpack"]
-    if _generator_class(type(config)) is not None:  # a policy irlax.rl.run.load_policy reads
+    if method.nested == "generator":  # an irlax.rl policy, which load_policy reads
         save_policy(out / "policy.msgpack", result.policy, config.generator, meta)
     else:
         save_checkpoint(out / "policy.msgpack", result.policy.params, meta)
