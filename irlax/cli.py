@@ -29,7 +29,17 @@ import numpy as np
 from irlax import compilation_cache, demo
 from irlax._cli_options import add_options, build, given
 from irlax._files import atomic_write_json, exclusive_folder
-from irlax.algorithms import airl, apprenticeship, bc, gail, mail, maxent, maxent_sampled, mmp
+from irlax.algorithms import (
+    airl,
+    apprenticeship,
+    bc,
+    gail,
+    iqlearn,
+    mail,
+    maxent,
+    maxent_sampled,
+    mmp,
+)
 from irlax.config import require_int, require_real
 from irlax.forecast import ForecastConfig
 from irlax.forecast.street import MIN_SIZE
@@ -107,6 +117,7 @@ IMITATION_METHODS = {
         "generator",
         ("reward_network",),
     ),
+    "iqlearn": Imitator(iqlearn.IQLearnConfig, iqlearn.make_trainer, {**_RETURN, "loss": "loss"}),
     "mail": Imitator(mail.MAILConfig, mail.make_trainer, {**_RETURN, "td": "td_loss"}),
 }
 

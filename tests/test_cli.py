@@ -242,6 +242,7 @@ REFUSED = {
     ("expert", "sac"): (["--tau", "0"], ["tau must be a finite number in (0, 1], got 0"]),
     ("imitate", "gail"): (["--discriminator-steps", "0"], ["discriminator_steps must be", "0"]),
     ("imitate", "bc"): (["--epochs", "0"], ["epochs must be an integer >= 1, got 0"]),
+    ("imitate", "iqlearn"): (["--updates", "0"], ["updates must be an integer >= 1, got 0"]),
     ("imitate", "mail"): (["--td-weight", "-1"], ["td_weight must be a finite number >= 0"]),
     ("imitate", "maxent-sampled"): (["--inner-updates", "0"], ["inner_updates must be", "0"]),
     ("imitate", "airl"): (["--discount", "1.0"], ["absorbing=True needs", "discount < 1"]),
