@@ -365,30 +365,33 @@ def make_cloner(config: NeuralBCConfig, env, env_params, demo_obs, n_rows: int) 
         total = jnp.sum(weights * (nll - config.entropy_weight * entropy))
         return total / jnp.maximum(jnp.sum(weights), 1.0) + config.l2_weight * l2(params)
 
+    # Only the tanh-squashed Gaussian's entropy (a one-sample estimate) needs a key per step.
+    keyed = isinstance(head, TanhGaussian) and config.entropy_weight > 0
+
     def fit_epoch(params, opt_state, key, obs, action, valid):
         perm_key, key = jax.random.split(key)
         # The valid rows first, in random order; then the rest, which weigh nothing.
         order = jnp.argsort(jnp.where(valid, jax.random.uniform(perm_key, valid.shape), 2.0))
         size = n_batches * batch_size
-        order = jnp.concatenate([order, jnp.zeros(max(size - order.shape[0], 0), order.dtype)])
-        weights = jnp.concatenate([valid, jnp.zeros(max(size - valid.shape[0], 0), bool)])
+        n = order.shape[0]
+        if size > n:
+            order = jnp.concatenate([order, jnp.zeros(size - n, order.dtype)])
         idx = order[:size].reshape(n_batches, batch_size)
-        w = weights[order[:size]] & (jnp.arange(size) < valid.shape[0])
-        w = w.reshape(n_batches, batch_size)
+        w = (valid[idx] & (jnp.arange(size) < n).reshape(n_batches, batch_size)).astype(dtype)
+        keys = jax.random.split(key, n_batches) if keyed else jnp.zeros(n_batches)
 
         def step(carry, batch):
-            params, opt_state = carry
             rows, w, k = batch
 
             def take(carry):
                 params, opt_state = carry
-                grads = jax.grad(loss)(params, k, obs[rows], action[rows], w.astype(dtype))
+                grads = jax.grad(loss)(params, k if keyed else None, obs[rows], action[rows], w)
                 updates, opt_state = optimizer.update(grads, opt_state, params)
                 return optax.apply_updates(params, updates), opt_state
 
-            return jax.lax.cond(jnp.any(w), take, lambda c: c, (params, opt_state)), None
+            # A batch of padding only (DAgger's dataset before it fills) takes no step.
+            return jax.lax.cond(jnp.any(w > 0), take, lambda c: c, carry), None
 
-        keys = jax.random.split(key, n_batches)
         (params, opt_state), _ = jax.lax.scan(step, (params, opt_state), (idx, w, keys))
         return params, opt_state
 
