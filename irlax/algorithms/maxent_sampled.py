@@ -75,7 +75,7 @@ from irlax.config import (
 from irlax.data import Trajectories
 from irlax.nets.policies import action_features, head_for_space
 from irlax.nets.reward import TRANSITION_INPUTS, TransitionReward
-from irlax.rl import Trainer, sac, soft_pg, soft_q, train_from
+from irlax.rl import Trainer, Transitions, sac, soft_pg, soft_q, train_from
 from irlax.rl._common import env_params_or_default, flat_obs
 
 GENERATORS = {
@@ -219,25 +219,47 @@ def demo_steps(env, env_params, demos: Trajectories, discount: float, kind: str)
     )
 
 
+@pytree_dataclass
+class SampledEpisodes:
+    """M whole episodes of a policy, sampled in lockstep for T steps (`sample_episodes`).
+
+    Attributes:
+        steps: their `[M·T]` `WeightedSteps` (steps after an episode's end weigh 0).
+        transitions: every step taken, as `irlax.rl.Transitions` `[T, M]` (time-major like a
+            trainer's; after an episode ends its env has reset itself and goes on, so the
+            steps with weight 0 are real transitions of a next episode), with `log_prob` of
+            each action under the sampling policy.
+        returns: `[M]` each episode's undiscounted return under the env's own reward.
+    """
+
+    steps: WeightedSteps
+    transitions: Transitions
+    returns: jnp.ndarray
+
+
 def sample_episodes(
     env,
     env_params,
     policy,
+    log_prob,
     key: jax.Array,
     n_episodes: int,
     max_steps: int,
     discount: float,
     kind: str = "discounted",
-):
-    """Sample whole episodes of a policy: `(WeightedSteps, true_returns [n], steps_taken)`.
+) -> SampledEpisodes:
+    """Sample whole episodes of a policy for the policy's side of the MaxEnt gradient.
 
     Each episode starts at `env.reset` and runs until the env says terminated or truncated,
-    or for `max_steps` steps; steps after its end get weight 0. Pure and jittable (a JAX env).
+    or for `max_steps` steps (then it is cut: `M·T` env steps are taken in all). Pure and
+    jittable (a JAX env).
 
     Args:
         env: a gymnax-style JAX env.
         env_params: its parameters (not None).
         policy: `policy(obs, key) -> action` for one observation (e.g. `Result.policy`).
+        log_prob: `log_prob(obs, action) -> log π(action | obs)` of that policy (e.g.
+            `Result.log_prob`).
         key: PRNG key.
         n_episodes: M, a Python int.
         max_steps: the padded length T, a Python int.
@@ -245,8 +267,7 @@ def sample_episodes(
         kind: "discounted" (`w_t = γ^t`) or "uniform".
 
     Returns:
-        The `[M·T]` weighted steps, the undiscounted env return of each episode, and the env
-        steps taken (M·T, padding included: the envs are stepped in lockstep).
+        The `SampledEpisodes`.
     """
     weights = step_weights(max_steps, discount, kind, jnp.result_type(float))
 
@@ -261,30 +282,34 @@ def sample_episodes(
             next_obs, state, reward, terminated, truncated, info = env.step(
                 env_key, state, action, env_params
             )
-            record = (obs, action, info["final_observation"].astype(obs.dtype), active, reward)
+            taken = Transitions(
+                obs=obs,
+                action=action,
+                next_obs=info["final_observation"].astype(obs.dtype),
+                terminated=terminated,
+                truncated=truncated,
+                log_prob=log_prob(obs, action),
+            )
             done = jnp.logical_or(terminated, truncated)
-            return (next_obs.astype(obs.dtype), state, active & ~done), record
+            return (next_obs.astype(obs.dtype), state, active & ~done), (taken, active, reward)
 
-        _, (obs, action, next_obs, active, reward) = jax.lax.scan(
-            step, (obs0, state0, jnp.array(True)), keys[1:]
-        )
-        ret = jnp.sum(jnp.where(active, reward, 0.0))
-        return obs, action, next_obs, active, ret
+        _, (taken, active, reward) = jax.lax.scan(step, (obs0, state0, jnp.array(True)), keys[1:])
+        return taken, active, jnp.sum(jnp.where(active, reward, 0.0))
 
-    obs, action, next_obs, active, returns = jax.vmap(episode)(jax.random.split(key, n_episodes))
+    taken, active, returns = jax.vmap(episode)(jax.random.split(key, n_episodes))
 
     def flat(x):
         return jnp.reshape(x, (n_episodes * max_steps, *x.shape[2:]))
 
-    weight = jnp.where(active, weights[None, :], 0.0)
     steps = WeightedSteps(
-        obs=flat(obs),
-        action=flat(action),
-        next_obs=flat(next_obs),
-        weight=flat(weight),
+        obs=flat(taken.obs),
+        action=flat(taken.action),
+        next_obs=flat(taken.next_obs),
+        weight=flat(jnp.where(active, weights[None, :], 0.0)),
         episodes=jnp.asarray(n_episodes, weights.dtype),
     )
-    return steps, returns, n_episodes * max_steps
+    time_major = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), taken)
+    return SampledEpisodes(steps=steps, transitions=time_major, returns=returns)
 
 
 def trajectory_reward(reward_batch, reward_params, steps: WeightedSteps) -> jnp.ndarray:
@@ -362,7 +387,9 @@ def make_trainer(config: MaxEntSampledConfig, env, env_params, demos) -> Trainer
         sampled episodes', cumulative), `grad_norm` (of ĝ, before the L2 term),
         `demo_reward` and `policy_reward` (the mean weighted learned reward per trajectory of
         the demos and of the sampled episodes; their difference times 1/τ is the surrogate the
-        step ascends), and the generator's last metrics prefixed `generator_`.
+        step ascends), and the generator's last metrics prefixed `generator_`. `update`
+        returns the sampled episodes' `Transitions` (`[episode_steps, samples]`; the inner
+        loop's are used by the generator and dropped).
 
     Raises:
         ValueError: a bad config, a host vector env, no episode length, demos longer than
@@ -447,10 +474,11 @@ def make_trainer(config: MaxEntSampledConfig, env, env_params, demos) -> Trainer
 
         gen_state, gen_metrics = jax.lax.scan(inner, state.generator, None, config.inner_updates)
         policy = policy_of(gen_state)
-        sampled, returns, sampled_steps = sample_episodes(
+        sampled = sample_episodes(
             env,
             env_params,
             policy.policy,
+            policy.log_prob,
             sample_key,
             config.samples,
             max_steps,
@@ -458,7 +486,7 @@ def make_trainer(config: MaxEntSampledConfig, env, env_params, demos) -> Trainer
             config.step_weights,
         )
         grad, demo_reward, policy_reward = likelihood_gradient(
-            reward_batch, psi, expert, sampled, temperature
+            reward_batch, psi, expert, sampled.steps, temperature
         )
         grad_norm = optax.tree.norm(grad)
         # Optax minimises: descend the negative log-likelihood plus the L2 penalty.
@@ -469,12 +497,12 @@ def make_trainer(config: MaxEntSampledConfig, env, env_params, demos) -> Trainer
             generator=gen_state,
             reward_params=psi,
             opt_state=opt_state,
-            sampled_steps=state.sampled_steps + sampled_steps,
+            sampled_steps=state.sampled_steps + config.samples * max_steps,
             key=key,
         )
         env_steps = gen_metrics["env_steps"][-1] + state.sampled_steps
         metrics = {
-            "episode_return": jnp.mean(returns).astype(jnp.float32),
+            "episode_return": jnp.mean(sampled.returns).astype(jnp.float32),
             "env_steps": env_steps,
             "grad_norm": grad_norm.astype(jnp.float32),
             "demo_reward": demo_reward.astype(jnp.float32),
@@ -483,7 +511,7 @@ def make_trainer(config: MaxEntSampledConfig, env, env_params, demos) -> Trainer
         for name, values in gen_metrics.items():
             if name != "env_steps":
                 metrics[f"generator_{name}"] = values[-1]
-        return state, metrics, sampled
+        return state, metrics, sampled.transitions
 
     def learned_reward(params, obs, action, next_obs):
         return reward_fn(params, obs, action, next_obs)

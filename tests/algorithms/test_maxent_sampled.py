@@ -18,7 +18,8 @@ from irlax.mdp import soft_value_iteration
 from irlax.metrics import epic_distance
 from irlax.nets import MLPReward
 from irlax.nets.reward import TransitionReward
-from irlax.rl import ppo, sac, soft_q
+from irlax.rl import ppo, sac, soft_q, train_from
+from irlax.rl.run import run
 from tests.algorithms.deep import assert_close, table_policy
 
 TEMPERATURE = 1.0
@@ -78,6 +79,11 @@ def test_the_sampled_gradient_averages_to_the_exact_maxent_gradient():
     exact = jax.grad(exact_ascent)(params)
     soft_optimal = soft_value_iteration(mdp, table(params), temperature=TEMPERATURE).log_policy
 
+    policy = table_policy(soft_optimal)
+
+    def log_prob(obs, action):
+        return soft_optimal[jnp.argmax(obs), action]
+
     kinds = ("discounted", "uniform")
     expert = {
         kind: maxent_sampled.demo_steps(env, env.default_params, demos, DISCOUNT, kind)
@@ -87,9 +93,9 @@ def test_the_sampled_gradient_averages_to_the_exact_maxent_gradient():
     def one(key):
         grads = {}
         for kind in kinds:
-            sampled, _, _ = maxent_sampled.sample_episodes(
-                env, env.default_params, table_policy(soft_optimal), key, M, T, DISCOUNT, kind
-            )
+            sampled = maxent_sampled.sample_episodes(
+                env, env.default_params, policy, log_prob, key, M, T, DISCOUNT, kind
+            ).steps
             grads[kind], _, _ = maxent_sampled.likelihood_gradient(
                 reward_batch, params, expert[kind], sampled, TEMPERATURE
             )
@@ -147,11 +153,11 @@ def _learning_config():
 
 @functools.cache
 def _learning_run():
-    """(jitted train, two keys, their results from the vmapped train)."""
+    """(the trainer, two keys, their results from one vmapped train)."""
     _, _, env, demos, _ = _world()
-    train = maxent_sampled.make_train(_learning_config(), env, None, demos)
+    trainer = maxent_sampled.make_trainer(_learning_config(), env, None, demos)
     keys = jax.random.split(jax.random.key(0), 2)
-    return jax.jit(train), keys, jax.jit(jax.vmap(train))(keys)
+    return trainer, keys, jax.jit(jax.vmap(train_from(trainer)))(keys)
 
 
 def test_the_fitted_reward_agrees_with_exact_maxent_on_the_same_demos():
@@ -177,15 +183,26 @@ def test_the_fitted_reward_agrees_with_exact_maxent_on_the_same_demos():
     assert (np.diff(env_steps, axis=1) == 4 * 8 * 10 + 16 * T).all()  # generator + samples
 
 
-def test_same_key_same_result_and_vmap_equals_a_loop():
-    train, keys, both = _learning_run()
-    one = [train(k) for k in keys]
-    again = train(keys[0])
-    assert_close(one[0].reward_params, again.reward_params, rtol=0, atol=0)
+def test_vmap_equals_a_loop_and_an_interrupted_run_resumes_to_the_same_result(tmp_path):
+    # The loop is irlax.rl.run's host loop of checkpointed chunks; the first key's run is
+    # interrupted after its first chunk and resumed from the checkpoint.
+    trainer, keys, both = _learning_run()
+    path = tmp_path / "checkpoint.msgpack"
+
+    def interrupt(done, last):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(trainer, keys[0], checkpoint=path, chunk=100, progress=interrupt)
+    resumed = run(trainer, keys[0], checkpoint=path, chunk=100)
+    one = [run(trainer, k, chunk=100) for k in keys]
+    assert_close(resumed.reward_params, one[0].reward_params, rtol=0, atol=0)
+    assert_close(resumed.metrics, one[0].metrics, rtol=0, atol=0)
     for i in range(2):
         ith = jax.tree.map(lambda x, i=i: x[i], both)
         assert_close(ith.reward_params, one[i].reward_params, rtol=1e-4, atol=1e-5)
         assert_close(ith.metrics, one[i].metrics, rtol=1e-4, atol=1e-5)
+        assert_close(ith.policy.params, one[i].policy.params, rtol=1e-4, atol=1e-5)
     assert not np.allclose(one[0].metrics["grad_norm"], one[1].metrics["grad_norm"])
 
 
