@@ -85,6 +85,7 @@ GENERATORS = {
 }
 """The max-ent RL trainers of the inner loop, by config type."""
 
+RewardInputs = Literal["state", "state_action", "state_next_state", "state_action_next_state"]
 StepWeights = Literal["discounted", "uniform"]
 Optimizer = Literal["adam", "sgd"]
 STEP_WEIGHTS, OPTIMIZERS = get_args(StepWeights), get_args(Optimizer)
@@ -132,7 +133,7 @@ class MaxEntSampledConfig:
     samples: int = 16
     episode_steps: int | None = None
     reward_network: nn.Module | None = None
-    reward_inputs: str = "state_action"
+    reward_inputs: RewardInputs = "state_action"
     reward_hidden: tuple[int, ...] = (64, 64)
     learning_rate: float = 1e-2
     optimizer: Optimizer = "adam"
