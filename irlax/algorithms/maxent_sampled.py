@@ -32,8 +32,12 @@ With `w_t = γ^t` and a policy that is soft-optimal for the discounted objective
 maximises, `E[ĝ]` is exactly the gradient of `algorithms.maxent`'s dual objective
 (`objective="dual"`, `backup="expected"`, the same temperature and discount) for an
 infinite-horizon MDP, `∇ = (D_demo − D_ψ)/τ_H` with `D` the discounted visitation, up to the
-end term `γ^T` of episodes cut at `T` steps (the generator bootstraps through time-limit
-truncations, so its soft-optimal policy is the infinite-horizon one). `ĝ` is unbiased for
+end term of episodes cut at `T` steps: the dual subtracts `γ^T V(s_T)` at each demo's own last
+state, the samples in effect at the policy's, a difference of at most `γ^T/(1 − γ)` in
+visitation mass (the generator bootstraps through time-limit truncations, so its soft-optimal
+policy is the infinite-horizon one). On a finite-horizon MDP exact MaxEnt's policy depends on
+the time step, which a generator reading observations alone cannot represent: there the
+sampled method fits the stationary approximation. `ĝ` is unbiased for
 the policy it samples; it is biased only as far as the inner loop leaves that policy short of
 soft-optimal for `r_ψ` (few inner updates), which is the price guided cost learning
 (`irlax.algorithms.gcl`) pays importance weights to avoid.
