@@ -72,22 +72,31 @@ def test_the_loss_equals_a_hand_computation(loss):
     experts = ExpertTransitions(
         jnp.asarray(e_obs), jnp.asarray(e_action), jnp.asarray(e_obs), jnp.zeros(2, bool)
     )
-    config = mail.MAILConfig(discount=0.9, loss=loss, td_weight=0.7, imitation_weight=1.3)
     heads = _linear_heads(nvec)
-    total, (td, imitation) = mail.mail_loss(config, heads, params, target, agent, experts)
-
     q, q_next = obs @ w + b, next_obs @ w_bar + b_bar
     q_taken = q[np.arange(3), action[:, 0]] + q[np.arange(3), 3 + action[:, 1]]
-    v_next = q_next[:, :3].max(1) + q_next[:, 3:].max(1)
-    error = q_taken - (reward + 0.9 * (1 - terminated) * v_next)
-    if loss == "mse":
-        td_hand = 0.5 * np.mean(error**2)
-    else:
-        td_hand = np.mean(np.where(abs(error) <= 1, 0.5 * error**2, abs(error) - 0.5))
+    # the double-Q target: the next action of each group chosen by θ, valued by θ̄
+    q_online_next = next_obs @ w + b
+    best_move, best_act = q_online_next[:, :3].argmax(1), q_online_next[:, 3:].argmax(1)
+    double = q_next[np.arange(3), best_move] + q_next[np.arange(3), 3 + best_act]
+    assert not np.allclose(double, q_next[:, :3].max(1) + q_next[:, 3:].max(1))
+    for double_q, v_next in [
+        (True, double),
+        (False, q_next[:, :3].max(1) + q_next[:, 3:].max(1)),
+    ]:
+        config = mail.MAILConfig(
+            discount=0.9, loss=loss, td_weight=0.7, imitation_weight=1.3, double_q=double_q
+        )
+        total, (td, imitation) = mail.mail_loss(config, heads, params, target, agent, experts)
+        error = q_taken - (reward + 0.9 * (1 - terminated) * v_next)
+        if loss == "mse":
+            td_hand = 0.5 * np.mean(error**2)
+        else:
+            td_hand = np.mean(np.where(abs(error) <= 1, 0.5 * error**2, abs(error) - 0.5))
+        np.testing.assert_allclose(td, td_hand, rtol=1e-12)
     qe = e_obs @ w + b
     log_move, log_act = _log_softmax(qe[:, :3]), _log_softmax(qe[:, 3:])
     il_hand = -np.mean(log_move[[0, 1], e_action[:, 0]] + log_act[[0, 1], e_action[:, 1]])
-    np.testing.assert_allclose(td, td_hand, rtol=1e-12)
     np.testing.assert_allclose(imitation, il_hand, rtol=1e-12)
     np.testing.assert_allclose(total, 0.7 * td_hand + 1.3 * il_hand, rtol=1e-12)
     # while the buffer fills, only imitation counts
@@ -201,6 +210,7 @@ def test_bad_input_is_refused_by_name():
         ("epsilon_end", 1.5, "epsilon_end"),
         ("expert_batch_size", 0, "expert_batch_size"),
         ("learning_starts", 10**6, "learning_starts"),
+        ("double_q", 1, "double_q"),
     ]:
         with pytest.raises(ValueError, match=match):
             mail.MAILConfig(**{field: value})
