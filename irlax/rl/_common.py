@@ -25,11 +25,13 @@ is what adversarial IRL needs of a policy's samples;
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from irlax._pytree import pytree_dataclass, static_field
 
@@ -100,6 +102,36 @@ def train_from(trainer: Trainer) -> Callable:
         return trainer.result(state, metrics)
 
     return train
+
+
+def train_seeds(train: Callable, keys: jax.Array, *args: Any) -> Any:
+    """Train one seed per key at once, the seed axis sharded over every local device.
+
+    `jax.jit(jax.vmap(train))(keys, *args)`, with `keys` placed so that each of the `D` local
+    devices (the GPUs, or the CPU devices `--xla_force_host_platform_device_count=D` makes)
+    trains `len(keys) / D` of the seeds; with one device, or a number of seeds `D` does not
+    divide, everything runs on the default device. The compiled program is kept per `train`.
+
+    Args:
+        train: `train(key, *args)`, e.g. from any `make_train`.
+        keys: `[n]` PRNG keys, one per seed.
+        *args: the same for every seed (e.g. `reward_params`).
+
+    Returns:
+        `train`'s result with a leading seed axis, sharded like `keys`.
+    """
+    devices = jax.local_devices()
+    if len(devices) > 1 and keys.shape[0] % len(devices) == 0:
+        mesh = jax.sharding.Mesh(np.asarray(devices), ("seed",))
+        keys = jax.device_put(
+            keys, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seed"))
+        )
+    return _vmapped(train, len(args))(keys, *args)
+
+
+@functools.lru_cache(maxsize=32)
+def _vmapped(train: Callable, n_args: int) -> Callable:
+    return jax.jit(jax.vmap(train, in_axes=(0, *[None] * n_args)))
 
 
 @pytree_dataclass
