@@ -338,7 +338,8 @@ def render(record: dict) -> str:
         "",
         "Settings (`MAILConfig`): "
         + ", ".join(f"{key}={value}" for key, value in c.items())
-        + "; exploration ε-greedy per action group.",
+        + "; every other field at its default (`double_q=True`: the double Q-learning "
+        "target; exploration ε-greedy per action group).",
         "",
     ]
     return "\n".join(lines)
