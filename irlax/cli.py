@@ -33,7 +33,9 @@ from irlax.algorithms import (
     airl,
     apprenticeship,
     bc,
+    dagger,
     gail,
+    gcl,
     iqlearn,
     mail,
     maxent,
@@ -117,7 +119,21 @@ IMITATION_METHODS = {
         "generator",
         ("reward_network",),
     ),
+    "dagger": Imitator(
+        dagger.DAggerConfig,
+        dagger.make_trainer,
+        {**_RETURN, "labels": "expert_labels"},
+        "bc",
+        asks_expert=True,
+    ),
     "iqlearn": Imitator(iqlearn.IQLearnConfig, iqlearn.make_trainer, {**_RETURN, "loss": "loss"}),
+    "gcl": Imitator(
+        gcl.GCLConfig,
+        gcl.make_trainer,
+        {**_RETURN, "ess": "effective_sample_size"},
+        "generator",
+        ("reward_network",),
+    ),
     "mail": Imitator(mail.MAILConfig, mail.make_trainer, {**_RETURN, "td": "td_loss"}),
 }
 

@@ -242,6 +242,8 @@ REFUSED = {
     ("expert", "sac"): (["--tau", "0"], ["tau must be a finite number in (0, 1], got 0"]),
     ("imitate", "gail"): (["--discriminator-steps", "0"], ["discriminator_steps must be", "0"]),
     ("imitate", "bc"): (["--epochs", "0"], ["epochs must be an integer >= 1, got 0"]),
+    ("imitate", "dagger"): (["--rounds", "0"], ["rounds must be an integer >= 1, got 0"]),
+    ("imitate", "gcl"): (["--reward-steps", "0"], ["reward_steps must be", "0"]),
     ("imitate", "iqlearn"): (["--updates", "0"], ["updates must be an integer >= 1, got 0"]),
     ("imitate", "mail"): (["--td-weight", "-1"], ["td_weight must be a finite number >= 0"]),
     ("imitate", "maxent-sampled"): (["--inner-updates", "0"], ["inner_updates must be", "0"]),
@@ -272,6 +274,8 @@ def test_bad_arguments_give_one_line_and_exit_code_2(path, tmp_path, capsys):
         base += ["--env", "CartPole-v1"]
     if path[0] == "imitate":
         base += ["--demos", str(tmp_path / "demos.npz")]
+    if path == ("imitate", "dagger"):
+        base += ["--expert", str(tmp_path / "params.msgpack")]
     assert main([*base, "--speed", "3"]) == 2
     _one_line(capsys, "irlax: error: unrecognized arguments: --speed 3", "--help")
     assert main([*base, "--seed", "x"]) == 2
@@ -443,6 +447,17 @@ def test_expert_trains_saves_demos_and_resumes(tmp_path, capsys):
     assert "belongs to another run" in err.strip().splitlines()[-1]
     assert main([*argv, "--tau", "0.1"]) == 2  # a SAC option
     _one_line(capsys, "unrecognized arguments: --tau 0.1")
+
+    # The saved expert teaches DAgger from the command line.
+    dagger = ["imitate", "dagger", "--env", "CartPole-v1", "--demos", str(tmp_path / "demos.npz")]
+    dagger += ["--expert", str(tmp_path / "params.msgpack"), "--rounds", "2", "--num-envs", "2"]
+    dagger += ["--rollout-length", "8", "--epochs", "1", "--hidden", "8", "--eval-episodes", "1"]
+    dagger += ["--eval-max-steps", "10", "--episodes", "1", "--out", str(tmp_path / "dagger")]
+    with jax.enable_x64(False):
+        assert main(dagger) == 0
+    summary = json.loads((tmp_path / "dagger" / "metrics.json").read_text())
+    labels = summary["per_update"]["expert_labels"]
+    assert labels == [16, 32]  # 2 envs x 8 steps labelled per round
 
 
 def test_ctrl_c_leaves_a_checkpoint_that_resumes_to_the_uninterrupted_run(
