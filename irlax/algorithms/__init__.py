@@ -4,12 +4,27 @@ Known dynamics: `maxent` (MaxEnt, max causal entropy, deep MaxEnt), `apprentices
 (Abbeel & Ng 04), `mmp` (max-margin planning, Ratliff 06), `bc` (tabular behaviour cloning).
 Each has `fit(mdp, demos, *, key, config=None, **options) -> IRLResult`.
 
-Sampled dynamics: `gail` (Ho & Ermon 16) and `airl` (Fu et al. 18), each with
-`make_train(config, env, env_params, demos) -> train(key) -> ImitationResult` and
-`make_trainer(...)`.
+Sampled dynamics: `bc` (neural behaviour cloning, `NeuralBCConfig`), `dagger` (Ross et al.
+11), `gail` (Ho & Ermon 16), `airl` (Fu et al. 18), `maxent_sampled` (MaxEnt IRL with a
+max-ent RL inner loop), `gcl` (guided cost learning, Finn et al. 16), `iqlearn` (inverse
+soft-Q learning, Garg et al. 21) and `mail` (imitation-regularised TD with concurrent actions,
+Harmer et al. 18), each with `make_train(config, env, env_params, demos) -> train(key) ->
+ImitationResult` and `make_trainer(...)` (DAgger also takes the expert).
 """
 
-from irlax.algorithms import airl, apprenticeship, bc, gail, maxent, mmp
+from irlax.algorithms import (
+    airl,
+    apprenticeship,
+    bc,
+    dagger,
+    gail,
+    gcl,
+    iqlearn,
+    mail,
+    maxent,
+    maxent_sampled,
+    mmp,
+)
 from irlax.algorithms._common import IRLResult
 from irlax.algorithms._deep import ImitationResult
 
@@ -19,7 +34,12 @@ __all__ = [
     "airl",
     "apprenticeship",
     "bc",
+    "dagger",
     "gail",
+    "gcl",
+    "iqlearn",
+    "mail",
     "maxent",
+    "maxent_sampled",
     "mmp",
 ]
