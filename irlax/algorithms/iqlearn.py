@@ -3,41 +3,50 @@ Imitation"): imitation without an adversary, by learning one soft Q-function.
 
 A soft Q-function fixes both a policy and a reward. With temperature τ, its value and policy
 are `V_Q(s) = τ·log Σ_a exp(Q(s, a)/τ)` and `π_Q(a|s) = exp((Q(s, a) − V_Q(s))/τ)` (discrete
-actions), and it is the soft-optimal Q-function of exactly one reward, the one the inverse soft
-Bellman operator gives (the paper's eq. 6, Lemma 3.2):
+actions), and it is the soft-optimal Q-function of exactly one reward, the one its inverse
+soft Bellman operator gives (the paper's §3):
 
     r_Q(s, a) = Q(s, a) − γ·E_{s'~P(·|s,a)}[V_Q(s')].
 
-IQ-Learn maximises over Q (eq. 10, the inverse-RL saddle point of eq. 3 rewritten in Q by
-Theorem 4.2, with the regulariser's convex conjugate φ):
+IQ-Learn maximises over Q (§4: the regularised max-ent IRL saddle point `max_r min_π`
+rewritten in Q alone, `J*(Q)`, with φ the concave function the reward regulariser ψ gives):
 
     J(Q) = E_{(s,a,s')~ρ_E}[φ(Q(s, a) − γ·(1 − done)·V(s'))] − (1 − γ)·E_{s_0~p_0}[V(s_0)].
 
 **This module's formulation, exactly.** One gradient step ascends
 
     J = mean_expert φ(r) − value_term,    r = Q(s, a) − γ·(1 − terminated)·V̄(s'),
-    φ(x) = x − x²/(4α)                    (the χ² regulariser ψ(r) = r²/(4α)·…, Table 1),
+    φ(x) = x − x²/(4α)                    (the χ² regulariser: a penalty r²/(4α)),
 
 where `V̄` is V of the target network (`target_update="polyak"`) or of Q itself (`"none"`,
 the full gradient through V(s')), a time-limit truncation is bootstrapped and a terminal state
 has value 0 (`terminated`). `value_term` is one of (`value_term`):
 
-- `"initial"`: `(1 − γ)·mean_{s_0} V(s_0)`, over the demos' first observations (eq. 10);
-- `"expert"`: `mean_expert [V(s) − γ·(1 − terminated)·V̄(s')]`, the telescoped form of
-  Lemma/Proposition 4.3 (eq. 11) with the expert's transitions, the offline default;
+- `"initial"`: `(1 − γ)·mean_{s_0} V(s_0)`, over the demos' first observations (`J*`);
+- `"expert"`: `mean_expert [V(s) − γ·(1 − terminated)·V̄(s')]`, the telescoped form
+  (§4: `(1 − γ)·E_{p_0}[V(s_0)] = E_{(s,s')~ρ}[V(s) − γ·V(s')]` for the occupancy ρ of any
+  policy) with the expert's transitions, the offline default;
 - `"mixed"`: the same mean over the expert batch and an equal batch of the learner's replayed
-  transitions together (online only; eq. 11 with the mixture, the online default).
+  transitions together (online only; the same identity with the mixture, the online
+  default).
 
 With the telescoped value term and φ the identity, `J = τ·mean_expert log π_Q(a|s)`: behaviour
 cloning. The χ² term `−mean r²/(4α)` is what makes Q an IRL answer, keeping the implied reward
 of the expert's transitions small and consistent with the dynamics (the TD term of the seed
-note `002_*`). `1/(4α)` weighs it: α → ∞ is behaviour cloning.
+note `002_*`). `1/(4α)` weighs it: α → ∞ is behaviour cloning. The χ² term also pulls `π_Q`
+away from a stochastic expert's own policy (the regularised IRL optimum is the expert's only as
+ψ → 0): on a slippery 6-state gridworld with an expert soft-optimal at τ = 1, the learned
+policy's total variation from the expert's was 0.22, 0.12 and 0.03 at α = 0.1, 0.5 and 10.
+
+The defaults (τ = 0.1, α = 0.05, Adam 3·10⁻³, Polyak target, batch 64) are those found best
+offline on CartPole-v1 from one expert episode, where IQ-Learn passes a return of 475 within a
+few thousand updates (a few seconds on a CPU).
 
 **Continuous actions** (Box): V is the policy's soft value `V(s) = E_{a~π}[Q(s, a) −
 τ·log π(a|s)]` (one reparameterised sample), with a SAC-style tanh-Gaussian actor trained,
 after each Q step, by SAC's policy loss `E_{a~π}[τ·log π(a|s) − Q(s, a)]` (Haarnoja et al.
-2018, eq. 7) on the batch's states (§4.2 of the paper: the actor is the soft-optimal policy of
-Q, and J(Q) is maximised at fixed π).
+2018, eq. 7) on the batch's states (the paper's continuous-action variant: the actor
+approximates the soft-optimal policy of Q, and J is maximised over Q at fixed π).
 
 **Offline** (`online=False`): expert transitions only; `env_steps` stays 0. Every
 `eval_every` updates on a JAX env, `eval_episodes` fresh episodes of the policy (its mode when
@@ -236,20 +245,20 @@ class SoftValues(NamedTuple):
 
 def chi2_phi(x: jnp.ndarray, alpha) -> jnp.ndarray:
     """`φ(x) = x − x²/(4α)`: the concave function of the χ² regulariser (Garg et al. 2021,
-    Table 1 / eq. 10 with `ψ(r) = r²/(4α)` penalising the reward)."""
+    the χ² divergence: a penalty `r²/(4α)` on the implied reward)."""
     return x - jnp.square(x) / (4.0 * alpha)
 
 
 def implied_reward(values: SoftValues, discount) -> jnp.ndarray:
     """`r = Q(s, a) − γ·(1 − terminated)·V(s')`, `[B]`: the inverse soft Bellman operator of
-    one sampled successor (Garg et al. 2021, eq. 6)."""
+    one sampled successor (Garg et al. 2021, §3)."""
     live = 1.0 - values.terminated.astype(values.next_value.dtype)
     return values.q - discount * live * values.next_value
 
 
 def value_difference(values: SoftValues, discount) -> jnp.ndarray:
     """`V(s) − γ·(1 − terminated)·V(s')`, `[B]`: the summand of the telescoped value term
-    (Garg et al. 2021, eq. 11)."""
+    (Garg et al. 2021, §4)."""
     live = 1.0 - values.terminated.astype(values.next_value.dtype)
     return values.value - discount * live * values.next_value
 
@@ -720,7 +729,7 @@ def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options
 
 @dataclasses.dataclass(frozen=True)
 class ImpliedReward:
-    """The reward a learned Q implies (Garg et al. 2021, eq. 6), as a `reward_fn`.
+    """The reward a learned Q implies (Garg et al. 2021, §3), as a `reward_fn`.
 
     `ImpliedReward(...)(params, obs, action, next_obs) = Q(s, a) − γ·V(s')` for one transition
     into a non-terminal state; `terminal(params, obs, action) = Q(s, a)` for one into a

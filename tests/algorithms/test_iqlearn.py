@@ -75,8 +75,8 @@ def test_the_objective_is_likelihood_minus_the_chi2_penalty_and_the_value_terms_
     np.testing.assert_allclose(parts["expert_reward"], jnp.mean(reward), rtol=1e-12)
 
     # At the expert's own soft Q, with exact expectations, the implied reward is the true one
-    # (inverse soft Bellman, eq. 6), and the "initial" and telescoped value terms are equal
-    # under the discounted occupancy (Lemma/Prop. 4.3) — the objective's value by hand.
+    # (the inverse soft Bellman operator), and the "initial" and telescoped value terms are equal
+    # under the discounted occupancy (the telescoping identity) — the objective's value by hand.
     mdp = gridworld(2, 3, slip=0.2, horizon=None, discount=DISCOUNT)  # float64
     true_reward = _true_reward(mdp)
     plan = soft_value_iteration(mdp, true_reward, temperature=TEMPERATURE, tol=1e-13)
@@ -117,26 +117,33 @@ def _tabular_config(**options):
     return iqlearn.IQLearnConfig(**{**base, **options})
 
 
-@pytest.mark.parametrize("online", [False, True])
-def test_iqlearn_recovers_a_soft_optimal_expert_and_its_reward_gives_back_the_policy(online):
+def test_iqlearn_recovers_a_soft_optimal_expert_and_its_reward_gives_back_the_policy():
+    # Offline, from 500 demos. Online (value_term "mixed", 8 envs acting, the same budget) it
+    # measured TV 0.028; not run here, to keep the suite's time (the online path is run in
+    # the vmap test).
     mdp, env, plan, demos = _world()
     S, A = mdp.n_states, mdp.n_actions
-    options = dict(online=True, num_envs=8, learning_starts=256) if online else {}
     with jax.enable_x64(False):
-        config = _tabular_config(**options)
+        config = _tabular_config()
         result = jax.jit(iqlearn.make_train(config, env, None, demos))(jax.random.key(0))
-        learned = policy_table(result.policy, S, A)
-        # The implied reward of every (s, a, s'), and its expectation over s'.
-        onehot = jnp.eye(S, dtype=jnp.float32)
-        per_next = jax.vmap(
-            lambda s: jax.vmap(
-                lambda a: jax.vmap(lambda n: result.reward(onehot[s], a, onehot[n]))(jnp.arange(S))
-            )(jnp.arange(A))
-        )(jnp.arange(S))
+
+        @jax.jit
+        def tables(result):
+            """log π_Q `[S, A]` and the implied reward of every (s, a, s') `[S, A, S]`."""
+            onehot = jnp.eye(S, dtype=jnp.float32)
+            states, actions = jnp.arange(S), jnp.arange(A)
+            reward = jax.vmap(
+                lambda s: jax.vmap(
+                    lambda a: jax.vmap(lambda n: result.reward(onehot[s], a, onehot[n]))(states)
+                )(actions)
+            )(states)
+            return policy_table(result.policy, S, A), reward
+
+        learned, per_next = tables(result)
     tv = _state_tv(mdp, learned, plan.log_policy)
     uniform = _state_tv(mdp, jnp.full((S, A), -np.log(A)), plan.log_policy)
     assert tv < 0.05 and uniform > 0.3, (tv, uniform)
-    # Soft value iteration on the implied reward returns π_Q itself (Garg et al. 2021, eq. 6).
+    # Soft value iteration on the implied reward returns π_Q itself (Garg et al. 2021, §3).
     transition = np.zeros((S, A, S))
     nxt = np.broadcast_to(np.asarray(mdp.next_states), mdp.probs.shape)
     for s in range(S):
@@ -146,16 +153,13 @@ def test_iqlearn_recovers_a_soft_optimal_expert_and_its_reward_gives_back_the_po
     replanned = soft_value_iteration(mdp, implied, temperature=TEMPERATURE, tol=1e-10)
     np.testing.assert_allclose(np.exp(replanned.log_policy), np.exp(learned), atol=1e-4)
     assert _state_tv(mdp, replanned.log_policy, plan.log_policy) < 0.05
-    if online:
-        steps = np.asarray(result.metrics["env_steps"])
-        np.testing.assert_array_equal(steps, 8 * np.arange(1, config.updates + 1))
-        assert np.isfinite(result.metrics["episode_return"][-1])
 
 
 def test_offline_iqlearn_balances_cartpole_from_one_trajectory():
-    # One expert episode (500 transitions), no env interaction. Measured (4 seeds, evaluations
-    # of 8 greedy episodes every 375 updates): every seed passes 475 by update 750, and the
-    # evaluations stay in 400-500 afterwards; this seed passes it at update 600.
+    # One expert episode (500 transitions), no env interaction. Measured (4 other seeds, 8
+    # greedy episodes every 375 updates up to 3000): each passes 475 by update 2250 (two by
+    # 750), the evaluations staying within 390-500 after update 375; this seed passes it at
+    # update 600 (and its evaluations then oscillate between about 380 and 500).
     env, params, demos = cartpole_demos(1)
     with jax.enable_x64(False):
         config = iqlearn.IQLearnConfig(updates=800, eval_every=100, eval_max_steps=500)
@@ -181,9 +185,15 @@ def test_continuous_iqlearn_recovers_the_experts_actions():
         mask = np.asarray(demos.mask)
         obs = jnp.asarray(np.asarray(demos.observations)[:, :-1][mask])
         actions = np.asarray(demos.actions)[mask]
-        mode = jax.vmap(lambda o: result.policy.policy(o, jax.random.key(0), True))(obs)
-        log_prob = jax.vmap(result.policy.log_prob)(obs, jnp.asarray(actions))
-        reward = jax.vmap(result.reward)(obs[:-1], jnp.asarray(actions[:-1]), obs[1:])
+
+        @jax.jit
+        def read(result, obs, actions):
+            mode = jax.vmap(lambda o: result.policy.policy(o, jax.random.key(0), True))(obs)
+            log_prob = jax.vmap(result.policy.log_prob)(obs, actions)
+            reward = jax.vmap(result.reward)(obs[:-1], actions[:-1], obs[1:])
+            return mode, log_prob, reward
+
+        mode, log_prob, reward = read(result, obs, jnp.asarray(actions))
     error = np.abs(np.asarray(mode) - actions).mean()
     assert error < 0.1 and np.abs(actions).mean() > 0.25, error
     assert np.isfinite(log_prob).all() and np.isfinite(reward).all()
@@ -195,33 +205,9 @@ TINY = iqlearn.IQLearnConfig(
 )
 
 
-@functools.cache
-def _jitted(config):
-    env, params, demos = cartpole_demos(1)
-    return jax.jit(iqlearn.make_train(config, env, params, demos))
-
-
-def test_same_key_same_result_and_vmap_equals_a_loop():
+def test_vmap_equals_a_host_loop_and_an_interrupted_run_resumes_to_the_same_result(tmp_path):
     # Online: it acts, stores and replays as well as learning (offline evaluation is in the
-    # CartPole test).
-    config = dataclasses.replace(TINY, online=True, num_envs=2, learning_starts=4)
-    env, params, demos = cartpole_demos(1)
-    with jax.enable_x64(False):
-        keys = jax.random.split(jax.random.key(0), 2)
-        both = jax.jit(jax.vmap(iqlearn.make_train(config, env, params, demos)))(keys)
-        one = [_jitted(config)(k) for k in keys]
-        again = _jitted(config)(keys[0])
-    assert_close(one[0].reward_params, again.reward_params, rtol=0, atol=0)
-    for i in range(2):
-        ith = jax.tree.map(lambda x, i=i: x[i], both)
-        assert_close(ith.metrics, one[i].metrics, rtol=1e-4, atol=1e-5)
-        assert_close(ith.reward_params, one[i].reward_params, rtol=1e-4, atol=1e-6)
-    assert not np.allclose(one[0].metrics["loss"], one[1].metrics["loss"])
-    steps = np.asarray(one[0].metrics["env_steps"])
-    np.testing.assert_array_equal(steps, 2 * np.arange(1, config.updates + 1))
-
-
-def test_an_interrupted_run_resumes_to_the_same_result(tmp_path):
+    # CartPole test). The loop is irlax.rl.run's chunked host loop, with a checkpoint.
     env, params, demos = cartpole_demos(1)
     config = dataclasses.replace(TINY, online=True, num_envs=2, learning_starts=4)
     path = tmp_path / "checkpoint.msgpack"
@@ -230,13 +216,22 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path):
         raise KeyboardInterrupt
 
     with jax.enable_x64(False):
+        keys = jax.random.split(jax.random.key(0), 2)
+        both = jax.jit(jax.vmap(iqlearn.make_train(config, env, params, demos)))(keys)
         trainer = iqlearn.make_trainer(config, env, params, demos)
         with pytest.raises(KeyboardInterrupt):
-            run(trainer, jax.random.key(1), checkpoint=path, chunk=2, progress=interrupt)
-        resumed = run(trainer, jax.random.key(1), checkpoint=path, chunk=2)
-        whole = run(trainer, jax.random.key(1), chunk=2)
-    assert_close(resumed.reward_params, whole.reward_params)
-    assert_close(resumed.metrics, whole.metrics)
+            run(trainer, keys[0], checkpoint=path, chunk=2, progress=interrupt)
+        resumed = run(trainer, keys[0], checkpoint=path, chunk=2)
+        loop = [run(trainer, k, chunk=2) for k in keys]
+    assert_close(resumed.reward_params, loop[0].reward_params, rtol=0, atol=0)
+    assert_close(resumed.metrics, loop[0].metrics, rtol=0, atol=0)
+    for i in range(2):
+        ith = jax.tree.map(lambda x, i=i: x[i], both)
+        assert_close(ith.metrics, loop[i].metrics, rtol=1e-4, atol=1e-5)
+        assert_close(ith.reward_params, loop[i].reward_params, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(loop[0].metrics["loss"], loop[1].metrics["loss"])  # seeds differ
+    steps = np.asarray(loop[0].metrics["env_steps"])
+    np.testing.assert_array_equal(steps, 2 * np.arange(1, config.updates + 1))
 
 
 def test_bad_options_and_demos_are_refused_by_name():
