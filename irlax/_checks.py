@@ -118,3 +118,73 @@ def check_key(key: Any, name: str = "key") -> None:
         f"{name} must be a JAX PRNG key (jax.random.key(seed)), got "
         f"{type(key).__name__}{'' if dtype is None else f' of dtype {dtype}'}"
     )
+
+
+def check_env(env: Any, name: str = "env") -> None:
+    """Refuse what is not a gymnax-style env (`irlax.envs.make(...)[0]`, a `GymnasiumEnv`):
+    an object with `reset`, `step`, `action_space` and `observation_space` methods and
+    `default_params`. Checked where an env is given, so that None or a name fails here by
+    name rather than as an `AttributeError` deep inside a trainer.
+
+    Args:
+        env: the value given as an env.
+        name: the argument's name, for the message.
+
+    Raises:
+        ValueError: None, a string (an env id: build the env with `irlax.envs.make`), or an
+            object without the env methods.
+    """
+    hint = "; build one with irlax.envs.make(name)"
+    if isinstance(env, str):
+        raise ValueError(f"{name} must be an env object, got the string {env!r}{hint}")
+    missing = [
+        m
+        for m in ("reset", "step", "action_space", "observation_space")
+        if not callable(getattr(env, m, None))
+    ]
+    if env is None:
+        raise ValueError(f"{name} must be a gymnax-style env, got None{hint}")
+    if missing or not hasattr(env, "default_params"):
+        what = ", ".join(missing) if missing else "default_params"
+        raise ValueError(
+            f"{name} must be a gymnax-style env (with reset, step, action_space, "
+            f"observation_space and default_params), got {type(env).__name__} without {what}"
+            f"{hint}"
+        )
+
+
+def check_callable(fn: Any, name: str, *, optional: bool = True) -> None:
+    """Refuse a value that should be a function (None allowed when `optional`).
+
+    Raises:
+        ValueError: `fn` is not callable (and not None where None is allowed).
+    """
+    if fn is None and optional:
+        return
+    if not callable(fn):
+        allowed = " or None" if optional else ""
+        raise ValueError(f"{name} must be a callable{allowed}, got {type(fn).__name__}")
+
+
+def check_real_scalar(value: Any, name: str) -> None:
+    """Refuse a value that is not one real number: a string, a bool, None, an array of more
+    than one element. A 0-d JAX or NumPy array passes, traced too (a vmapped scalar), so
+    that callers may batch over it with `jax.vmap`; its range is for `check_values`.
+
+    Raises:
+        ValueError: naming `name`, what was expected and what came.
+    """
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool | np.bool_
+        )
+    else:
+        ok = jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating)
+        if ok and jnp.ndim(value) != 0:
+            raise ValueError(
+                f"{name} must be a single number (to batch over it, map with jax.vmap), got "
+                f"an array of shape {jnp.shape(value)}"
+            )
+    if not ok:
+        raise ValueError(f"{name} must be a real number, got {value!r}")

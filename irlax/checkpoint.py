@@ -32,17 +32,43 @@ def _is_typed_key(x: Any) -> bool:
     return isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
-def _leaf_dict(tree: Any) -> dict:
+def _leaf_dict(tree: Any, name: str) -> dict:
     """`{path: leaf}` in flattening order (paths as `jax.tree_util.keystr`), keys unwrapped.
 
     Flattening with JAX's own registry (not Flax's state dicts) lets any pytree be saved,
     and names the leaves that differ when a checkpoint does not fit its template.
+
+    Raises:
+        ValueError: a leaf that is not an array or a number (`name` says which argument).
     """
     pairs = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {
-        jax.tree_util.keystr(p) or "<root>": jax.random.key_data(x) if _is_typed_key(x) else x
-        for p, x in pairs
-    }
+    leaves = {}
+    for p, x in pairs:
+        where = jax.tree_util.keystr(p) or "<root>"
+        _check_leaf(x, where, name)
+        leaves[where] = jax.random.key_data(x) if _is_typed_key(x) else x
+    return leaves
+
+
+def _check_leaf(x: Any, where: str, name: str) -> None:
+    """Refuse a leaf msgpack cannot store, or could not give back as what it was: anything
+    but a numeric or bool array (NumPy or JAX, typed keys included) or a Python number."""
+    if _is_typed_key(x) or isinstance(x, bool | int | float | complex):
+        return
+    if isinstance(x, jax.core.Tracer):
+        raise ValueError(
+            f"{name} leaf {where} is a traced value: save a checkpoint outside jax.jit"
+        )
+    dtype = getattr(x, "dtype", None)
+    if isinstance(x, np.ndarray | np.generic | jax.Array) and (
+        jnp.issubdtype(dtype, jnp.number) or jnp.issubdtype(dtype, jnp.bool_)
+    ):
+        return
+    what = type(x).__name__ if dtype is None else f"{type(x).__name__} of dtype {dtype}"
+    raise ValueError(
+        f"{name} leaf {where} must be an array or a number (checkpoints hold arrays only; "
+        f"keep other values in metadata), got {what}"
+    )
 
 
 def save_checkpoint(path: str | os.PathLike, pytree: Any, metadata: dict | None = None) -> None:
@@ -55,8 +81,11 @@ def save_checkpoint(path: str | os.PathLike, pytree: Any, metadata: dict | None 
         metadata: a JSON-serialisable dict (e.g. the config, the step, the env id).
 
     Raises:
-        ValueError: `metadata` is not a dict or not JSON-serialisable.
+        ValueError: a `path` that is not a str or path, a leaf of `pytree` that is not an
+            array or a number (naming it; nothing is written), or `metadata` that is not a
+            dict or not JSON-serialisable.
     """
+    path = _check_path(path)
     metadata = {} if metadata is None else metadata
     if not isinstance(metadata, dict):
         raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}")
@@ -64,11 +93,17 @@ def save_checkpoint(path: str | os.PathLike, pytree: Any, metadata: dict | None 
         metadata_json = json.dumps(metadata, allow_nan=True)
     except (TypeError, ValueError) as e:
         raise ValueError(f"metadata must be JSON-serialisable: {e}") from e
-    state = serialization.to_bytes(_leaf_dict(pytree))
+    state = serialization.to_bytes(_leaf_dict(pytree, "pytree"))
     blob = serialization.msgpack_serialize(
         {"format": _FORMAT, "metadata": metadata_json, "state": state}
     )
     atomic_write(path, lambda f: f.write(blob))
+
+
+def _check_path(path: Any) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise ValueError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    return Path(path)
 
 
 def _read(path: Path) -> dict:
@@ -97,7 +132,7 @@ def read_checkpoint_metadata(path: str | os.PathLike) -> dict:
         FileNotFoundError: no such file.
         ValueError: naming the file, when it is not a readable irlax checkpoint.
     """
-    return _read(Path(path))["metadata"]
+    return _read(_check_path(path))["metadata"]
 
 
 def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[Any, dict]:
@@ -117,9 +152,9 @@ def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[Any, dict]:
         ValueError: naming the file, when it is corrupt or truncated, or its structure, a
             leaf's shape or a leaf's dtype differs from `like`.
     """
-    path = Path(path)
+    path = _check_path(path)
+    template = _leaf_dict(like, "like")
     container = _read(path)
-    template = _leaf_dict(like)
     try:
         saved = serialization.msgpack_restore(container["state"])
     except Exception as e:

@@ -57,6 +57,14 @@ def is_int(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
+def is_real(value: Any) -> bool:
+    """True for a Python or NumPy real number (integer or float, possibly inf or NaN) that is
+    not a bool."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+
+
 def require_int(config: Any, name: str, minimum: int) -> None:
     """`config.name` is an integer (not a bool) of at least `minimum`."""
     value = getattr(config, name)
@@ -76,12 +84,7 @@ def require_real(
         expected: what `ok` asks for, in words for the error message, e.g. "> 0".
     """
     value = getattr(config, name)
-    if (
-        isinstance(value, bool | np.bool_)
-        or not isinstance(value, int | float | np.integer | np.floating)
-        or not math.isfinite(value)
-        or (ok is not None and not ok(value))
-    ):
+    if not is_real(value) or not math.isfinite(value) or (ok is not None and not ok(value)):
         rule = f" {expected}" if expected else ""
         raise ValueError(f"{name} must be a finite number{rule}, got {value!r}")
 

@@ -10,17 +10,19 @@ returns it.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
 from irlax._checks import array_module, check_values
-from irlax._pytree import pytree_dataclass
+from irlax._pytree import is_concrete, pytree_dataclass
 from irlax.data import Trajectories
 from irlax.mdp import Plan, TabularMDP, empirical_occupancy
 from irlax.mdp.checks import check_finite, check_tabular_trajectories
 from irlax.mdp.core import push_forward
+from irlax.mdp.planning import NotConvergedWarning, not_converged_message
 
 
 @pytree_dataclass
@@ -116,3 +118,21 @@ def start_distribution(mdp: TabularMDP, demos, occupancy: jnp.ndarray) -> jnp.nd
         return jnp.sum(occupancy[0], axis=-1)
     mu = jnp.sum(occupancy, axis=-1) - mdp.discount * push_forward(mdp, occupancy)
     return jnp.clip(mu, 0.0, None)
+
+
+def warn_if_unconverged(result: IRLResult, mdp: TabularMDP, method: str) -> IRLResult:
+    """Warn (`NotConvergedWarning`) when a fit's final plan stopped at its iteration limit.
+
+    The fits plan inside `jax.jit`, where nothing can be raised from a value; the final
+    plan's `converged` flag comes back with the result, and an eager fit says so here rather
+    than return a reward whose plan (and gradient) did not reach the fixed point. Under
+    `jax.vmap` the flag `result.plan.converged` is the way to tell.
+    """
+    converged = result.plan.converged
+    if mdp.horizon is None and is_concrete(converged) and not bool(np.all(converged)):
+        warnings.warn(
+            not_converged_message(f"{method}.fit", result.plan, mdp),
+            NotConvergedWarning,
+            stacklevel=3,
+        )
+    return result

@@ -38,11 +38,13 @@ import jax
 import jax.numpy as jnp
 import qpax
 
+from irlax._checks import check_key
 from irlax.algorithms._common import (
     IRLResult,
     check_features,
     demo_occupancy,
     start_distribution,
+    warn_if_unconverged,
 )
 from irlax.config import make_config, require_choice, require_int, require_real
 from irlax.mdp import TabularMDP, feature_expectations, occupancy, value_iteration
@@ -135,15 +137,18 @@ def fit(
           nothing) and `converged` (t ≤ ε reached).
 
     Raises:
-        ValueError: bad demos, features, options or config.
+        ValueError: bad demos, features, options, config or `key`.
+
+    Warns:
+        NotConvergedWarning: the final plan (infinite horizon) did not reach its fixed point.
     """
     config = make_config(ApprenticeshipConfig, config, options)
-    if key is None:
-        raise ValueError("key must be a jax.random key (it draws the random policy π_0), got None")
+    check_key(key)  # it draws the random policy π_0
     check_features(mdp, "apprenticeship")
     expert_occupancy = demo_occupancy(mdp, demos)
     start = start_distribution(mdp, demos, expert_occupancy)
-    return _fit(mdp, expert_occupancy, start, key, config)
+    result = _fit(mdp, expert_occupancy, start, key, config)
+    return warn_if_unconverged(result, mdp, "apprenticeship")
 
 
 def _feature_expectations(mdp: TabularMDP, log_policy: jnp.ndarray) -> jnp.ndarray:

@@ -53,6 +53,7 @@ from irlax.algorithms._common import (
     check_features,
     demo_occupancy,
     start_distribution,
+    warn_if_unconverged,
 )
 from irlax.config import (
     make_config,
@@ -178,7 +179,11 @@ def fit(
         `converged`, and `standard_errors` when asked for.
 
     Raises:
-        ValueError: bad demos, features, options or config.
+        ValueError: bad demos, features, options, config or `key`.
+
+    Warns:
+        NotConvergedWarning: the plan of the learned reward (infinite horizon) did not reach
+            its fixed point within the solver's iterations (`result.plan.converged` False).
     """
     config = make_config(MaxEntConfig, config, options)
     check_key(key)
@@ -194,7 +199,7 @@ def fit(
         errors = _standard_errors(mdp, stats, result.params, config, n_demos)
         info["standard_errors"] = _theta(errors) if config.reward_model is None else errors
         result = dataclasses.replace(result, info=info)
-    return result
+    return warn_if_unconverged(result, mdp, "maxent")
 
 
 def objective(

@@ -40,11 +40,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from irlax._checks import check_key
 from irlax.algorithms._common import (
     IRLResult,
     check_features,
     demo_occupancy,
     start_distribution,
+    warn_if_unconverged,
 )
 from irlax.config import (
     make_config,
@@ -118,7 +120,7 @@ def fit(
             (`[H, S, A]`, or `[S, A]` for an infinite horizon); a pair (s, a) counts as
             visited where the occupancy is positive.
         key: PRNG key; unused (the method is deterministic, w starts at 0), accepted for the
-            common signature.
+            common signature (None is accepted too; anything else must be a key).
         config: an `MMPConfig`; `options` override its fields.
 
     Returns:
@@ -131,11 +133,16 @@ def fit(
         `loss_maps` (`[N, S, A]`: one shared map, N = 1, unless `per_demo`).
 
     Raises:
-        ValueError: bad demos, features, options or config.
+        ValueError: bad demos, features, options, config or `key`.
+
+    Warns:
+        NotConvergedWarning: the final plan (infinite horizon) did not reach its fixed point.
     """
     config = make_config(MMPConfig, config, options)
+    if key is not None:  # unused; None is fine, but an integer is a mix-up of arguments
+        check_key(key)
     starts, occupancies = _statistics(mdp, demos, config)
-    return _fit(mdp, starts, occupancies, config)
+    return warn_if_unconverged(_fit(mdp, starts, occupancies, config), mdp, "mmp")
 
 
 def objective(

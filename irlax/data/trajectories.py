@@ -127,8 +127,13 @@ class Trajectories:
 
         Args:
             path: destination; an existing file is replaced only once the new one is complete.
+
+        Raises:
+            ValueError: a `path` that is not a str or path, or an array that is not numeric
+                (saving never pickles: such a file could not be loaded, and a good file
+                would be replaced by it).
         """
-        path = Path(path)
+        path = _check_path(path)
         arrays = {
             "format": np.asarray(_FORMAT),
             "observations": np.asarray(self.observations),
@@ -139,6 +144,11 @@ class Trajectories:
             arrays["rewards"] = np.asarray(self.rewards)
         if self.terminated is not None:
             arrays["terminated"] = np.asarray(self.terminated)
+        # Checked again here, before the file is touched, because `np.savez` pickles object
+        # arrays silently (its `allow_pickle` option only exists from NumPy 2.1 on).
+        for name, x in arrays.items():
+            if name != "format":
+                _check_numeric(name, x)
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
@@ -153,6 +163,7 @@ class Trajectories:
             ValueError: the file is not an irlax trajectories file or its arrays are
                 inconsistent (naming the path and the array).
         """
+        path = _check_path(path)
         try:
             with np.load(path, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in f.files}
@@ -176,6 +187,13 @@ class Trajectories:
             )
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from e
+
+
+def _check_path(path) -> Path:
+    """`path` as a `Path`, refused by name unless it is a str or an `os.PathLike`."""
+    if not isinstance(path, str | os.PathLike):
+        raise ValueError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    return Path(path)
 
 
 def _check_numeric(name: str, x) -> None:

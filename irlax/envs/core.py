@@ -145,12 +145,17 @@ def _override_params(name: str, params: Any, overrides: dict[str, Any]) -> Any:
         )
     for key, value in overrides.items():
         v = np.asarray(value)
-        if v.dtype.kind not in "biuf" or not np.isfinite(v).all():
+        # Bools are refused too: `gravity=True` is a slip, not 1.0.
+        if v.dtype.kind not in "iuf" or not np.isfinite(v).all():
             raise ValueError(f"parameter {key} must be a finite number, got {value!r}")
+        default = getattr(params, key)
+        if v.shape != np.shape(default):
+            raise ValueError(
+                f"parameter {key} must have the shape {np.shape(default)} of its default, got "
+                f"{value!r}"
+            )
     steps = overrides.get("max_steps_in_episode")
-    if steps is not None and (
-        isinstance(steps, bool) or int(np.asarray(steps)) != steps or steps < 1
-    ):
+    if steps is not None and (int(np.asarray(steps)) != steps or steps < 1):
         raise ValueError(f"max_steps_in_episode must be a positive integer, got {steps!r}")
     params = params.replace(**overrides)
     if name == "CartPole-v1":
@@ -160,7 +165,79 @@ def _override_params(name: str, params: Any, overrides: dict[str, Any]) -> Any:
             if field not in overrides and any(s in overrides for s in sources)
         }
         params = params.replace(**derived)
+    _check_physics(name, params, overrides)
     return params
+
+
+# What a classic-control parameter must satisfy for its dynamics to mean anything: masses,
+# lengths, time steps and limits positive (CartPole with no mass, or a pendulum of length 0,
+# divides by zero and steps to NaN), forces, gravities and noise non-negative. Fields not
+# listed need only be finite numbers.
+_POSITIVE = ("> 0", lambda x: x > 0)
+_NON_NEGATIVE = (">= 0", lambda x: x >= 0)
+_PHYSICS = {
+    "CartPole-v1": {
+        "gravity": _NON_NEGATIVE,
+        "masscart": _POSITIVE,
+        "masspole": _POSITIVE,
+        "total_mass": _POSITIVE,
+        "length": _POSITIVE,
+        "polemass_length": _POSITIVE,
+        "force_mag": _NON_NEGATIVE,
+        "tau": _POSITIVE,
+        "theta_threshold_radians": _POSITIVE,
+        "x_threshold": _POSITIVE,
+    },
+    "Acrobot-v1": {
+        "dt": _POSITIVE,
+        "link_length_1": _POSITIVE,
+        "link_length_2": _POSITIVE,
+        "link_mass_1": _POSITIVE,
+        "link_mass_2": _POSITIVE,
+        "link_com_pos_1": _NON_NEGATIVE,
+        "link_com_pos_2": _NON_NEGATIVE,
+        "link_moi": _POSITIVE,
+        "max_vel_1": _POSITIVE,
+        "max_vel_2": _POSITIVE,
+        "torque_noise_max": _NON_NEGATIVE,
+    },
+    "MountainCar-v0": {"max_speed": _POSITIVE, "force": _NON_NEGATIVE, "gravity": _NON_NEGATIVE},
+    "Pendulum-v1": {
+        "max_speed": _POSITIVE,
+        "max_torque": _NON_NEGATIVE,
+        "dt": _POSITIVE,
+        "g": _NON_NEGATIVE,
+        "m": _POSITIVE,
+        "l": _POSITIVE,
+    },
+    "MountainCarContinuous-v0": {
+        "max_speed": _POSITIVE,
+        "power": _NON_NEGATIVE,
+        "gravity": _NON_NEGATIVE,
+    },
+}
+# (low, high) pairs that must stay in order (an empty track or action range).
+_ORDERED = {
+    "MountainCar-v0": (("min_position", "max_position"),),
+    "MountainCarContinuous-v0": (("min_position", "max_position"), ("min_action", "max_action")),
+}
+
+
+def _check_physics(name: str, params: Any, overrides: dict[str, Any]) -> None:
+    """Refuse parameters (given, or derived from given ones) whose dynamics are meaningless."""
+    for field, (expected, ok) in _PHYSICS.get(name, {}).items():
+        value = getattr(params, field)
+        if not ok(float(value)):
+            given = "" if field in overrides else " (derived from the parameters given)"
+            raise ValueError(
+                f"parameter {field} of {name} must be {expected}{given}, got {value!r}"
+            )
+    for low, high in _ORDERED.get(name, ()):
+        if not getattr(params, low) < getattr(params, high):
+            raise ValueError(
+                f"parameters {low} < {high} of {name} must hold, got {low}="
+                f"{getattr(params, low)!r} and {high}={getattr(params, high)!r}"
+            )
 
 
 def check_action(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import jax
 import numpy as np
 
+from irlax._checks import check_key
 from irlax.config import is_int
 from irlax.mdp.core import TabularMDP
 
@@ -35,8 +36,10 @@ def grid_successors(
         int32 `[height * width, 5]` successor cells, actions in the order of `GRID_ACTIONS`.
 
     Raises:
-        ValueError: a wall that is not a cell of the grid.
+        ValueError: a height or width that is not a positive integer, or a wall that is not a
+            cell of the grid.
     """
+    _check_sizes(height=height, width=width)
     wall = None if walls is None else _cell_mask(height, width, walls, "walls")
     return _successors(height, width, wall)
 
@@ -105,9 +108,7 @@ def gridworld(
         ValueError: naming the argument that is invalid (a wall outside the grid, a wall on the
             start or a goal cell, ...).
     """
-    for name, v in (("height", height), ("width", width)):
-        if not is_int(v) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    _check_sizes(height=height, width=width)
     real = isinstance(slip, int | float | np.integer | np.floating) and not isinstance(slip, bool)
     if not real or not 0.0 <= slip <= 1.0:
         raise ValueError(f"slip must lie in [0, 1], got {slip}")
@@ -161,6 +162,14 @@ def gridworld(
         discount=discount,
         terminal=terminal,
     )
+
+
+def _check_sizes(minimum: int = 1, **sizes) -> None:
+    """Refuse a size that is not an integer (a bool, a float, NaN) >= `minimum`, by name."""
+    for name, v in sizes.items():
+        if not is_int(v) or v < minimum:
+            kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+            raise ValueError(f"{name} must be {kind}, got {v!r}")
 
 
 def _cell_mask(height: int, width: int, cells, name: str, single: bool = False) -> np.ndarray:
@@ -229,9 +238,20 @@ def random_mdp(
 
     Returns:
         The `TabularMDP`.
+
+    Raises:
+        ValueError: a `key` that is not a PRNG key, or a size that is not a positive integer
+            (`n_terminal` an integer in `[0, n_states)`), naming the argument.
     """
+    check_key(key)
+    _check_sizes(n_states=n_states, n_actions=n_actions, n_successors=n_successors)
+    if n_features is not None:
+        _check_sizes(n_features=n_features)
+    _check_sizes(minimum=0, n_terminal=n_terminal)
     if not 0 <= n_terminal < n_states:
         raise ValueError(f"n_terminal must lie in [0, n_states), got {n_terminal}")
+    if not isinstance(state_action_features, bool):
+        raise ValueError(f"state_action_features must be a bool, got {state_action_features!r}")
     seed = np.asarray(jax.random.key_data(key)).ravel()
     rng = np.random.default_rng(seed.astype(np.uint64))
     s, a, k = n_states, n_actions, n_successors

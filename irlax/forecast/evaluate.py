@@ -18,11 +18,14 @@ Protocol (Kitani et al. 2012, §5), the same for the learned model and every bas
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from irlax._checks import check_key
+from irlax.config import is_int, is_real
 from irlax.forecast.baselines import NO_MOVE, sequence_log_probs
 from irlax.forecast.model import (
     ForecastModel,
@@ -80,10 +83,16 @@ def evaluate(
         name → {"nll_per_step", "mhd", "destination_accuracy", "n_tracks"}.
 
     Raises:
-        ValueError: no held-out track has at least two moves, or `observe` is not in (0, 1).
+        ValueError: no held-out track has at least two moves, a bad track (`tracks.check_paths`),
+            a `key` that is not a PRNG key, or `observe` not in (0, 1).
     """
-    if not 0 < observe < 1:
-        raise ValueError(f"observe must lie in (0, 1), got {observe}")
+    check_key(key)
+    if not is_real(observe) or not 0 < observe < 1:
+        raise ValueError(f"observe must be a number in (0, 1), got {observe!r}")
+    if not is_int(n_samples) or n_samples < 1:
+        raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+    if not (is_real(cell_size) and math.isfinite(cell_size) and cell_size > 0):
+        raise ValueError(f"cell_size must be a finite number > 0, got {cell_size!r}")
     goals = np.asarray(goals, bool)
     w = goals.shape[2]
     paths, dest = assign_goals(paths, goals)

@@ -36,8 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from irlax._checks import check_key
 from irlax._pytree import pytree_dataclass, static_field
-from irlax.config import make_config
+from irlax.config import is_int, is_real, make_config, require_int, require_real
 from irlax.data import Trajectories
 from irlax.forecast.planning import (
     LOG_ZERO,
@@ -50,7 +51,7 @@ from irlax.forecast.planning import (
     move_probabilities,
 )
 from irlax.forecast.scene import Scene
-from irlax.forecast.tracks import to_paths
+from irlax.forecast.tracks import check_paths, check_track, to_paths
 from irlax.optim import minimize, reporting
 
 #: Margin above MIN_COST for the cheapest learnable cost (keeps the sweeps contracting).
@@ -96,17 +97,12 @@ class ForecastConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "max_linesearch_steps"):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and value >= 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not (isinstance(self.first_goals, int) and self.first_goals >= 0):
-            raise ValueError(f"first_goals must be an integer ≥ 0, got {self.first_goals!r}")
+            require_int(self, name, minimum=1)
+        require_int(self, "first_goals", minimum=0)
         for name in ("tol", "ftol", "l2", "prior_pseudocount"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number ≥ 0, got {value!r}")
-        if self.solver_tol is not None and not (0 < self.solver_tol < 1):
-            raise ValueError(f"solver_tol must lie in (0, 1), got {self.solver_tol!r}")
+            require_real(self, name, lambda x: x >= 0, ">= 0")
+        if self.solver_tol is not None:
+            require_real(self, "solver_tol", lambda x: 0 < x < 1, "in (0, 1) (or None)")
 
 
 @pytree_dataclass
@@ -200,14 +196,20 @@ def assign_goals(paths: Sequence[np.ndarray], goals) -> tuple[list[np.ndarray], 
 
     Returns:
         (the cut paths, int `[N]` destination indices)
+
+    Raises:
+        ValueError: `goals` that are not `[G, H, W]`, or tracks that are not a non-empty
+            sequence of `[n_i, 2]` cells inside the grid (`tracks.check_paths`).
     """
     goals = np.asarray(goals, bool)
+    if goals.ndim != 3:
+        raise ValueError(f"goals must be a bool [G, H, W] array, got shape {goals.shape}")
+    paths = check_paths(paths, goals.shape[1:])
     index = np.full(goals.shape[1:], -1, np.int64)
     for g in range(goals.shape[0]):
         index[goals[g] & (index < 0)] = g
     cut, dest = [], []
     for p in paths:
-        p = np.asarray(p, np.int64).reshape(-1, 2)
         g = int(index[p[-1, 0], p[-1, 1]])
         if g >= 0:
             first = int(np.argmax(goals[g][p[:, 0], p[:, 1]]))
@@ -236,11 +238,14 @@ def destinations_from_endpoints(
         bool `[G, H, W]`, disjoint regions (a later disk loses cells an earlier one has).
     """
     passable = np.asarray(passable, bool)
-    if radius < 0 or max_goals < 1:
-        raise ValueError(f"need radius ≥ 0 and max_goals ≥ 1, got {radius}, {max_goals}")
-    ends = np.asarray([np.asarray(p)[-1] for p in paths], np.float64).reshape(-1, 2)
-    if len(ends) == 0:
-        raise ValueError("no tracks to take end points from")
+    if passable.ndim != 2:
+        raise ValueError(f"passable must be a bool [H, W] array, got shape {passable.shape}")
+    if not (is_real(radius) and math.isfinite(radius) and radius >= 0):
+        raise ValueError(f"radius must be a finite number >= 0, got {radius!r}")
+    if not is_int(max_goals) or max_goals < 1:
+        raise ValueError(f"max_goals must be an integer >= 1, got {max_goals!r}")
+    paths = check_paths(paths, passable.shape)
+    ends = np.asarray([p[-1] for p in paths], np.float64).reshape(-1, 2)
     rows, cols = np.indices(passable.shape)
     taken = np.zeros(passable.shape, bool)
     left = np.ones(len(ends), bool)
@@ -328,9 +333,10 @@ def fit(
         the fitted `ForecastModel`.
 
     Raises:
-        ValueError: bad shapes, tracks that end outside every destination, start inside
-            their destination, leave the grid or step onto impassable cells; `Trajectories`
-            whose actions are not the moves between their cells.
+        ValueError: bad shapes, no tracks, a track that is not an `[n, 2]` array of cells,
+            tracks that end outside every destination, start inside their destination,
+            leave the grid or step onto impassable cells; `Trajectories` whose actions are
+            not the moves between their cells.
     """
     config = make_config(ForecastConfig, config, options)
     names = scene.feature_names if features is None else ()
@@ -596,12 +602,8 @@ def _prefix_cells(model: ForecastModel, prefix) -> tuple[jnp.ndarray, int]:
     posterior reads rows up to `length` only, and prefixes of nearby lengths then share one
     compilation instead of compiling one each.
     """
-    p = np.asarray(prefix, np.int64).reshape(-1, 2)
-    h, w = model.shape
-    if len(p) == 0:
-        raise ValueError("the prefix has no cell")
-    if (p < 0).any() or (p[:, 0] >= h).any() or (p[:, 1] >= w).any():
-        raise ValueError(f"the prefix leaves the {h}x{w} grid")
+    w = model.shape[1]
+    p = check_track(prefix, model.shape, "the prefix")
     if len(p) > 1 and np.abs(np.diff(p, axis=0)).max() > 1:
         raise ValueError("the prefix jumps between cells; join it with tracks.cell_path")
     if not np.asarray(model.passable)[p[:, 0], p[:, 1]].all():
@@ -698,11 +700,20 @@ def forecast(
     Raises:
         ValueError: the prefix leaves the grid, or no destination is left for it.
     """
+    check_key(key)
+    for name, value in (
+        ("n_samples", n_samples),
+        ("sample_steps", sample_steps),
+        ("horizon", horizon),
+        ("top_goals", top_goals),
+    ):
+        optional = name in ("sample_steps", "horizon")
+        if not (optional and value is None) and (not is_int(value) or value < 1):
+            none = " or None" if optional else ""
+            raise ValueError(f"{name} must be an integer >= 1{none}, got {value!r}")
     cells, length = _prefix_cells(model, prefix)
     h, w = model.shape
     steps = 2 * (h + w) if sample_steps is None else int(sample_steps)
-    if n_samples < 1 or steps < 1 or top_goals < 1 or (horizon is not None and horizon < 1):
-        raise ValueError("n_samples, sample_steps, horizon and top_goals must be ≥ 1")
     log_post = goal_log_posteriors(model, cells, length)[-1]
     if not bool(jnp.isfinite(log_post).any()):
         raise ValueError(
@@ -808,6 +819,11 @@ def simulate(
     Returns:
         (list of int `[n_i, 2]` cell paths, int `[N]` destinations).
     """
+    check_key(key)
+    if not is_int(n_tracks) or n_tracks < 1:
+        raise ValueError(f"n_tracks must be an integer >= 1, got {n_tracks!r}")
+    if max_steps is not None and (not is_int(max_steps) or max_steps < 1):
+        raise ValueError(f"max_steps must be an integer >= 1 or None, got {max_steps!r}")
     goals = jnp.asarray(goals, bool)
     passable = jnp.asarray(passable, bool)
     n_goals = goals.shape[0]

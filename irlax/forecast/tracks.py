@@ -11,6 +11,63 @@ from irlax.forecast.planning import MOVES
 _MOVE_INDEX = {(int(dr), int(dc)): k for k, (dr, dc) in enumerate(MOVES)}
 
 
+def check_track(track, shape: tuple[int, int], name: str = "track") -> np.ndarray:
+    """One track as int64 `[n, 2]` (row, col) cells, refused by `name` unless it is a
+    non-empty `[n, 2]` array of whole numbers inside the `H × W` grid.
+
+    A 1-D array is refused rather than reshaped (`[r0, c0, r1, c1]` and a list of rows would
+    otherwise be told apart only by luck), and so is a cell off the map, which would index
+    the map from its other side.
+
+    Raises:
+        ValueError: naming `name`, the shape, or the first cell off the grid and its step.
+    """
+    h, w = shape
+    try:
+        arr = np.asarray(track)
+    except (ValueError, TypeError) as e:  # ragged
+        raise ValueError(f"{name} must be an [n, 2] array of (row, col) cells ({e})") from e
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be an [n, 2] array of (row, col) cells, got {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(
+            f"{name} must be an [n, 2] array of (row, col) cells, got shape {arr.shape}"
+        )
+    if len(arr) == 0:
+        raise ValueError(f"{name} has no cell")
+    if arr.dtype.kind == "f":
+        if not (np.isfinite(arr).all() and (arr == np.round(arr)).all()):
+            raise ValueError(f"{name} must hold whole-number (row, col) cells, got {arr[:4]}")
+    arr = arr.astype(np.int64)
+    outside = (arr[:, 0] < 0) | (arr[:, 0] >= h) | (arr[:, 1] < 0) | (arr[:, 1] >= w)
+    if outside.any():
+        t = int(np.argmax(outside))
+        raise ValueError(f"{name} leaves the {h}x{w} grid at step {t}: cell {arr[t].tolist()}")
+    return arr
+
+
+def check_paths(paths, shape: tuple[int, int], name: str = "paths") -> list[np.ndarray]:
+    """Tracks as a list of int64 `[n_i, 2]` cell arrays (see `check_track`), at least one.
+
+    Raises:
+        ValueError: `paths` is not a sequence of tracks (a single `[n, 2]` array must be
+            wrapped in a list), holds none, or a track is bad (named by its index).
+    """
+    if isinstance(paths, str | bytes) or not hasattr(paths, "__iter__"):
+        raise ValueError(
+            f"{name} must be a sequence of [n_i, 2] (row, col) tracks, got {type(paths).__name__}"
+        )
+    if isinstance(paths, np.ndarray | jnp.ndarray) and paths.ndim == 2:
+        raise ValueError(
+            f"{name} must be a sequence of [n_i, 2] tracks, got one {paths.shape} array; "
+            "wrap a single track in a list"
+        )
+    out = [check_track(p, shape, name=f"track {i}") for i, p in enumerate(paths)]
+    if not out:
+        raise ValueError(f"{name} holds no track: at least one is needed")
+    return out
+
+
 def cell_path(rows, cols, *, keep_stays: bool = False) -> np.ndarray:
     """Join a sequence of cells into a path of 8-neighbour moves.
 
@@ -58,19 +115,12 @@ def to_trajectories(paths, shape: tuple[int, int]) -> Trajectories:
         shape: `(H, W)` of the grid.
 
     Raises:
-        ValueError: a path leaves the grid, skips cells, or has no cell.
+        ValueError: no path, a path that is not `[n, 2]`, leaves the grid, skips cells, or has
+            no cell.
     """
-    h, w = shape
-    paths = [np.asarray(p, dtype=np.int64).reshape(-1, 2) for p in paths]
-    if not paths:
-        raise ValueError("no tracks given")
+    w = shape[1]
+    paths = check_paths(paths, shape)
     for i, p in enumerate(paths):
-        if len(p) == 0:
-            raise ValueError(f"track {i} has no cell")
-        outside = (p[:, 0] < 0) | (p[:, 0] >= h) | (p[:, 1] < 0) | (p[:, 1] >= w)
-        if outside.any():
-            t = int(np.argmax(outside))
-            raise ValueError(f"track {i} leaves the {h}x{w} grid at step {t}: cell {p[t].tolist()}")
         step = np.abs(np.diff(p, axis=0)).max(axis=1) if len(p) > 1 else np.zeros(0)
         if (step > 1).any():
             t = int(np.argmax(step > 1))

@@ -42,6 +42,24 @@ def check_finite(name: str, x: Any) -> None:
     check_values(xp.all(xp.isfinite(x)), f"{name} must be finite, found NaN or infinity")
 
 
+def numeric_array(name: str, x: Any) -> np.ndarray:
+    """`x` as a NumPy array, refused unless its dtype is boolean, integer or floating.
+
+    `np.asarray(x, float)` would turn strings such as "0.5" into numbers and fail on others
+    deep inside NumPy; a field of an MDP is numbers or nothing.
+
+    Raises:
+        ValueError: naming `name`, for strings, objects, complex numbers or ragged lists.
+    """
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as e:  # ragged nested lists
+        raise ValueError(f"{name} must be a numeric array, got {type(x).__name__} ({e})") from e
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    return arr
+
+
 def check_distribution(name: str, x: Any, n: int) -> Any:
     """Validate a probability vector of length `n` (to within 1e-4) and renormalise it.
 
@@ -58,6 +76,8 @@ def check_distribution(name: str, x: Any, n: int) -> Any:
         ValueError: a shape other than `[n]`, NaN or infinity, a negative entry, or a sum
             further than 1e-4 from 1.
     """
+    if is_concrete(x):
+        x = numeric_array(name, x)
     if np.shape(x) != (n,):
         raise ValueError(f"{name} must have shape [S] = ({n},), got {np.shape(x)}")
     if not is_concrete(x):
@@ -72,7 +92,7 @@ def check_distribution(name: str, x: Any, n: int) -> Any:
             total,
         )
         return x / total
-    x = np.asarray(x, dtype=np.float64)
+    x = x.astype(np.float64)
     check_finite(name, x)
     if (x < 0).any():
         raise ValueError(f"{name} must be non-negative, got minimum {x.min()}")

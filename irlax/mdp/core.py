@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from irlax._pytree import float_dtype, pytree_dataclass, static_field
-from irlax.mdp.checks import SUM_TOLERANCE, check_distribution, check_finite
+from irlax.config import is_int, is_real
+from irlax.mdp.checks import SUM_TOLERANCE, check_distribution, check_finite, numeric_array
 
 
 @pytree_dataclass
@@ -115,9 +116,13 @@ class TabularMDP:
         Raises:
             ValueError: naming the field that is invalid.
         """
-        t = np.asarray(transitions)
+        t = numeric_array("transitions", transitions)
         if t.ndim != 3 or t.shape[0] != t.shape[2]:
             raise ValueError(f"transitions must have shape [S, A, S], got {t.shape}")
+        if 0 in t.shape:
+            raise ValueError(
+                f"transitions must have at least one state and one action, got shape {t.shape}"
+            )
         check_finite("transitions", t)
         k = max(int((t != 0).sum(axis=-1).max()), 1)
         support = (t != 0).any(axis=1)  # [S, S']: reachable from s by some action
@@ -169,7 +174,7 @@ class TabularMDP:
             ValueError: naming the field that is invalid.
         """
         dtype = float_dtype()
-        ns = np.asarray(next_states)
+        ns = numeric_array("next_states", next_states)
         if ns.ndim != 3:
             raise ValueError(f"next_states must have shape [S, A, K], got {ns.shape}")
         if not np.issubdtype(ns.dtype, np.integer):
@@ -182,7 +187,7 @@ class TabularMDP:
                 f"next_states must lie in [0, S={n_states}), got values in [{ns.min()}, {ns.max()}]"
             )
 
-        p = np.asarray(probs, dtype=np.float64)
+        p = numeric_array("probs", probs).astype(np.float64)
         if (
             p.ndim != 3
             or p.shape[0] != n_states
@@ -200,7 +205,7 @@ class TabularMDP:
         if terminal is None:
             term = np.zeros(n_states, bool)
         else:
-            term = np.asarray(terminal)
+            term = numeric_array("terminal", terminal)
             if term.shape != (n_states,):
                 raise ValueError(f"terminal must have shape [S] = ({n_states},), got {term.shape}")
             if term.dtype != bool and not np.isin(term, (0, 1)).all():
@@ -222,7 +227,7 @@ class TabularMDP:
 
         feats = None
         if features is not None:
-            feats = np.asarray(features, dtype=np.float64)
+            feats = numeric_array("features", features).astype(np.float64)
             if (
                 feats.ndim not in (2, 3)
                 or feats.shape[0] != n_states
@@ -236,12 +241,17 @@ class TabularMDP:
             feats = jnp.asarray(feats, dtype)
 
         if horizon is not None:
-            if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
+            whole = is_int(horizon) or (
+                isinstance(horizon, float | np.floating)
+                and np.isfinite(horizon)
+                and horizon == int(horizon)
+            )
+            if not whole or horizon < 1:
                 raise ValueError(f"horizon must be a positive integer or None, got {horizon!r}")
             horizon = int(horizon)
+        if not is_real(discount) or not 0.0 <= discount <= 1.0:
+            raise ValueError(f"discount must lie in [0, 1], got {discount!r}")
         discount = float(discount)
-        if not 0.0 <= discount <= 1.0:
-            raise ValueError(f"discount must lie in [0, 1], got {discount}")
         if horizon is None and discount >= 1.0:
             raise ValueError(
                 "discount must be < 1 for an infinite horizon (horizon=None), got "

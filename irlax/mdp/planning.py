@@ -29,8 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from irlax._checks import array_module, check_values
-from irlax._pytree import pytree_dataclass
+from irlax._checks import array_module, check_real_scalar, check_values
+from irlax._pytree import is_concrete, pytree_dataclass
 from irlax.config import is_int
 from irlax.mdp.checks import SUM_TOLERANCE, check_finite
 from irlax.mdp.core import (
@@ -43,6 +43,15 @@ from irlax.mdp.core import (
 
 Backup = Literal["expected", "optimistic"]
 BACKUPS = get_args(Backup)
+
+
+class NotConvergedWarning(RuntimeWarning):
+    """An infinite-horizon plan stopped at `max_iterations` before meeting its tolerance.
+
+    Its values are within `residual / (1 − γ)` of the fixed point, not within the tolerance
+    asked for. Turn it into an error for unattended runs with
+    `warnings.simplefilter("error", NotConvergedWarning)`.
+    """
 
 
 @pytree_dataclass
@@ -60,12 +69,18 @@ class Plan:
         log_policy: log π(a | s), normalised over actions.
         residual: for an infinite horizon, the Bellman residual `max |T(V) − V|` of the
             answer, which is within `residual/(1−γ)` of the fixed point. 0 for a finite horizon.
+        converged: bool, whether the infinite-horizon solve met its tolerance, i.e.
+            `residual ≤ max(tol, 64 ulps)·max(1, max |V|)`, rather than stopping at
+            `max_iterations` (always True for a finite horizon, which is solved exactly). An eager
+            call that returns an unconverged plan also warns (`NotConvergedWarning`); under
+            `jax.jit` or `jax.vmap` this flag is the way to tell.
     """
 
     q: jnp.ndarray
     v: jnp.ndarray
     log_policy: jnp.ndarray
     residual: jnp.ndarray
+    converged: jnp.ndarray | bool = True
 
     @property
     def policy(self) -> jnp.ndarray:
@@ -104,7 +119,9 @@ def soft_value_iteration(
             "auto": Newton from γ ≥ 0.99 on. Linear systems are dense up to 4096 states and
             GMRES on the successor lists beyond, so large sparse MDPs stay sparse.
         tol: infinite horizon only: stop when a sweep changes V by at most `tol·max(1, |V|)`.
-        max_iterations: infinite horizon only: the most sweeps (or Newton steps) to run.
+        max_iterations: infinite horizon only: the most sweeps (or Newton steps) to run. A
+            plan that reaches it before `tol` has `converged` False and, from an eager call,
+            comes with a `NotConvergedWarning`.
 
     Returns:
         A `Plan` (see its shapes). Differentiable in the reward, prior and temperature: through
@@ -112,17 +129,22 @@ def soft_value_iteration(
         fixed point for an infinite one (one adjoint linear solve; Hessians work too).
 
     Raises:
-        ValueError: a bad `reward`, `temperature`, `backup`, `solver` or `action_prior`.
+        ValueError: a bad `reward`, `temperature` (it must be one finite number > 0: as τ → ∞
+            the soft policy tends to uniform but its values diverge, so ∞ has no plan; batch
+            over temperatures with `jax.vmap`), `backup`, `solver`, `tol`, `max_iterations`
+            or `action_prior`.
+
+    Warns:
+        NotConvergedWarning: an infinite-horizon solve stopped at `max_iterations`.
     """
     if backup not in BACKUPS:
         raise ValueError(f"backup must be one of {BACKUPS}, got {backup!r}")
     _check_solver(solver, tol, max_iterations)
-    xp = array_module(temperature)
-    low, high = xp.min(xp.asarray(temperature)), xp.max(xp.asarray(temperature))
-    check_values((low > 0) & xp.isfinite(high), "temperature must be finite and > 0, got {}", low)
+    check_temperature(temperature)
     r = state_action_reward(mdp, reward)
     log_prior = log_action_prior(mdp, action_prior)
-    return _plan(mdp, r, log_prior, temperature, backup, False, solver, tol, max_iterations)
+    plan = _plan(mdp, r, log_prior, temperature, backup, False, solver, tol, max_iterations)
+    return _warn_unconverged(plan, mdp, "soft_value_iteration")
 
 
 def value_iteration(
@@ -148,11 +170,53 @@ def value_iteration(
 
     Returns:
         A `Plan` with the shapes of `soft_value_iteration`.
+
+    Raises:
+        ValueError: a bad `reward`, `solver`, `tol` or `max_iterations`.
+
+    Warns:
+        NotConvergedWarning: an infinite-horizon solve stopped at `max_iterations`.
     """
     _check_solver(solver, tol, max_iterations)
     r = state_action_reward(mdp, reward)
     log_prior = log_action_prior(mdp, None)
-    return _plan(mdp, r, log_prior, 1.0, "expected", True, solver, tol, max_iterations)
+    plan = _plan(mdp, r, log_prior, 1.0, "expected", True, solver, tol, max_iterations)
+    return _warn_unconverged(plan, mdp, "value_iteration")
+
+
+def check_temperature(temperature) -> None:
+    """Refuse a temperature that is not one finite number > 0 (traced scalars are checked as
+    `irlax._checks` describes).
+
+    Raises:
+        ValueError: a string, bool, array of several values, NaN, ∞, zero or negative.
+    """
+    check_real_scalar(temperature, "temperature")
+    xp = array_module(temperature)
+    check_values(
+        (temperature > 0) & xp.isfinite(temperature),
+        "temperature must be finite and > 0, got {}",
+        temperature,
+    )
+
+
+def _warn_unconverged(plan: Plan, mdp: TabularMDP, name: str) -> Plan:
+    """Warn (`NotConvergedWarning`) when an eager infinite-horizon solve did not converge."""
+    if mdp.horizon is None and is_concrete(plan.converged) and not bool(np.all(plan.converged)):
+        warnings.warn(not_converged_message(name, plan, mdp), NotConvergedWarning, stacklevel=3)
+    return plan
+
+
+def not_converged_message(what: str, plan: Plan, mdp: TabularMDP) -> str:
+    """What to say when `plan` (from `what`) stopped at `max_iterations`."""
+    residual = float(np.max(np.asarray(plan.residual)))
+    error = residual / (1 - mdp.discount)
+    return (
+        f"{what}: the infinite-horizon plan did not converge (Bellman residual {residual:.3g} "
+        f"after max_iterations; its values may be off by up to {error:.3g}); "
+        'raise max_iterations, use solver="newton", or enable float64 '
+        '(jax.config.update("jax_enable_x64", True))'
+    )
 
 
 def _check_solver(solver: str, tol, max_iterations) -> None:
@@ -300,7 +364,8 @@ def _plan(mdp, r, log_prior, temperature, backup, hard, solver, tol, max_iterati
 
         v_final = jnp.zeros(mdp.n_states, r.dtype)
         _, (q, v, log_policy) = jax.lax.scan(body, v_final, None, length=mdp.horizon, reverse=True)
-        return Plan(q=q, v=v, log_policy=log_policy, residual=jnp.zeros((), r.dtype))
+        zero = jnp.zeros((), r.dtype)
+        return Plan(q=q, v=v, log_policy=log_policy, residual=zero, converged=jnp.asarray(True))
 
     if r.dtype == jnp.float32 and mdp.discount >= PRECISION_DISCOUNT:
         warnings.warn(
@@ -315,7 +380,14 @@ def _plan(mdp, r, log_prior, temperature, backup, hard, solver, tol, max_iterati
         (backup, hard, solver, max_iterations), mdp, r, log_prior, temperature, tol
     )
     q, v_next, log_policy = step(v)
-    return Plan(q=q, v=v_next, log_policy=log_policy, residual=jnp.max(jnp.abs(v_next - v)))
+    residual = jnp.max(jnp.abs(v_next - v))
+    # One more sweep than the loop's last is measured, and float rounding leaves T(V) − V of a
+    # few ulps of |V| at the fixed point: below 64 ulps a tighter `tol` is met as well as the
+    # float type can meet it.
+    floor = 64 * jnp.finfo(r.dtype).eps
+    scale = jnp.maximum(1.0, jnp.max(jnp.abs(v_next)))
+    converged = residual <= jnp.maximum(tol, floor) * scale
+    return Plan(q=q, v=v_next, log_policy=log_policy, residual=residual, converged=converged)
 
 
 Solver = Literal["auto", "iteration", "newton"]

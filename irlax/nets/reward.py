@@ -12,6 +12,9 @@ from collections.abc import Callable, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from irlax.config import is_real
+from irlax.nets.mlp import check_widths
+
 
 class LinearReward(nn.Module):
     """`r = θ·φ` (plus an optional bias), θ initialised to 0: the classical linear reward.
@@ -21,6 +24,11 @@ class LinearReward(nn.Module):
     """
 
     use_bias: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.use_bias, bool):
+            raise ValueError(f"use_bias must be a bool, got {self.use_bias!r}")
+        super().__post_init__()
 
     @nn.compact
     def __call__(self, features: jnp.ndarray) -> jnp.ndarray:
@@ -39,12 +47,22 @@ class MLPReward(nn.Module):
     hidden: Sequence[int] = (64, 64)
     activation: Callable[[jnp.ndarray], jnp.ndarray] = nn.relu
 
+    def __post_init__(self) -> None:
+        _check_layers(self.hidden, self.activation)
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, features: jnp.ndarray) -> jnp.ndarray:
         x = features
         for width in self.hidden:
             x = self.activation(nn.Dense(width)(x))
         return nn.Dense(1)(x)[..., 0]
+
+
+def _check_layers(hidden, activation, name: str = "hidden") -> None:
+    check_widths(name, hidden)
+    if not callable(activation):
+        raise ValueError(f"activation must be a callable, got {activation!r}")
 
 
 TRANSITION_INPUTS = ("state", "state_action", "state_next_state", "state_action_next_state")
@@ -70,10 +88,14 @@ class TransitionReward(nn.Module):
     hidden: Sequence[int] = (64, 64)
     activation: Callable[[jnp.ndarray], jnp.ndarray] = nn.relu
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.inputs, str) or self.inputs not in TRANSITION_INPUTS:
+            raise ValueError(f"inputs must be one of {TRANSITION_INPUTS}, got {self.inputs!r}")
+        _check_layers(self.hidden, self.activation)
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, obs: jnp.ndarray, action: jnp.ndarray, next_obs: jnp.ndarray):
-        if self.inputs not in TRANSITION_INPUTS:
-            raise ValueError(f"inputs must be one of {TRANSITION_INPUTS}, got {self.inputs!r}")
         parts = {"state": obs, "action": action, "next_state": next_obs}
         chosen = [parts[name] for name in ("state", "action", "next_state") if name in self.inputs]
         return MLPReward(self.hidden, self.activation)(jnp.concatenate(chosen, axis=-1))
@@ -98,6 +120,18 @@ class ShapedReward(nn.Module):
     potential_hidden: Sequence[int] = (64, 64)
     discount: float = 0.99
     activation: Callable[[jnp.ndarray], jnp.ndarray] = nn.relu
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.reward, nn.Module):
+            raise ValueError(
+                f"reward must be a Flax module called as reward(obs, action, next_obs) (e.g. "
+                f"TransitionReward()), got {self.reward!r}"
+            )
+        _check_layers(self.potential_hidden, self.activation, "potential_hidden")
+        d = self.discount
+        if not is_real(d) or not 0 <= d <= 1:
+            raise ValueError(f"discount must be a number in [0, 1], got {d!r}")
+        super().__post_init__()
 
     def setup(self) -> None:
         self.potential = MLPReward(self.potential_hidden, self.activation)

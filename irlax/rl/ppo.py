@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from irlax._checks import check_callable, check_env, check_key
 from irlax._pytree import pytree_dataclass
 from irlax.config import (
     check_config,
@@ -300,6 +301,9 @@ def make_trainer(
         ratio left `[1 − ε, 1 + ε]`), the last five averaged over the update's minibatches.
     """
     check_config(config, PPOConfig)
+    check_env(env)
+    check_callable(reward_fn, "reward_fn")
+    check_callable(terminal_reward_fn, "terminal_reward_fn")
     env_params = env_params_or_default(env, env_params)
     head = head_for_space(env.action_space(env_params))
     activation = ACTIVATIONS[config.activation]
@@ -325,6 +329,7 @@ def make_trainer(
         return critic.apply(params["critic"], x)[..., 0]
 
     def init(key: jax.Array) -> PPOState:
+        check_key(key)
         key, reset_key, actor_key, critic_key = jax.random.split(key, 4)
         obs, env_state = reset_envs(env, env_params, reset_key, n_envs)
         x = flat_obs(obs, 1)

@@ -54,6 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from irlax._checks import check_callable, check_env, check_key
 from irlax._pytree import pytree_dataclass
 from irlax.config import check_config, require_bool, require_hidden, require_int, require_real
 from irlax.nets.mlp import MLP
@@ -480,6 +481,9 @@ def make_trainer(
             `target_entropy` at or above `log A`.
     """
     check_config(config, SACConfig)
+    check_env(env)
+    check_callable(reward_fn, "reward_fn")
+    check_callable(terminal_reward_fn, "terminal_reward_fn")
     env_params = env_params_or_default(env, env_params)
     head = _action_head(env, env_params)
     model = _make_model(config, head)
@@ -493,6 +497,7 @@ def make_trainer(
     optimiser = optax.adam(config.learning_rate)
 
     def init(key: jax.Array) -> SACState:
+        check_key(key)
         k_env, k_net, k_state = jax.random.split(key, 3)
         obs, env_state = reset_envs(env, env_params, k_env, n_envs)
         actor_params, critic_params = model.init(k_net, obs[0])

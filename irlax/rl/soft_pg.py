@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from irlax._checks import check_callable, check_env, check_key
 from irlax._pytree import pytree_dataclass
 from irlax.config import (
     check_config,
@@ -121,6 +122,7 @@ def make_policy(config: SoftPGConfig, env, env_params=None) -> Actor:
         ValueError: an action space that is not `Discrete`, `MultiDiscrete` or `Box`.
     """
     check_config(config, SoftPGConfig)
+    check_env(env)
     env_params = env_params_or_default(env, env_params)
     head = head_for_space(env.action_space(env_params), name="soft_pg: the env's")
     return Actor(head, config.hidden, init_log_std=config.init_log_std)
@@ -172,6 +174,9 @@ def make_trainer(
         ValueError: a bad config or action space.
     """
     check_config(config, SoftPGConfig)
+    check_env(env)
+    check_callable(reward_fn, "reward_fn")
+    check_callable(terminal_reward_fn, "terminal_reward_fn")
     env_params = env_params_or_default(env, env_params)
     policy = make_policy(config, env, env_params)
     critic = MLP(hidden=config.hidden, out=1)
@@ -198,6 +203,7 @@ def make_trainer(
         return policy.log_prob(params["actor"], flat_obs(obs, 0), action)
 
     def init(key):
+        check_key(key)
         key, env_key, actor_key, critic_key = jax.random.split(key, 4)
         obs, env_state = reset_envs(env, env_params, env_key, config.num_envs)
         dummy = flat_obs(obs[:1], 1)

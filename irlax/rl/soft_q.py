@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from irlax._checks import check_callable, check_env, check_key
 from irlax._pytree import pytree_dataclass
 from irlax.config import (
     check_config,
@@ -203,6 +204,9 @@ def make_trainer(
         ValueError: a bad config, or an env whose actions are not discrete.
     """
     check_config(config, SoftQConfig)
+    check_env(env)
+    check_callable(reward_fn, "reward_fn")
+    check_callable(terminal_reward_fn, "terminal_reward_fn")
     env_params = env_params_or_default(env, env_params)
     head = head_for_space(env.action_space(env_params), name="soft_q: the env's")
     if not isinstance(head, Categorical):
@@ -246,6 +250,7 @@ def make_trainer(
     optimizer = optax.chain(*chain)
 
     def init(key):
+        check_key(key)
         key, env_key, net_key = jax.random.split(key, 3)
         obs, env_state = reset_envs(env, env_params, env_key, config.num_envs)
         params = network.init(net_key, flat_obs(obs[:1], 1))
