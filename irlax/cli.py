@@ -867,12 +867,15 @@ def _imitation_curve(name: str, options: ImitateRun, summary: dict, path: Path) 
 
     steps = np.asarray(summary["per_update"]["env_steps"])
     returns = np.asarray(summary["per_update"]["episode_return"])
+    offline = not steps.any()  # BC, offline IQ-Learn: no env steps to plot against
+    if offline:
+        steps = np.arange(1, len(returns) + 1)
     fig, ax = plots.plt.subplots(figsize=(6, 4))
-    ax.plot(steps, returns, label=f"{name} policy (training episodes)")
+    ax.plot(steps, returns, ".-" if offline else "-", label=f"{name} policy")
     if summary["expert_return_mean"] is not None:
         ax.axhline(summary["expert_return_mean"], color="k", ls="--", label="expert")
     ax.axhline(summary["random_return_mean"], color="gray", ls=":", label="random policy")
-    ax.set_xlabel("env steps")
+    ax.set_xlabel("update (offline: no env steps)" if offline else "env steps")
     ax.set_ylabel("episode return (true reward)")
     ax.set_title(f"{name} on {options.env}")
     ax.legend()
