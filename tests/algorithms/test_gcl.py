@@ -224,7 +224,8 @@ def _tabular(n_demos=400):
 def _trainer():
     """`(trainer, init, update)`: GCL on the tabular world, its pieces jitted once."""
     _, env, demos = _tabular()
-    trainer = gcl.make_trainer(CONFIG, env, None, demos)
+    with jax.enable_x64(False):
+        trainer = gcl.make_trainer(CONFIG, env, None, demos)
     return trainer, jax.jit(trainer.init), jax.jit(trainer.update)
 
 
