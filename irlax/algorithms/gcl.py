@@ -406,16 +406,17 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
         demos: expert `Trajectories` of this env's observations and actions.
 
     Returns:
-        A `Trainer` of `config.n_updates` reward updates whose `result` is an
-        `ImitationResult`: the policy, the reward parameters ψ, `reward_fn` the learned
-        reward `r_ψ(obs, action, next_obs)`. Metrics per reward update: the generator's after
-        its last update (`episode_return` under the env's reward, ...), `env_steps` (the
-        generator's and the background episodes' together), `background_return` (the env's
-        mean return of the new background episodes), `reward_loss` (`−E_demos[R_ψ] + log Ẑ`
-        plus the regularisers, before the reward steps), `log_partition` (`log Ẑ`),
-        `effective_sample_size` (`1/Σw²` of the importance weights over the background set),
-        `demo_weight` (the weights' total on the demos), `demo_learned_return` and
-        `background_learned_return` (mean `R_ψ` of the demos and of the new episodes).
+        A `Trainer` of `config.n_updates` reward updates, whose `update` returns, in place of
+        transitions, the background `Episodes` it sampled (`[background_trajectories, ...]`), and
+        whose `result` is an `ImitationResult`: the policy, the reward parameters ψ, `reward_fn` the
+        learned reward `r_ψ(obs, action, next_obs)`. Metrics per reward update: the generator's
+        after its last update (`episode_return` under the env's reward, ...), `env_steps` (the
+        generator's and the background episodes' together), `background_return` (the env's mean
+        return of the new background episodes), `reward_loss` (`−E_demos[R_ψ] + log Ẑ` plus the
+        regularisers, before the reward steps), `log_partition` (`log Ẑ`), `effective_sample_size`
+        (`1/Σw²` of the importance weights over the background set), `demo_weight` (the weights'
+        total on the demos), `demo_learned_return` and `background_learned_return` (mean `R_ψ` of
+        the demos and of the new episodes).
 
     Raises:
         ValueError: a bad config, a host vector env, demos that do not fit the env or hold no
