@@ -26,13 +26,13 @@ from irlax.forecast.evaluate import evaluate
 from irlax.forecast.model import assign_goals, destinations_from_endpoints
 from irlax.forecast.tracks import to_trajectories
 from irlax.mdp import (
+    NotConvergedWarning,
     TabularMDP,
     posterior_marginals,
     soft_occupancy,
     soft_value_iteration,
     value_iteration,
 )
-from irlax.mdp.planning import NotConvergedWarning
 from irlax.nets import MLPReward
 from irlax.nets.mlp import MLP
 from irlax.nets.reward import ShapedReward, TransitionReward

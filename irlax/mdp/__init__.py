@@ -12,10 +12,11 @@ from irlax.mdp.occupancy import (
     posterior_marginals,
     soft_occupancy,
 )
-from irlax.mdp.planning import Plan, soft_value_iteration, value_iteration
+from irlax.mdp.planning import NotConvergedWarning, Plan, soft_value_iteration, value_iteration
 from irlax.mdp.sampling import log_likelihood, sample_trajectories
 
 __all__ = [
+    "NotConvergedWarning",
     "Plan",
     "TabularMDP",
     "empirical_occupancy",
