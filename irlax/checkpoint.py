@@ -1,9 +1,12 @@
 """Checkpoints: a pytree and JSON metadata in one msgpack file, written atomically.
 
-The file is a msgpack map `{"format", "metadata", "state"}`: `metadata` is a JSON string,
-`state` the bytes of `flax.serialization.to_bytes({leaf path: leaf})`, the pytree's leaves
-keyed by their `jax.tree_util.keystr` paths (so any JAX pytree saves, Flax struct dataclasses,
-optax states and irlax's own dataclasses alike). Nothing is ever unpickled.
+The file is a msgpack map `{"format", "metadata", "state", "sha256"}`: `metadata` is a JSON
+string, `state` the bytes of `flax.serialization.to_bytes({leaf path: leaf})`, the pytree's
+leaves keyed by their `jax.tree_util.keystr` paths (so any JAX pytree saves, Flax struct
+dataclasses, optax states and irlax's own dataclasses alike), and `sha256` the digest of the
+metadata and the state: a file changed by a single bit anywhere is refused, naming it,
+rather than loading different weights. Files of the first format (`irlax.checkpoint/1`,
+without a digest) still load. Nothing is ever unpickled.
 Saving writes a temporary file in the destination's directory, fsyncs it and renames it over
 the destination, so an interrupted save leaves the previous checkpoint intact.
 
@@ -13,6 +16,7 @@ with the implementation of the template's key.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -25,7 +29,8 @@ from flax import serialization
 
 from irlax._files import atomic_write
 
-_FORMAT = "irlax.checkpoint/1"
+_FORMAT = "irlax.checkpoint/2"
+_FORMAT_WITHOUT_DIGEST = "irlax.checkpoint/1"  # read, never written
 
 
 def _is_typed_key(x: Any) -> bool:
@@ -94,10 +99,18 @@ def save_checkpoint(path: str | os.PathLike, pytree: Any, metadata: dict | None 
     except (TypeError, ValueError) as e:
         raise ValueError(f"metadata must be JSON-serialisable: {e}") from e
     state = serialization.to_bytes(_leaf_dict(pytree, "pytree"))
+    digest = _digest(metadata_json, state)
     blob = serialization.msgpack_serialize(
-        {"format": _FORMAT, "metadata": metadata_json, "state": state}
+        {"format": _FORMAT, "metadata": metadata_json, "state": state, "sha256": digest}
     )
     atomic_write(path, lambda f: f.write(blob))
+
+
+def _digest(metadata_json: str, state: bytes) -> str:
+    """The checksum of a checkpoint's contents."""
+    digest = hashlib.sha256(metadata_json.encode())
+    digest.update(state)
+    return digest.hexdigest()
 
 
 def _check_path(path: Any) -> Path:
@@ -112,12 +125,19 @@ def _read(path: Path) -> dict:
         container = serialization.msgpack_restore(data)
     except Exception as e:
         raise ValueError(f"{path}: not a readable checkpoint (corrupt or truncated: {e})") from e
-    if not isinstance(container, dict) or container.get("format") != _FORMAT:
+    formats = (_FORMAT, _FORMAT_WITHOUT_DIGEST)
+    if not isinstance(container, dict) or container.get("format") not in formats:
         raise ValueError(f"{path}: not an irlax checkpoint (format tag {_FORMAT!r})")
     if not isinstance(container.get("state"), bytes) or not isinstance(
         container.get("metadata"), str
     ):
         raise ValueError(f"{path}: checkpoint lacks its state or metadata")
+    if container["format"] == _FORMAT and container.get("sha256") != _digest(
+        container["metadata"], container["state"]
+    ):
+        raise ValueError(
+            f"{path}: corrupt checkpoint (its contents do not match their sha256 checksum)"
+        )
     try:
         container["metadata"] = json.loads(container["metadata"])
     except ValueError as e:

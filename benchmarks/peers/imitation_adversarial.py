@@ -106,7 +106,7 @@ from imitation.util.util import make_vec_env
 from stable_baselines3 import PPO
 from stable_baselines3.ppo import MlpPolicy
 
-FORMAT_TAG = "irlax.Trajectories/1"
+FORMAT_TAGS = ("irlax.Trajectories/1", "irlax.Trajectories/2")  # /2 adds a checksum
 PPO_N_STEPS = inspect.signature(PPO).parameters["n_steps"].default  # 2048 in SB3 2.2.1
 
 # Per algorithm: the tutorial notebook's values (see the module docstring).
@@ -150,9 +150,9 @@ def load_demos(path: str, obs_dim: int, n_actions: int) -> list[types.Trajectory
         missing = {"observations", "actions", "lengths"} - files
         if missing:
             raise ValueError(f"--demos {path!r}: missing array(s) {sorted(missing)}")
-        if "format" in files and str(data["format"]) != FORMAT_TAG:
+        if "format" in files and str(data["format"]) not in FORMAT_TAGS:
             raise ValueError(
-                f"--demos {path!r}: format tag {str(data['format'])!r}, expected {FORMAT_TAG!r}"
+                f"--demos {path!r}: format tag {str(data['format'])!r}, expected {FORMAT_TAGS}"
             )
         try:
             obs = np.asarray(data["observations"])

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
-import zipfile
-import zlib
 from pathlib import Path
 
 import jax
@@ -14,7 +13,8 @@ import numpy as np
 from irlax._files import atomic_write
 from irlax._pytree import is_concrete, pytree_dataclass
 
-_FORMAT = "irlax.Trajectories/1"
+_FORMAT = "irlax.Trajectories/2"
+_FORMAT_WITHOUT_DIGEST = "irlax.Trajectories/1"  # read, never written
 
 
 @pytree_dataclass
@@ -121,9 +121,11 @@ class Trajectories:
     def save(self, path: str | os.PathLike) -> None:
         """Write to an `.npz` file atomically (a temporary file renamed into place).
 
-        The format (tag `irlax.Trajectories/1`) holds `observations`, `actions`, `lengths`
-        and, when present, `rewards` and `terminated`; files without the optional arrays (from
-        before `terminated` existed) load with those fields None.
+        The format (tag `irlax.Trajectories/2`) holds `observations`, `actions`, `lengths`
+        and, when present, `rewards` and `terminated`, and `sha256`, a checksum of them all:
+        a file changed by a single bit is refused on loading rather than giving other
+        trajectories. Files without the optional arrays (from before `terminated` existed),
+        and files of the first format (`/1`, without a checksum), still load.
 
         Args:
             path: destination; an existing file is replaced only once the new one is complete.
@@ -149,6 +151,7 @@ class Trajectories:
         for name, x in arrays.items():
             if name != "format":
                 _check_numeric(name, x)
+        arrays["sha256"] = np.asarray(_digest(arrays))
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
@@ -169,11 +172,17 @@ class Trajectories:
                 arrays = {k: f[k] for k in f.files}
         except FileNotFoundError:
             raise
-        # A truncated or corrupted file fails inside zipfile or zlib with their own errors.
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        # A truncated or corrupted file fails inside zipfile, zlib or numpy with their own
+        # errors (a flipped flag bit even claims encryption: RuntimeError, NotImplementedError).
+        except Exception as e:
             raise ValueError(f"{path}: not a readable .npz trajectories file ({e})") from e
-        if str(arrays.get("format", "")) != _FORMAT:
+        tag = str(arrays.get("format", ""))
+        if tag not in (_FORMAT, _FORMAT_WITHOUT_DIGEST):
             raise ValueError(f"{path}: not an irlax trajectories file (format tag {_FORMAT!r})")
+        if tag == _FORMAT and str(arrays.pop("sha256", "")) != _digest(arrays):
+            raise ValueError(
+                f"{path}: corrupt trajectories file (its arrays do not match their sha256 checksum)"
+            )
         missing = {"observations", "actions", "lengths"} - arrays.keys()
         if missing:
             raise ValueError(f"{path}: missing arrays {sorted(missing)}")
@@ -187,6 +196,16 @@ class Trajectories:
             )
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from e
+
+
+def _digest(arrays: dict) -> str:
+    """The checksum of a file's arrays: each one's name, dtype, shape and bytes."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        x = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{x.dtype.str}:{x.shape}".encode())
+        digest.update(x.tobytes())
+    return digest.hexdigest()
 
 
 def _check_path(path) -> Path:

@@ -161,7 +161,7 @@ def test_terminated_round_trips_and_old_files_load_without_it(tmp_path):
     # Without it (and without rewards): both stay None, and the file holds no such array.
     Trajectories(OBS, ACT, np.array([2, 1])).save(path)
     with np.load(path) as f:
-        assert sorted(f.files) == ["actions", "format", "lengths", "observations"]
+        assert sorted(f.files) == ["actions", "format", "lengths", "observations", "sha256"]
     back = Trajectories.load(path)
     assert back.terminated is None and back.rewards is None
     # A file written before the field existed (same format tag, no "terminated" array).
