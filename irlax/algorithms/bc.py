@@ -85,9 +85,8 @@ class BCConfig:
     smoothing: float = 0.1
 
     def __post_init__(self) -> None:
-        s = self.smoothing
-        if isinstance(s, bool) or not isinstance(s, int | float) or not s >= 0:
-            raise ValueError(f"smoothing must be a number >= 0, got {s!r}")
+        # Finite: an infinite pseudo-count made every probability inf/inf = NaN.
+        require_real(self, "smoothing", lambda x: x >= 0, ">= 0")
 
 
 def fit(

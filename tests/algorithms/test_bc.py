@@ -146,7 +146,8 @@ def test_bad_options_and_config_raise():
         bc.fit(WORLD, DEMOS, key=jax.random.key(0), temperature=1.0)
     with pytest.raises(ValueError, match="smoothing"):
         bc.fit(WORLD, DEMOS, key=jax.random.key(0), smoothing=-0.1)
-    with pytest.raises(ValueError, match="smoothing"):
-        BCConfig(smoothing=float("nan"))
+    for value in (float("nan"), float("inf"), "1", True):  # inf made every probability NaN
+        with pytest.raises(ValueError, match="smoothing must be a finite number >= 0"):
+            BCConfig(smoothing=value)
     with pytest.raises(ValueError, match="config"):
         bc.fit(WORLD, DEMOS, key=jax.random.key(0), config={"smoothing": 1.0})
