@@ -308,6 +308,21 @@ def test_tabular_fits_refuse_an_integer_key():
         apprenticeship.fit(mdp, demos, key=None)
 
 
+def test_world_builders_and_rollouts_refuse_an_integer_key():
+    from irlax.data import rollout
+    from irlax.envs import binaryworld, make, noisy_expert_demos, objectworld
+
+    for build in (objectworld, binaryworld):
+        with pytest.raises(ValueError, match="key must be a JAX PRNG key"):
+            build(0, 8)
+    mdp = gridworld(2, 2, horizon=3, features="onehot")
+    with pytest.raises(ValueError, match="key must be a JAX PRNG key"):
+        noisy_expert_demos(mdp, jnp.zeros(mdp.n_states), 2, 0, length=3)
+    env, params = make("CartPole-v1")
+    with pytest.raises(ValueError, match="key must be a JAX PRNG key"):
+        rollout(env, lambda obs, key: 0, 1, 3, params)
+
+
 TRAINERS = [
     (ppo, ppo.PPOConfig(total_steps=64, num_envs=2, rollout_length=8, num_minibatches=2)),
     (sac, sac.SACConfig(total_steps=64, num_envs=2, learning_starts=8, buffer_size=64)),

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from irlax._checks import check_key
 from irlax.data.trajectories import Trajectories
 
 Policy = Callable[[jnp.ndarray, jax.Array], jnp.ndarray]
@@ -337,6 +338,7 @@ def rollout(
             the action space (checked concretely on the first step before anything compiles,
             and on every real step once the rollout is done, naming the first bad one).
     """
+    check_key(key)
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)):
         raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
     if n_episodes < 1:

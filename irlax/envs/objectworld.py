@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from irlax._checks import check_key
 from irlax._pytree import float_dtype
 from irlax.data import Trajectories
 from irlax.envs.tabular import GRID_MOVES, grid_successors
@@ -70,6 +71,7 @@ def objectworld_layout(
     Raises:
         ValueError: naming `size`, `n_colors` or `n_objects`.
     """
+    check_key(key)
     _check_size(size)
     if isinstance(n_colors, bool) or int(n_colors) != n_colors or n_colors < 2:
         raise ValueError(f"n_colors must be an integer >= 2, got {n_colors!r}")
@@ -140,6 +142,7 @@ def objectworld(
     Raises:
         ValueError: naming the bad argument.
     """
+    check_key(key)
     if features not in OBJECTWORLD_FEATURES:
         raise ValueError(f"features must be one of {OBJECTWORLD_FEATURES}, got {features!r}")
     _check_determinism(determinism)
@@ -196,6 +199,7 @@ def binaryworld(
     Raises:
         ValueError: naming the bad argument.
     """
+    check_key(key)
     _check_size(size)
     _check_determinism(determinism)
     if not 0.0 <= p_blue <= 1.0:
@@ -247,6 +251,7 @@ def noisy_expert_demos(
     Raises:
         ValueError: a bad `epsilon`, or as `value_iteration` and `sample_trajectories`.
     """
+    check_key(key)
     if not 0.0 <= epsilon <= 1.0:
         raise ValueError(f"epsilon must lie in [0, 1], got {epsilon}")
     plan = value_iteration(mdp, reward)
