@@ -279,6 +279,7 @@ def main() -> None:
             runs[algo] = {"irlax": ours, "imitation": theirs}
             print(algo, json.dumps(summary({"runs": {algo: runs[algo]}})[algo]), flush=True)
     record = {
+        "benchmark": "imitation_speed",
         "sources": [sources, source_state()],
         "machine": _report.machine(load_before, os.getloadavg()[0], time.perf_counter() - start),
         "target": TARGET,

@@ -376,14 +376,20 @@ def test_bad_config_type_and_action_space(cartpole):
     with pytest.raises(ValueError, match="PPOConfig"):
         ppo.make_trainer(dataclasses.replace, env, params)
 
-    class NoSpace:
+    class NoSpace:  # an env in every way but its action space
         default_params = None
+        reset = step = env.reset
+
+        def observation_space(self, params):
+            return env.observation_space(params)
 
         def action_space(self, params):
             return object()
 
     with pytest.raises(ValueError, match="action space"):
         ppo.make_trainer(PPOConfig(), NoSpace())
+    with pytest.raises(ValueError, match="env must be a gymnax-style env"):
+        ppo.make_trainer(PPOConfig(), object())
 
 
 def test_config_accepts_a_list_of_widths_and_counts_updates():
