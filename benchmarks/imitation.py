@@ -285,6 +285,9 @@ def render(record: dict) -> str:
         f"min in all. {record['sources']}",
         "",
     ]
+    skipped = [name for name in ENVS if name not in record["classic"]]
+    if skipped:
+        lines += [f"Not run this time (`--envs`): {', '.join(skipped)}.", ""]
     verdicts = []
     for name, e in record["classic"].items():
         lines += [
