@@ -60,6 +60,10 @@ bench: install $(PEERS_STAMP) $(ECONIRL_STAMP) $(SB3_STAMP)
 	$(BIN)/python benchmarks/forecast.py
 	$(BIN)/python benchmarks/rl.py --peer-python $(SB3)/bin/python
 	$(BIN)/python benchmarks/adversarial_speed.py --peer-python $(PEERS)/bin/python
+	$(BIN)/python benchmarks/imitation_speed.py --peer-python $(PEERS)/bin/python
+	$(BIN)/python benchmarks/imitation.py
+	$(BIN)/python benchmarks/mail.py
+	$(BIN)/python benchmarks/compile_cache.py
 
 clean:
 	rm -rf $(VENV) $(PEERS) $(ECONIRL) $(SB3) results .pytest_cache .ruff_cache
