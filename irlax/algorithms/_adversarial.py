@@ -46,6 +46,7 @@ import optax
 from irlax._pytree import pytree_dataclass
 from irlax.algorithms._deep import (
     ImitationResult,
+    check_reward_network,
     expert_transitions,
     make_generator,
 )
@@ -252,7 +253,8 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
             f"policy_buffer_size must hold one generator update's {per_update} transitions "
             f"(num_envs * rollout_length), got {buffer_size}"
         )
-    _check_network(method.network, expert, head)
+    obs_dim = flat_obs(expert.obs[:1], 1).shape[-1] + 1  # the features and the absorbing flag
+    check_reward_network(method.network, obs_dim, head.n)
     optimizer = optax.adam(config.discriminator_learning_rate)
 
     def reward_params_of(state: AdversarialState) -> dict:
@@ -409,25 +411,3 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         )
 
     return Trainer(init=init, update=update, result=result, n_updates=generator.n_updates)
-
-
-def _check_network(network: nn.Module, expert, head) -> None:
-    """Refuse a reward network that cannot be called as `network(obs, action, next_obs)` on
-    feature batches or does not return one value per transition, before anything is traced
-    (Flax would fail deep inside `init`)."""
-    obs_dim = flat_obs(expert.obs[:1], 1).shape[-1]
-    x = jax.ShapeDtypeStruct((2, obs_dim + 1), jnp.float32)  # features + the absorbing flag
-    a = jax.ShapeDtypeStruct((2, head.n), jnp.float32)
-    try:
-        params = jax.eval_shape(network.init, jax.random.key(0), x, a, x)
-        out = jax.eval_shape(network.apply, params, x, a, x)
-    except Exception as e:  # any failure of a user's module, named
-        raise ValueError(
-            f"reward_network {type(network).__name__} cannot be called as network(obs, action, "
-            f"next_obs) on features [B, {obs_dim + 1}], [B, {head.n}], [B, {obs_dim + 1}]: {e}"
-        ) from e
-    if getattr(out, "shape", None) != (2,):
-        raise ValueError(
-            f"reward_network must return one value per transition, shape [B]; for B = 2 it "
-            f"returned {getattr(out, 'shape', type(out).__name__)}"
-        )

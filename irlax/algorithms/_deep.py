@@ -130,3 +130,28 @@ def expert_transitions(env, env_params, demos: Trajectories) -> ExpertTransition
         next_obs=jnp.asarray(obs[:, 1:][mask]),
         terminated=jnp.asarray((last & ended[:, None])[mask]),
     )
+
+
+def check_reward_network(network, obs_dim: int, action_dim: int) -> None:
+    """Refuse a reward network that cannot be called as `network(obs, action, next_obs)` on
+    feature batches `[B, obs_dim]`, `[B, action_dim]`, `[B, obs_dim]` or does not return one
+    value per transition, before anything is traced (Flax would fail deep inside `init`).
+
+    Raises:
+        ValueError: naming the module and the shapes it was called with.
+    """
+    x = jax.ShapeDtypeStruct((2, obs_dim), jnp.float32)
+    a = jax.ShapeDtypeStruct((2, action_dim), jnp.float32)
+    try:
+        params = jax.eval_shape(network.init, jax.random.key(0), x, a, x)
+        out = jax.eval_shape(network.apply, params, x, a, x)
+    except Exception as e:  # any failure of a user's module, named
+        raise ValueError(
+            f"reward_network {type(network).__name__} cannot be called as network(obs, action, "
+            f"next_obs) on features [B, {obs_dim}], [B, {action_dim}], [B, {obs_dim}]: {e}"
+        ) from e
+    if getattr(out, "shape", None) != (2,):
+        raise ValueError(
+            f"reward_network must return one value per transition, shape [B]; for B = 2 it "
+            f"returned {getattr(out, 'shape', type(out).__name__)}"
+        )

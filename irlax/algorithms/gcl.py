@@ -89,7 +89,12 @@ import numpy as np
 import optax
 
 from irlax._pytree import pytree_dataclass
-from irlax.algorithms._deep import ImitationResult, expert_transitions, make_generator
+from irlax.algorithms._deep import (
+    ImitationResult,
+    check_reward_network,
+    expert_transitions,
+    make_generator,
+)
 from irlax.config import (
     check_config,
     require_bool,
@@ -438,7 +443,7 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
     network = config.reward_network
     if network is None:
         network = TransitionReward(config.reward_inputs, config.reward_hidden)
-    _check_network(network, demo_eps, head)
+    check_reward_network(network, flat_obs(demo_eps.obs[:1, 0], 1).shape[-1], head.n)
 
     obs_ndim = demo_eps.obs.ndim - 2  # the rank of one observation
 
@@ -714,24 +719,3 @@ def _zero_output(params, n_hidden: int):
     last = f"Dense_{n_hidden}"
     inner[last] = jax.tree.map(jnp.zeros_like, inner[last])
     return {"params": {**params["params"], "MLPReward_0": inner}}
-
-
-def _check_network(network: nn.Module, demo_eps: Episodes, head) -> None:
-    """Refuse a reward network that cannot be called as `network(obs, action, next_obs)` on
-    feature batches or does not return one value per transition, before anything is traced."""
-    obs_dim = flat_obs(demo_eps.obs[:1, 0], 1).shape[-1]
-    x = jax.ShapeDtypeStruct((2, obs_dim), jnp.float32)
-    a = jax.ShapeDtypeStruct((2, head.n), jnp.float32)
-    try:
-        params = jax.eval_shape(network.init, jax.random.key(0), x, a, x)
-        out = jax.eval_shape(network.apply, params, x, a, x)
-    except Exception as e:  # any failure of a user's module, named
-        raise ValueError(
-            f"reward_network {type(network).__name__} cannot be called as network(obs, action, "
-            f"next_obs) on features [B, {obs_dim}], [B, {head.n}], [B, {obs_dim}]: {e}"
-        ) from e
-    if getattr(out, "shape", None) != (2,):
-        raise ValueError(
-            f"reward_network must return one value per transition, shape [B]; for B = 2 it "
-            f"returned {getattr(out, 'shape', type(out).__name__)}"
-        )
