@@ -11,10 +11,29 @@ XLA_WORKAROUND = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 if "xla_cpu_enable_concurrency_optimized_scheduler" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_WORKAROUND}".strip()
 
-from irlax import data, envs, mdp  # noqa: E402 (after the flag)
-from irlax.data import Trajectories  # noqa: E402
-from irlax.mdp import TabularMDP  # noqa: E402
+import importlib  # noqa: E402 (after the flag)
 
 __version__ = "0.1.0"
 
 __all__ = ["TabularMDP", "Trajectories", "data", "envs", "mdp"]
+
+# Imported on first use (PEP 562), so that `import irlax` (and `irlax --help`) need not load JAX.
+_LAZY = {
+    "data": ("irlax.data", None),
+    "envs": ("irlax.envs", None),
+    "mdp": ("irlax.mdp", None),
+    "Trajectories": ("irlax.data", "Trajectories"),
+    "TabularMDP": ("irlax.mdp", "TabularMDP"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'irlax' has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    value = importlib.import_module(module)
+    return value if attribute is None else getattr(value, attribute)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

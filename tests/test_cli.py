@@ -7,6 +7,8 @@ import importlib
 import json
 import pkgutil
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -14,8 +16,10 @@ import numpy as np
 import pytest
 
 import irlax
+from irlax import cli
 from irlax._cli_options import add_options, build, field_docs
-from irlax.cli import EXPERTS, IMITATION_METHODS, IRL_METHODS, main, parser
+from irlax._commands import EXPERTS, IMITATION_METHODS, IRL_METHODS
+from irlax.cli import main, parser
 
 # --- option generation --------------------------------------------------------------------
 
@@ -199,14 +203,31 @@ def test_the_commands_are_the_tables_entries():
     assert {p[1] for p in COMMANDS if len(p) == 2 and p[0] == "irl"} == set(IRL_METHODS)
     assert {p[1] for p in COMMANDS if len(p) == 2 and p[0] == "expert"} == set(EXPERTS)
     assert {p[1] for p in COMMANDS if len(p) == 2 and p[0] == "imitate"} == set(IMITATION_METHODS)
-    assert {p[0] for p in COMMANDS if p} == {
-        "demo",
-        "irl",
-        "forecast",
-        "expert",
-        "imitate",
-        "sweep",
-    }
+    assert (
+        {p[0] for p in COMMANDS if p}
+        == set(cli.COMMANDS)
+        == {
+            "demo",
+            "irl",
+            "forecast",
+            "expert",
+            "imitate",
+            "sweep",
+        }
+    )
+
+
+def test_the_list_of_commands_imports_neither_jax_nor_the_methods():
+    # `irlax --help` answers at once: only naming a subcommand loads JAX and the methods.
+    probe = (
+        "import sys; from irlax.cli import main\n"
+        "try:\n    main(['--jax-cache', 'off', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'jax', 'numpy', 'flax'}"
+        " or m.startswith('irlax.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "COMMAND" in done.stdout
+    assert done.stdout.strip().endswith("['irlax.cli']"), done.stdout
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "irlax")
