@@ -14,7 +14,7 @@ options every run shares, a grid of options to cross and the seeds:
     demos = [1, 2, 4, 8, 16]
 
 Each run is the command with its options (`--demos 4 --seed 0 ...`) and `--out OUT/NAME`,
-run by a Ray task in a process of its own (`python -m irlax.cli ...`). It writes into
+run by a Ray task (`irlax.cli.main` in a Ray worker's process). It writes into
 `OUT/.partial/NAME`, renamed to `OUT/NAME` only once the command succeeded, so a results
 folder is always a finished run; a retried run resumes its partial folder (the long commands
 resume their checkpoints). Running the same sweep again skips the finished runs. A run that
@@ -25,9 +25,11 @@ error, never dropped. The sweep ends with `OUT/sweep.json` (every run, its statu
 
 Without an address Ray starts inside this process on this machine (nothing to install or
 launch); `address="ray://host:10001"` or `"auto"` uses a running cluster, whose workers must
-have irlax installed. The workers share the persistent compilation cache of the `irlax`
-command (`irlax.compilation_cache`), so a program is compiled once per machine, not per run.
-Each seed is its own run (and task): seeds are not vmapped inside one task.
+have irlax installed. A worker keeps the programs it compiled from one run to the next, and the
+workers share the persistent compilation cache of the `irlax` command
+(`irlax.compilation_cache`), so a program is compiled about once per machine, not per run.
+Each seed is its own run (and task): seeds share compiled programs but are not vmapped
+together.
 """
 
 from __future__ import annotations
@@ -38,8 +40,6 @@ import itertools
 import json
 import math
 import os
-import subprocess
-import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -166,16 +166,23 @@ def load_spec(spec: str | os.PathLike | dict) -> Sweep:
 
 
 def run_command(run: Run, folder: Path) -> None:
-    """Run one sweep run: the `irlax` command writing into `folder`, in a process of its own
-    (a run that crashes or leaks takes nothing else with it), its output in `run.log` there.
+    """Run one sweep run: the `irlax` command writing into `folder`, its output in `run.log`
+    there, in the Ray worker's own process.
+
+    A worker runs the tasks Ray gives it one after another and keeps what it compiled, so the
+    runs that share a program's shapes (the seeds of a grid point, the points of most grids)
+    compile it once per worker, not once per run, and JAX starts once per worker. A run that
+    kills its worker is retried by Ray on a fresh one.
 
     Raises:
         RuntimeError: the command failed (its exit status and last output line).
     """
+    from irlax.cli import main
+
     log = folder / "run.log"
     with open(log, "w") as output:
-        argv = [sys.executable, "-m", "irlax.cli", *run.argv(folder)]
-        code = subprocess.run(argv, stdout=output, stderr=subprocess.STDOUT).returncode
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            code = main(run.argv(folder))
     if code != 0:
         lines = [line for line in log.read_text().splitlines() if line.strip()]
         raise RuntimeError(f"exit status {code}: {lines[-1] if lines else 'no output'}")
