@@ -17,6 +17,7 @@ import io
 import json
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -450,7 +451,15 @@ def _irl_world(world: IRLWorld):
 
     key = jax.random.key(world.seed)
     if world.world == "objectworld":
-        return objectworld(key, world.size, features=world.features)
+        with warnings.catch_warnings(action="ignore"):  # refused below, by its options
+            mdp, reward = objectworld(key, world.size, features=world.features)
+        if not np.any(np.asarray(reward)):
+            raise ValueError(
+                f"the objectworld of --seed {world.seed} and --size {world.size} has a true "
+                "reward of 0 in every state (no object of the first inner colour): nothing to "
+                "learn or to score; choose another --seed"
+            )
+        return mdp, reward
     if world.world == "binaryworld":
         return binaryworld(key, world.size)
     n = world.size

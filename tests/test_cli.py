@@ -307,6 +307,14 @@ def test_bad_arguments_give_one_line_and_exit_code_2(path, tmp_path, capsys):
     assert not out.exists()  # refused before anything was written
 
 
+def test_an_objectworld_without_reward_is_refused_before_anything_is_written(tmp_path, capsys):
+    # Its layout has no object of the first inner colour (its true reward is 0 everywhere).
+    out = tmp_path / "out"
+    assert main(["irl", "maxent", "--size", "16", "--seed", "0", "--out", str(out)]) == 2
+    _one_line(capsys, "--seed 0 and --size 16 has a true reward of 0 in every state")
+    assert not out.exists()
+
+
 def test_missing_command_or_missing_required_option(capsys):
     assert main([]) == 2
     _one_line(capsys, "irlax: error: the following arguments are required: COMMAND")

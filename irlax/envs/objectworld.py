@@ -8,6 +8,7 @@ true reward is a nonlinear function of the features, so a linear reward cannot r
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -137,7 +138,8 @@ def objectworld(
 
     Returns:
         `(mdp, true_reward)`: the `TabularMDP` with float features in the default dtype, and
-        the true reward `[S]` in that dtype.
+        the true reward `[S]` in that dtype. A layout without an object of the first inner
+        colour has a reward of 0 everywhere (a warning says so): 2 keys in 64 on 16×16.
 
     Raises:
         ValueError: naming the bad argument.
@@ -163,6 +165,13 @@ def objectworld(
     near_first = distances[:, 0] <= _NEAR_FIRST
     near_second = distances[:, 1] <= _NEAR_SECOND
     reward = np.where(near_first, np.where(near_second, 1.0, -1.0), 0.0)
+    if not reward.any():
+        warnings.warn(
+            f"this objectworld's true reward is 0 in every state (none of its "
+            f"{len(layout.cells)} objects has the first inner colour): there is nothing to "
+            "learn from it; draw another key or place more objects (n_objects)",
+            stacklevel=2,
+        )
     mdp = _noisy_grid(size, determinism, discount, horizon, feats.astype(np.float64))
     return mdp, jnp.asarray(reward, float_dtype())
 

@@ -18,6 +18,9 @@ from irlax.envs import (
 )
 from irlax.mdp.planning import value_iteration
 
+# Tiny layouts without an object of the first inner colour are worlds of the tests here.
+pytestmark = pytest.mark.filterwarnings("ignore:this objectworld's true reward is 0")
+
 SIZE = 8
 
 
@@ -70,6 +73,13 @@ def test_objectworld_features_and_reward_match_brute_force(n_colors, n_objects):
 def test_objectworld_reward_takes_every_value_on_a_dense_world():
     _, reward = objectworld(jax.random.key(0), 10, n_objects=12)
     assert set(np.unique(np.asarray(reward)).tolist()) == {-1.0, 0.0, 1.0}
+
+
+def test_a_world_whose_reward_is_0_everywhere_says_so():
+    # Key 0 on 16×16 places 6 objects, none of the first inner colour.
+    with pytest.warns(UserWarning, match="true reward is 0 in every state"):
+        _, reward = objectworld(jax.random.key(0), 16)
+    assert not np.any(np.asarray(reward))
 
 
 def test_objectworld_shapes_dtypes_and_default_count():
