@@ -280,7 +280,8 @@ def check_in_space(
         name: what to call the value in the message ("action").
 
     Raises:
-        ValueError: naming the value and the space, and what is wrong.
+        ValueError: naming the value and the space, and what is wrong (for an integer `Box`,
+            also a float value).
     """
     if not isinstance(space, spaces.Discrete | spaces.Box) or not is_concrete(value):
         return
@@ -301,6 +302,8 @@ def check_in_space(
         return
     if x.dtype.kind not in "biuf":
         fail(f"expected numbers, got dtype {x.dtype}")
+    if np.dtype(getattr(space, "dtype", np.float32)).kind in "iu" and x.dtype.kind not in "biu":
+        fail(f"expected integers (the space's dtype is {np.dtype(space.dtype)}), got {x.dtype}")
     if not np.isfinite(x).all():
         fail("found NaN or infinity")
     if is_concrete(space.low, space.high):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from irlax.envs import NATIVE_ENVS, CheckedEnv, Env, TabularEnv, check_action, make, spaces
+from irlax.envs.core import check_in_space
 
 
 def _reset_and_step(env, params, key, cast=False):
@@ -109,6 +110,13 @@ def test_concrete_out_of_space_action_raises(name, action, reason):
         env.step(jax.random.key(1), state, action, params)
     with pytest.raises(ValueError, match=reason):
         check_action(env, params, action)
+
+
+def test_an_integer_box_refuses_float_values():
+    space = spaces.Box(0, 4, (2,), jnp.int32)
+    check_in_space(space, np.array([1, 3]), name="action")
+    with pytest.raises(ValueError, match=r"expected integers .*int32.*float64"):
+        check_in_space(space, np.array([1.0, 3.0]), name="action")
 
 
 def test_in_space_actions_pass_and_traced_actions_are_not_checked():
