@@ -31,6 +31,7 @@ from irlax._files import atomic_write
 
 _FORMAT = "irlax.checkpoint/2"
 _FORMAT_WITHOUT_DIGEST = "irlax.checkpoint/1"  # read, never written
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # Python ints msgpack stores (int64 or uint64)
 
 
 def _is_typed_key(x: Any) -> bool:
@@ -46,7 +47,10 @@ def _leaf_dict(tree: Any, name: str) -> dict:
     Raises:
         ValueError: a leaf that is not an array or a number (`name` says which argument).
     """
-    pairs = jax.tree_util.tree_flatten_with_path(tree)[0]
+    try:
+        pairs = jax.tree_util.tree_flatten_with_path(tree)[0]
+    except (TypeError, ValueError) as e:  # e.g. a dict whose keys cannot be sorted (1, "a")
+        raise ValueError(f"{name} is not a JAX pytree: {e}") from e
     leaves = {}
     for p, x in pairs:
         where = jax.tree_util.keystr(p) or "<root>"
@@ -58,6 +62,11 @@ def _leaf_dict(tree: Any, name: str) -> dict:
 def _check_leaf(x: Any, where: str, name: str) -> None:
     """Refuse a leaf msgpack cannot store, or could not give back as what it was: anything
     but a numeric or bool array (NumPy or JAX, typed keys included) or a Python number."""
+    if isinstance(x, int) and not isinstance(x, bool) and not _INT_MIN <= x <= _INT_MAX:
+        raise ValueError(
+            f"{name} leaf {where} is the integer {x}, beyond the 64 bits a checkpoint stores; "
+            "keep it as a float or in metadata"
+        )
     if _is_typed_key(x) or isinstance(x, bool | int | float | complex):
         return
     if isinstance(x, jax.core.Tracer):
@@ -213,6 +222,8 @@ def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[Any, dict]:
             out.append(jax.random.wrap_key_data(jnp.asarray(new), impl=impl))
         elif isinstance(old, jax.Array):
             out.append(jnp.asarray(new))
+        elif isinstance(old, np.generic):  # a NumPy scalar (np.float32(1.0)) stays one
+            out.append(np.asarray(new)[()])
         else:
             out.append(np.asarray(new))
     tree = jax.tree.unflatten(jax.tree.structure(like), out)

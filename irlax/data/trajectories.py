@@ -259,20 +259,26 @@ def _validate(t: Trajectories) -> None:
             raise ValueError(
                 f"{name} must have the leading batch axes {batch} of lengths, got {x.shape}"
             )
-    obs, act, lengths = (
-        x.reshape(-1, *x.shape[len(batch) :])[0] if batch else x for x in (obs, act, lengths)
+    # One set's shapes (shapes, not arrays: a stack may have zero sets).
+    obs_shape, act_shape = obs.shape[len(batch) :], act.shape[len(batch) :]
+    # Lengths of 2 or more axes make a stack; when the shapes then fail, say so.
+    stack = (
+        f" (lengths {lengths.shape} has {len(batch)} leading axes, so these are read as a "
+        "stack of sets; one set's lengths are [N])"
+        if batch
+        else ""
     )
-    if obs.ndim < 2:
-        raise ValueError(f"observations must be [N, T+1, ...], got shape {obs.shape}")
-    if act.ndim < 2:
-        raise ValueError(f"actions must be [N, T, ...], got shape {act.shape}")
-    n, horizon = act.shape[:2]
-    if obs.shape[0] != n or obs.shape[1] != horizon + 1:
+    if len(obs_shape) < 2:
+        raise ValueError(f"observations must be [N, T+1, ...], got shape {obs.shape}{stack}")
+    if len(act_shape) < 2:
+        raise ValueError(f"actions must be [N, T, ...], got shape {act.shape}{stack}")
+    n, horizon = act_shape[:2]
+    if obs_shape[0] != n or obs_shape[1] != horizon + 1:
         raise ValueError(
             f"observations must be [N, T+1, ...] = [{n}, {horizon + 1}, ...] to match "
-            f"actions {act.shape}, got {obs.shape}"
+            f"actions {act.shape}, got {obs.shape}{stack}"
         )
-    if lengths.shape != (n,):
+    if lengths.shape[len(batch) :] != (n,):
         raise ValueError(f"lengths must have shape [N] = ({n},), got {lengths.shape}")
     if not jnp.issubdtype(lengths.dtype, jnp.integer):
         raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")

@@ -135,7 +135,8 @@ class TabularMDP:
             # The K largest entries of each row, largest first: exactly the non-zeros, padded.
             order = np.argsort(-t, axis=-1, kind="stable")[..., :k]
             probs = np.take_along_axis(t, order, axis=-1)
-        return cls.from_successors(
+        return _from_successors(
+            cls,
             order,
             probs,
             init,
@@ -143,6 +144,7 @@ class TabularMDP:
             horizon=horizon,
             discount=discount,
             terminal=terminal,
+            probs_name="transitions",  # the rows are the user's: name their argument
         )
 
     @classmethod
@@ -173,100 +175,127 @@ class TabularMDP:
         Raises:
             ValueError: naming the field that is invalid.
         """
-        dtype = float_dtype()
-        ns = numeric_array("next_states", next_states)
-        if ns.ndim != 3:
-            raise ValueError(f"next_states must have shape [S, A, K], got {ns.shape}")
-        if not np.issubdtype(ns.dtype, np.integer):
-            raise ValueError(f"next_states must be integers, got dtype {ns.dtype}")
-        n_states = ns.shape[0]
-        if 0 in ns.shape:
-            raise ValueError(f"next_states must be non-empty [S, A, K], got {ns.shape}")
-        if ns.min() < 0 or ns.max() >= n_states:
-            raise ValueError(
-                f"next_states must lie in [0, S={n_states}), got values in [{ns.min()}, {ns.max()}]"
-            )
-
-        p = numeric_array("probs", probs).astype(np.float64)
-        if (
-            p.ndim != 3
-            or p.shape[0] != n_states
-            or p.shape[2] != ns.shape[2]
-            or (ns.shape[1] not in (1, p.shape[1]))
-        ):
-            raise ValueError(
-                f"probs must have shape [S, A, K] matching next_states {ns.shape} "
-                f"(whose action axis is A or 1), got {p.shape}"
-            )
-        check_finite("probs", p)
-        if (p < 0).any():
-            raise ValueError(f"probs must be non-negative, got minimum {p.min()}")
-
-        if terminal is None:
-            term = np.zeros(n_states, bool)
-        else:
-            term = numeric_array("terminal", terminal)
-            if term.shape != (n_states,):
-                raise ValueError(f"terminal must have shape [S] = ({n_states},), got {term.shape}")
-            if term.dtype != bool and not np.isin(term, (0, 1)).all():
-                raise ValueError("terminal must be boolean")
-            term = term.astype(bool)
-
-        sums = p.sum(axis=-1)
-        zero_rows = sums == 0
-        bad = ~np.isclose(sums, 1.0, rtol=0, atol=SUM_TOLERANCE) & ~(zero_rows & term[:, None])
-        if bad.any():
-            s, a = np.argwhere(bad)[0]
-            raise ValueError(
-                f"probs must sum to 1 over successors for every non-terminal (state, action); "
-                f"row (state={s}, action={a}) sums to {sums[s, a]}"
-            )
-        p = np.where(zero_rows[..., None], 0.0, p / np.where(zero_rows, 1.0, sums)[..., None])
-
-        mu = check_distribution("init", init, n_states)
-
-        feats = None
-        if features is not None:
-            feats = numeric_array("features", features).astype(np.float64)
-            if (
-                feats.ndim not in (2, 3)
-                or feats.shape[0] != n_states
-                or (feats.ndim == 3 and feats.shape[1] != p.shape[1])
-            ):
-                raise ValueError(
-                    f"features must have shape [S, F] or [S, A, F] with S={n_states}, "
-                    f"A={p.shape[1]}, got {feats.shape}"
-                )
-            check_finite("features", feats)
-            feats = jnp.asarray(feats, dtype)
-
-        if horizon is not None:
-            whole = is_int(horizon) or (
-                isinstance(horizon, float | np.floating)
-                and np.isfinite(horizon)
-                and horizon == int(horizon)
-            )
-            if not whole or horizon < 1:
-                raise ValueError(f"horizon must be a positive integer or None, got {horizon!r}")
-            horizon = int(horizon)
-        if not is_real(discount) or not 0.0 <= discount <= 1.0:
-            raise ValueError(f"discount must lie in [0, 1], got {discount!r}")
-        discount = float(discount)
-        if horizon is None and discount >= 1.0:
-            raise ValueError(
-                "discount must be < 1 for an infinite horizon (horizon=None), got "
-                f"{discount}; give a finite horizon or a discount below 1"
-            )
-
-        return cls(
-            next_states=jnp.asarray(ns, jnp.int32),
-            probs=jnp.asarray(p, dtype),
-            init=jnp.asarray(mu, dtype),
-            terminal=jnp.asarray(term),
-            features=feats,
+        return _from_successors(
+            cls,
+            next_states,
+            probs,
+            init,
+            features=features,
             horizon=horizon,
             discount=discount,
+            terminal=terminal,
         )
+
+
+def _from_successors(
+    cls,
+    next_states,
+    probs,
+    init,
+    *,
+    features,
+    horizon,
+    discount,
+    terminal,
+    probs_name: str = "probs",
+) -> TabularMDP:
+    """`TabularMDP.from_successors`, naming the probabilities `probs_name` in its errors
+    (`from_dense` passes the rows of its `transitions`)."""
+    dtype = float_dtype()
+    ns = numeric_array("next_states", next_states)
+    if ns.ndim != 3:
+        raise ValueError(f"next_states must have shape [S, A, K], got {ns.shape}")
+    if not np.issubdtype(ns.dtype, np.integer):
+        raise ValueError(f"next_states must be integers, got dtype {ns.dtype}")
+    n_states = ns.shape[0]
+    if 0 in ns.shape:
+        raise ValueError(f"next_states must be non-empty [S, A, K], got {ns.shape}")
+    if ns.min() < 0 or ns.max() >= n_states:
+        raise ValueError(
+            f"next_states must lie in [0, S={n_states}), got values in [{ns.min()}, {ns.max()}]"
+        )
+
+    p = numeric_array("probs", probs).astype(np.float64)
+    if (
+        p.ndim != 3
+        or p.shape[0] != n_states
+        or p.shape[2] != ns.shape[2]
+        or (ns.shape[1] not in (1, p.shape[1]))
+    ):
+        raise ValueError(
+            f"probs must have shape [S, A, K] matching next_states {ns.shape} "
+            f"(whose action axis is A or 1), got {p.shape}"
+        )
+    check_finite(probs_name, p)
+    if (p < 0).any():
+        raise ValueError(f"{probs_name} must be non-negative, got minimum {p.min()}")
+
+    if terminal is None:
+        term = np.zeros(n_states, bool)
+    else:
+        term = numeric_array("terminal", terminal)
+        if term.shape != (n_states,):
+            raise ValueError(f"terminal must have shape [S] = ({n_states},), got {term.shape}")
+        if term.dtype != bool and not np.isin(term, (0, 1)).all():
+            raise ValueError("terminal must be boolean")
+        term = term.astype(bool)
+
+    sums = p.sum(axis=-1)
+    zero_rows = sums == 0
+    bad = ~np.isclose(sums, 1.0, rtol=0, atol=SUM_TOLERANCE) & ~(zero_rows & term[:, None])
+    if bad.any():
+        s, a = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{probs_name} must sum to 1 over successors for every non-terminal "
+            "(state, action); "
+            f"row (state={s}, action={a}) sums to {sums[s, a]}"
+        )
+    p = np.where(zero_rows[..., None], 0.0, p / np.where(zero_rows, 1.0, sums)[..., None])
+
+    mu = check_distribution("init", init, n_states)
+
+    feats = None
+    if features is not None:
+        feats = numeric_array("features", features).astype(np.float64)
+        if (
+            feats.ndim not in (2, 3)
+            or feats.shape[0] != n_states
+            or (feats.ndim == 3 and feats.shape[1] != p.shape[1])
+        ):
+            raise ValueError(
+                f"features must have shape [S, F] or [S, A, F] with S={n_states}, "
+                f"A={p.shape[1]}, got {feats.shape}"
+            )
+        check_finite("features", feats)
+        feats = jnp.asarray(feats, dtype)
+
+    if horizon is not None:
+        whole = is_int(horizon) or (
+            isinstance(horizon, float | np.floating)
+            and np.isfinite(horizon)
+            and horizon == int(horizon)
+        )
+        if not whole or horizon < 1:
+            raise ValueError(f"horizon must be a positive integer or None, got {horizon!r}")
+        horizon = int(horizon)
+    if not is_real(discount) or not 0.0 <= discount <= 1.0:
+        raise ValueError(f"discount must lie in [0, 1], got {discount!r}")
+    discount = float(discount)
+    if horizon is None and discount >= 1.0:
+        raise ValueError(
+            "discount must be < 1 for an infinite horizon (horizon=None), got "
+            f"{discount}; give a finite horizon or a discount below 1"
+        )
+
+    return cls(
+        next_states=jnp.asarray(ns, jnp.int32),
+        probs=jnp.asarray(p, dtype),
+        init=jnp.asarray(mu, dtype),
+        terminal=jnp.asarray(term),
+        features=feats,
+        horizon=horizon,
+        discount=discount,
+    )
 
 
 # Kernels over successor lists, shared by planning, occupancy and sampling. Indices were
