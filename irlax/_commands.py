@@ -255,6 +255,8 @@ class ExpertRun:
         env: e.g. CartPole-v1, Pendulum-v1 (gymnax), or gymnasium:ID.
         out: folder for the checkpoint, the parameters, the demos and the summary.
         seed: seed of the training run (the demos use seed + 1).
+        seeds: train these seeds at once instead of --seed, vmapped in one program (native
+            envs only), e.g. 0,1,2,3,4; each seed's files go to OUT/seed=K/.
         episodes: demonstration episodes to record.
         stochastic: record demos with the sampling policy rather than its mode.
         chunk: updates between checkpoints; None is a twentieth of the run.
@@ -263,6 +265,7 @@ class ExpertRun:
     env: str
     out: Path
     seed: int = 0
+    seeds: tuple[int, ...] = ()
     episodes: int = 20
     stochastic: bool = False
     chunk: int | None = None
@@ -270,6 +273,7 @@ class ExpertRun:
     def __post_init__(self) -> None:
         _check_env_name(self.env)
         require_int(self, "seed", 0)
+        _check_seeds(self.seeds, self.env)
         require_int(self, "episodes", 1)
         if self.chunk is not None:
             require_int(self, "chunk", 1)
@@ -286,6 +290,8 @@ class ImitateRun:
             `Trajectories.save`), or a local Minari dataset (its id or directory).
         out: folder for the checkpoint, the parameters, metrics.json and learning_curve.png.
         seed: seed of the training run (the evaluation episodes use seed + 1).
+        seeds: train these seeds at once instead of --seed, vmapped in one program (native
+            envs only), e.g. 0,1,2,3,4; each seed's files go to OUT/seed=K/.
         episodes: episodes of the trained and of a random policy to evaluate.
         chunk: updates between checkpoints; None is a twentieth of the run.
     """
@@ -294,12 +300,14 @@ class ImitateRun:
     demos: str
     out: Path
     seed: int = 0
+    seeds: tuple[int, ...] = ()
     episodes: int = 20
     chunk: int | None = None
 
     def __post_init__(self) -> None:
         _check_env_name(self.env)
         require_int(self, "seed", 0)
+        _check_seeds(self.seeds, self.env)
         require_int(self, "episodes", 1)
         if self.chunk is not None:
             require_int(self, "chunk", 1)
@@ -314,6 +322,29 @@ def _check_env_name(name: str) -> None:
 
     if name not in NATIVE_ENVS and name not in IRLAX_ENVS and not name.startswith(GYMNASIUM_PREFIX):
         make(name)  # raises, listing the names there are
+
+
+def _check_seeds(seeds: tuple[int, ...], env: str) -> None:
+    from irlax.envs.core import GYMNASIUM_PREFIX
+
+    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds must be distinct integers >= 0, got {','.join(map(str, seeds))}")
+    if seeds and env.startswith(GYMNASIUM_PREFIX):
+        raise ValueError(
+            f"--seeds trains seeds vmapped in one program, which a host-stepped env ({env}) "
+            "cannot be: run one --seed at a time"
+        )
+
+
+def _per_seed(result, options):
+    """(seed, its result, its folder): the run's own, or each of `--seeds`' (OUT/seed=K)."""
+    if not options.seeds:
+        yield options.seed, result, options.out
+        return
+    for i, seed in enumerate(options.seeds):
+        folder = options.out / f"seed={seed}"
+        folder.mkdir(exist_ok=True)
+        yield seed, jax.tree.map(lambda x, i=i: x[i], result), folder
 
 
 def _check_out_folder(out: Path) -> None:
@@ -617,37 +648,40 @@ def _expert(algo: str, make_trainer, options: ExpertRun, config) -> int:
         f"({trainer.n_updates} updates)"
     )
     start = time.perf_counter()
-    result = _train_in_chunks(trainer, options, fingerprint, algo, {"ret": "episode_return"})
+    trained = _train_in_chunks(trainer, options, fingerprint, algo, {"ret": "episode_return"})
     train_s = time.perf_counter() - start
-    save_policy(out / "params.msgpack", result, config, {"env": options.env, "algo": algo})
-    policy = (
-        result.policy
-        if options.stochastic
-        else functools.partial(result.policy, deterministic=True)
-    )
-    demos = rollout(env, policy, options.episodes, jax.random.key(options.seed + 1), env_params)
-    demos.save(out / "demos.npz")
-    returns = np.asarray(episode_returns(demos))
-    curve = np.asarray(result.metrics["episode_return"])
-    summary = {
-        "env": options.env,
-        "algo": algo,
-        "steps": config.total_steps,
-        "train_seconds": train_s,
-        "demo_episodes": options.episodes,
-        "demo_return_mean": float(returns.mean()),
-        "demo_return_std": float(returns.std()),
-        "final_training_return": float(curve[np.isfinite(curve)][-1])
-        if np.isfinite(curve).any()
-        else None,
-        "config": repr(config),
-    }
-    atomic_write_json(out / "summary.json", summary)
-    print(
-        f"expert return over {options.episodes} demo episodes: "
-        f"{returns.mean():.1f} ± {returns.std():.1f}"
-    )
-    print(f"params: {out / 'params.msgpack'}\ndemos:  {out / 'demos.npz'}")
+    for seed, result, folder in _per_seed(trained, options):
+        save_policy(folder / "params.msgpack", result, config, {"env": options.env, "algo": algo})
+        policy = (
+            result.policy
+            if options.stochastic
+            else functools.partial(result.policy, deterministic=True)
+        )
+        demos = rollout(env, policy, options.episodes, jax.random.key(seed + 1), env_params)
+        demos.save(folder / "demos.npz")
+        returns = np.asarray(episode_returns(demos))
+        curve = np.asarray(result.metrics["episode_return"])
+        summary = {
+            "env": options.env,
+            "algo": algo,
+            "seed": seed,
+            "steps": config.total_steps,
+            "train_seconds": train_s,
+            "demo_episodes": options.episodes,
+            "demo_return_mean": float(returns.mean()),
+            "demo_return_std": float(returns.std()),
+            "final_training_return": float(curve[np.isfinite(curve)][-1])
+            if np.isfinite(curve).any()
+            else None,
+            "config": repr(config),
+        }
+        atomic_write_json(folder / "summary.json", summary)
+        print(
+            ("" if not options.seeds else f"seed {seed}: ")
+            + f"expert return over {options.episodes} demo episodes: "
+            f"{returns.mean():.1f} ± {returns.std():.1f}"
+        )
+        print(f"params: {folder / 'params.msgpack'}\ndemos:  {folder / 'demos.npz'}")
     return 0
 
 
@@ -656,8 +690,14 @@ def _train_in_chunks(trainer, options, fingerprint: dict, name: str, shown: dict
     bar showing the metrics `shown` (label: metric) of each chunk's last update."""
     from tqdm import tqdm
 
+    from irlax.rl import vmap_trainer
     from irlax.rl.run import run
 
+    key = jax.random.key(options.seed)
+    if options.seeds:  # every seed at once; the bar shows their mean
+        trainer = vmap_trainer(trainer)
+        key = jax.vmap(jax.random.key)(jnp.asarray(options.seeds))
+        fingerprint = {**fingerprint, "seeds": list(options.seeds)}
     chunk = options.chunk or max(1, trainer.n_updates // 20)
     checkpoint = options.out / "checkpoint.msgpack"
     done = _updates_done(checkpoint, fingerprint)
@@ -668,11 +708,11 @@ def _train_in_chunks(trainer, options, fingerprint: dict, name: str, shown: dict
 
         def progress(done, last):
             bar.update(done - bar.n)
-            bar.set_postfix({label: f"{float(last[m]):.3g}" for label, m in shown.items()})
+            bar.set_postfix({label: f"{np.nanmean(last[m]):.3g}" for label, m in shown.items()})
 
         return run(
             trainer,
-            jax.random.key(options.seed),
+            key,
             checkpoint=checkpoint,
             chunk=chunk,
             fingerprint=fingerprint,
@@ -754,51 +794,56 @@ def _imitate(name: str, method: Imitator, options: ImitateRun, *more) -> int:
         f"{trainer.n_updates} updates"
     )
     start = time.perf_counter()
-    result = _train_in_chunks(trainer, options, fingerprint, name, method.shown)
+    trained = _train_in_chunks(trainer, options, fingerprint, name, method.shown)
     train_s = time.perf_counter() - start
-    steps = int(result.metrics["env_steps"][-1])
-    meta = {"env": options.env, "method": name}
-    written = ["metrics.json", "learning_curve.png", "policy.msgpack"]
-    if method.nested == "generator":  # an irlax.rl policy, which load_policy reads
-        save_policy(out / "policy.msgpack", result.policy, config.generator, meta)
-    else:
-        save_checkpoint(out / "policy.msgpack", result.policy.params, meta)
-    if result.reward_fn is not None:
-        save_checkpoint(out / "reward.msgpack", result.reward_params, meta)
-        written.append("reward.msgpack")
-
-    key_policy, key_random = jax.random.split(jax.random.key(options.seed + 1))
-    space = env.action_space(env_params)
-    learned = episode_returns(
-        rollout(env, result.policy.policy, options.episodes, key_policy, env_params)
-    )
-    random = episode_returns(
-        rollout(env, lambda obs, key: space.sample(key), options.episodes, key_random, env_params)
-    )
     expert = None if demos.rewards is None else np.asarray(episode_returns(demos))
-    curve = {k: np.asarray(v).tolist() for k, v in result.metrics.items() if np.ndim(v) == 1}
-    summary = {
-        "env": options.env,
-        "method": name,
-        "demos": demos.n_trajectories,
-        "steps": steps,
-        "train_seconds": train_s,
-        "policy_return_mean": float(np.mean(learned)),
-        "policy_return_std": float(np.std(learned)),
-        "random_return_mean": float(np.mean(random)),
-        "expert_return_mean": None if expert is None else float(expert.mean()),
-        "config": repr(config),
-        "per_update": curve,
-    }
-    atomic_write_json(out / "metrics.json", summary)
-    _imitation_curve(name, options, summary, out / "learning_curve.png")
-    print(
-        f"policy return over {options.episodes} episodes: {np.mean(learned):.1f} ± "
-        f"{np.std(learned):.1f} (random {np.mean(random):.1f}"
-        + ("" if expert is None else f", expert {expert.mean():.1f}")
-        + ")"
-    )
-    print(f"results: {out}/ ({', '.join(written)})")
+    space = env.action_space(env_params)
+    for seed, result, folder in _per_seed(trained, options):
+        steps = int(result.metrics["env_steps"][-1])
+        meta = {"env": options.env, "method": name}
+        written = ["metrics.json", "learning_curve.png", "policy.msgpack"]
+        if method.nested == "generator":  # an irlax.rl policy, which load_policy reads
+            save_policy(folder / "policy.msgpack", result.policy, config.generator, meta)
+        else:
+            save_checkpoint(folder / "policy.msgpack", result.policy.params, meta)
+        if result.reward_fn is not None:
+            save_checkpoint(folder / "reward.msgpack", result.reward_params, meta)
+            written.append("reward.msgpack")
+
+        key_policy, key_random = jax.random.split(jax.random.key(seed + 1))
+        learned = episode_returns(
+            rollout(env, result.policy.policy, options.episodes, key_policy, env_params)
+        )
+        random = episode_returns(
+            rollout(
+                env, lambda obs, key: space.sample(key), options.episodes, key_random, env_params
+            )
+        )
+        curve = {k: np.asarray(v).tolist() for k, v in result.metrics.items() if np.ndim(v) == 1}
+        summary = {
+            "env": options.env,
+            "method": name,
+            "seed": seed,
+            "demos": demos.n_trajectories,
+            "steps": steps,
+            "train_seconds": train_s,
+            "policy_return_mean": float(np.mean(learned)),
+            "policy_return_std": float(np.std(learned)),
+            "random_return_mean": float(np.mean(random)),
+            "expert_return_mean": None if expert is None else float(expert.mean()),
+            "config": repr(config),
+            "per_update": curve,
+        }
+        atomic_write_json(folder / "metrics.json", summary)
+        _imitation_curve(name, options, summary, folder / "learning_curve.png")
+        print(
+            ("" if not options.seeds else f"seed {seed}: ")
+            + f"policy return over {options.episodes} episodes: {np.mean(learned):.1f} ± "
+            f"{np.std(learned):.1f} (random {np.mean(random):.1f}"
+            + ("" if expert is None else f", expert {expert.mean():.1f}")
+            + ")"
+        )
+        print(f"results: {folder}/ ({', '.join(written)})")
     return 0
 
 

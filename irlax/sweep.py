@@ -21,15 +21,19 @@ resume their checkpoints). Running the same sweep again skips the finished runs.
 fails (an error, or a worker that dies) is retried `retries` times and then reported with its
 error, never dropped. The sweep ends with `OUT/sweep.json` (every run, its status and metrics),
 `OUT/summary.md` (mean ± 95% interval over seeds of every numeric metric in the runs'
-`metrics.json`, per command and grid point) and `OUT/summary.png`.
+`metrics.json`, or `summary.json` for `irlax expert`, per command and grid point) and
+`OUT/summary.png`.
 
 Without an address Ray starts inside this process on this machine (nothing to install or
 launch); `address="ray://host:10001"` or `"auto"` uses a running cluster, whose workers must
 have irlax installed. A worker keeps the programs it compiled from one run to the next, and the
 workers share the persistent compilation cache of the `irlax` command
 (`irlax.compilation_cache`), so a program is compiled about once per machine, not per run.
-Each seed is its own run (and task): seeds share compiled programs but are not vmapped
-together.
+The seeds of one grid point of `irlax expert` or `irlax imitate` on a JAX env are one task:
+the command with `--seeds`, which trains them vmapped in one program and writes each seed's
+folder, split into the seeds' own results folders once it succeeded (a retry resumes the
+shared checkpoint). Every other run (the tabular `irlax irl` fits, `gymnasium:` envs, a custom
+`task`) is a task of its own.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +55,9 @@ import numpy as np
 from irlax._files import atomic_write_json, atomic_write_text
 
 _SPEC_KEYS = {"commands", "seeds", "out", "retries", "options", "grid"}
+VMAPPED_COMMANDS = ("expert", "imitate")
+"""Commands whose seeds (at one grid point, on a JAX env) are trained at once, vmapped in one
+program (`--seeds`), in one task."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +158,7 @@ def load_spec(spec: str | os.PathLike | dict) -> Sweep:
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ValueError(f"{where}: grid {key} must be a non-empty list of values")
-    for key in ("seed", "out"):
+    for key in ("seed", "seeds", "out"):
         if key in options or key in grid:
             raise ValueError(f"{where}: {key} is set by the sweep, not an option")
     runs = []
@@ -203,7 +211,8 @@ def run(
             already started).
         task: `task(run, folder)` does one run into `folder` (made for it; what a retry
             finds there is what the failed try left), raising on failure (default: the `irlax`
-            command).
+            command, the seeds of a deep command's grid point vmapped in one task; a task of
+            your own is called once per run).
         progress: called as `progress(run_name, status)` as each run ends.
 
     Returns:
@@ -224,24 +233,73 @@ def run(
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         remote = ray.remote(max_retries=sweep.retries, retry_exceptions=True)(_execute)
-        pending = {remote.remote(task, r, str(partial / r.name)): r for r in todo}
+        pending = {}
+        for runs in _tasks(todo, vmap=task is run_command):
+            if len(runs) == 1:
+                ref = remote.remote(task, runs[0], str(partial / runs[0].name))
+            else:
+                ref = remote.remote(run_seeds, runs, str(partial / _seeds_folder(runs)))
+            pending[ref] = runs
         while pending:
             [ready], _ = ray.wait(list(pending), num_returns=1)
-            r = pending.pop(ready)
+            runs = pending.pop(ready)
             try:
                 ray.get(ready)
-                os.replace(partial / r.name, sweep.out / r.name)
-                status[r.name] = ("done", None)
+                if len(runs) == 1:
+                    os.replace(partial / runs[0].name, sweep.out / runs[0].name)
+                else:
+                    _split_seeds(runs, partial / _seeds_folder(runs), sweep.out)
+                outcome = ("done", None)
             except Exception as e:  # a task error or a dead worker, after its retries
-                status[r.name] = ("failed", _error_line(e))
-            if progress is not None:
-                progress(r.name, status[r.name][0])
+                outcome = ("failed", _error_line(e))
+            for r in runs:
+                status[r.name] = outcome
+                if progress is not None:
+                    progress(r.name, outcome[0])
     with contextlib.suppress(OSError):
         partial.rmdir()  # gone once nothing failed
     return _summarise(sweep, status)
 
 
-def _execute(task: Callable, run: Run, folder: str) -> None:
+def _tasks(runs: list[Run], vmap: bool) -> list[list[Run]]:
+    """The runs, one task each, except that the seeds of one grid point of a deep command
+    (`irlax expert`, `irlax imitate` on a JAX env) are one task, vmapped (when `vmap`)."""
+    groups: dict[str, list[Run]] = {}
+    tasks = []
+    for r in runs:
+        env = str(r.options.get("env", ""))
+        if vmap and r.command[0] in VMAPPED_COMMANDS and not env.startswith("gymnasium:"):
+            groups.setdefault(r.group, []).append(r)
+        else:
+            tasks.append([r])
+    return [*groups.values(), *tasks]
+
+
+def _seeds_folder(runs: list[Run]) -> str:
+    return f"{runs[0].group}_seeds={'-'.join(str(r.seed) for r in runs)}"
+
+
+def run_seeds(runs: list[Run], folder: Path) -> None:
+    """Run the seeds of one grid point at once: the command with `--seeds` (every seed
+    vmapped in one program), writing into `folder`, each seed's files in `folder/seed=K`.
+
+    Raises:
+        RuntimeError: the command failed (its exit status and last output line).
+    """
+    seeds = ",".join(str(r.seed) for r in runs)
+    run_command(dataclasses.replace(runs[0], options={**runs[0].options, "seeds": seeds}), folder)
+
+
+def _split_seeds(runs: list[Run], folder: Path, out: Path) -> None:
+    """Give each seed of a finished `run_seeds` folder its own results folder, as if it had
+    run alone (with the command's log); then drop what the seeds shared (the checkpoint)."""
+    for r in runs:
+        shutil.copy2(folder / "run.log", folder / f"seed={r.seed}" / "run.log")
+        os.replace(folder / f"seed={r.seed}", out / r.name)
+    shutil.rmtree(folder)
+
+
+def _execute(task: Callable, run: Run | list[Run], folder: str) -> None:
     Path(folder).mkdir(parents=True, exist_ok=True)
     task(run, Path(folder))
 
@@ -258,7 +316,10 @@ def _summarise(sweep: Sweep, status: dict) -> dict:
     for r in sweep.runs:
         state, error = status[r.name]
         metrics = {}
+        # `irlax expert` writes summary.json; the other commands metrics.json.
         path = sweep.out / r.name / "metrics.json"
+        if not path.exists():
+            path = path.with_name("summary.json")
         if state != "failed" and path.exists():
             metrics = {
                 k: v

@@ -315,6 +315,21 @@ def test_an_objectworld_without_reward_is_refused_before_anything_is_written(tmp
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--env", "CartPole-v1", "--seeds", "1,1"], ["--seeds must be distinct", "1,1"]),
+        (["--env", "CartPole-v1", "--seeds", "2,-1"], ["--seeds must be distinct", "2,-1"]),
+        (["--env", "gymnasium:CartPole-v1", "--seeds", "0,1"], ["host-stepped env"]),
+    ],
+)
+def test_seeds_trained_at_once_are_distinct_and_on_a_jax_env(argv, words, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["expert", "ppo", *argv, "--out", str(out)]) == 2
+    _one_line(capsys, "irlax expert ppo: error: ", *words)
+    assert not out.exists()
+
+
 def test_missing_command_or_missing_required_option(capsys):
     assert main([]) == 2
     _one_line(capsys, "irlax: error: the following arguments are required: COMMAND")

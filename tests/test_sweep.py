@@ -67,6 +67,29 @@ def test_a_sweep_runs_every_point_and_seed_and_a_rerun_does_no_work(local_ray, t
     assert again["summary"] == result["summary"]
 
 
+def test_the_seeds_of_a_deep_command_train_vmapped_in_one_task(local_ray, tmp_path):
+    out = tmp_path / "sweep"
+    ppo = {"total_steps": 256, "num_envs": 2, "rollout_length": 32, "update_epochs": 1}
+    options = {"env": "CartPole-v1", "episodes": 2, "num_minibatches": 1, "hidden": "8", **ppo}
+    spec = {"commands": ["expert ppo"], "seeds": [3, 5], "out": str(out), "options": options}
+    result = run(spec)
+    assert [r["status"] for r in result["runs"]] == ["done", "done"]
+    assert not (out / ".partial").exists()
+    for seed in (3, 5):
+        folder = out / f"expert-ppo_seed={seed}"
+        assert {p.name for p in folder.iterdir()} == {
+            "params.msgpack",
+            "demos.npz",
+            "summary.json",
+            "run.log",
+        }
+        assert json.loads((folder / "summary.json").read_text())["seed"] == seed
+        # One command trained both seeds at once.
+        log = (folder / "run.log").read_text()
+        assert "seed 3: expert return" in log and "seed 5: expert return" in log
+    assert result["summary"]["expert-ppo"]["demo_return_mean"]["n"] == 2
+
+
 def test_a_dead_worker_is_retried_and_a_failing_run_is_reported(local_ray, tmp_path):
     out = tmp_path / "sweep"
 

@@ -6,7 +6,8 @@ One module per method (`irlax.rl.ppo`, `sac`, `soft_q`, `soft_pg`), each with a 
 `Trainer.update(state, reward_params) -> (state, metrics, Transitions)`; `Result.log_prob(obs,
 action)` scores an action under the trained policy. The policy heads are `irlax.nets.policies`.
 `irlax.rl.run.run` trains a `Trainer` in chunks with atomic checkpoints and resume;
-`train_seeds(train, keys)` trains many seeds at once, sharded over the local devices.
+`train_seeds(train, keys)` trains many seeds at once, sharded over the local devices, and
+`vmap_trainer(trainer)` is a trainer of many seeds at once (for `run`'s checkpointed chunks).
 """
 
 from irlax.rl._common import (
@@ -16,6 +17,7 @@ from irlax.rl._common import (
     Transitions,
     train_from,
     train_seeds,
+    vmap_trainer,
 )
 from irlax.rl.replay import ReplayBuffer
 
@@ -27,4 +29,5 @@ __all__ = [
     "Transitions",
     "train_from",
     "train_seeds",
+    "vmap_trainer",
 ]

@@ -104,6 +104,23 @@ def train_from(trainer: Trainer) -> Callable:
     return train
 
 
+def vmap_trainer(trainer: Trainer) -> Trainer:
+    """The same trainer over a batch of seeds, all in one program.
+
+    `init(keys [n])`, `update(states, reward_params)` (`reward_params` shared) and
+    `result(states, metrics)` are vmapped: each update's metrics are `[n]` (stacked to
+    `[n_updates, n]`), and the result has a leading seed axis. `irlax.rl.run.run(
+    vmap_trainer(trainer), keys, checkpoint=...)` trains many seeds in chunks with checkpoints,
+    as `train_seeds` trains them in one call. JAX envs only (a host-stepped env is one batch).
+    """
+    return Trainer(
+        init=jax.vmap(trainer.init),
+        update=jax.vmap(trainer.update, in_axes=(0, None)),
+        result=jax.vmap(trainer.result, in_axes=(0, 1)),
+        n_updates=trainer.n_updates,
+    )
+
+
 def train_seeds(train: Callable, keys: jax.Array, *args: Any) -> Any:
     """Train one seed per key at once, the seed axis sharded over every local device.
 
