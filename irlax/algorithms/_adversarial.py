@@ -45,8 +45,10 @@ import optax
 
 from irlax._pytree import pytree_dataclass
 from irlax.algorithms._deep import (
+    ExpertTransitions,
     ImitationResult,
     check_reward_network,
+    expert_argument,
     expert_transitions,
     make_generator,
 )
@@ -188,7 +190,7 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         `ImitationResult`.
     """
     env_params = env_params_or_default(env, env_params)
-    expert = expert_transitions(env, env_params, demos)
+    given = expert_transitions(env, env_params, demos)
     head = head_for_space(env.action_space(env_params))
     gen_config = config.generator
     discount = gen_config.discount
@@ -253,7 +255,7 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
             f"policy_buffer_size must hold one generator update's {per_update} transitions "
             f"(num_envs * rollout_length), got {buffer_size}"
         )
-    obs_dim = flat_obs(expert.obs[:1], 1).shape[-1] + 1  # the features and the absorbing flag
+    obs_dim = flat_obs(given.obs[:1], 1).shape[-1] + 1  # the features and the absorbing flag
     check_reward_network(method.network, obs_dim, head.n)
     optimizer = optax.adam(config.discriminator_learning_rate)
 
@@ -263,7 +265,8 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
             params["policy"] = current_policy(state.generator).params
         return params
 
-    def init(key: jax.Array) -> AdversarialState:
+    def init(key: jax.Array, expert: ExpertTransitions | None = None) -> AdversarialState:
+        expert = expert_argument(expert, given)
         key, gen_key, disc_key = jax.random.split(key, 3)
         gen_state = generator.init(gen_key)
         obs_norm = RunningMeanVar.zeros((flat_obs(expert.obs[:1], 1).shape[-1],))
@@ -332,7 +335,7 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         }
         return loss, metrics
 
-    def train_discriminator(state: AdversarialState, key):
+    def train_discriminator(state: AdversarialState, key, expert: ExpertTransitions):
         policy_params = current_policy(state.generator).params
         norm = state.obs_norm
         if config.discriminator_normalize_observations:
@@ -359,7 +362,7 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         state = state.replace(discriminator=params, opt_state=opt_state, obs_norm=norm)
         return state, jax.tree.map(lambda m: m[-1].astype(jnp.float32), metrics)
 
-    def skip_discriminator(state: AdversarialState, key):
+    def skip_discriminator(state: AdversarialState, key, expert: ExpertTransitions):
         nan = jnp.full((), jnp.nan, jnp.float32)
         names = (
             "discriminator_loss",
@@ -369,7 +372,8 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         )
         return state, dict.fromkeys(names, nan)
 
-    def update(state: AdversarialState, _reward_params: Any = None):
+    def update(state: AdversarialState, expert: ExpertTransitions | None = None):
+        expert = expert_argument(expert, given)
         key, disc_key = jax.random.split(state.key)
         gen_state, gen_metrics, taken = generator.update(state.generator, reward_params_of(state))
         flat = jax.tree.map(lambda x: x.reshape((per_update, *x.shape[2:])), taken)
@@ -383,7 +387,7 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         updates = state.updates + 1
         state = state.replace(generator=gen_state, policy_buffer=buffer, updates=updates, key=key)
         if config.discriminator_every == 1:
-            state, disc_metrics = train_discriminator(state, disc_key)
+            state, disc_metrics = train_discriminator(state, disc_key, expert)
         else:
             state, disc_metrics = jax.lax.cond(
                 updates % config.discriminator_every == 0,
@@ -391,6 +395,7 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
                 skip_discriminator,
                 state,
                 disc_key,
+                expert,
             )
         return state, {**gen_metrics, **disc_metrics}, taken
 

@@ -6,6 +6,21 @@ Every method that learns from sampled dynamics (`gail`, `airl`, and those to com
 `irlax.rl` trainer chosen by the type of `config.generator`) through its `reward_fn` hook, and
 read the policy's samples from the `Transitions` its `update` returns; they never step the env
 themselves. `irlax.rl.run.run` drives their `Trainer` in checkpointed chunks like any other.
+
+The demonstrations are data, not part of the program: `train(key, expert)`,
+`Trainer.init(key, expert)` and `Trainer.update(state, expert)` take them as an argument, the
+`ExpertTransitions` of `expert_transitions(env, env_params, demos)`. Passed so, every demo set
+of the same shape runs the same compiled program (JAX's persistent compilation cache loads
+it; a jitted `train` called again with new demos does not compile), and the program does not
+grow with the number of demonstrations. `expert=None` stands for the demos given to
+`make_trainer`, which are then baked into the compiled program as constants (one program per
+demo set):
+
+    expert = expert_transitions(env, env_params, demos)
+    train = gail.make_train(config, env, env_params, demos)
+    results = jax.jit(jax.vmap(train, in_axes=(0, None)))(keys, expert)
+
+Under `jax.vmap` over seeds the demos are given once (`in_axes=None`), not copied per seed.
 """
 
 from __future__ import annotations
@@ -79,12 +94,17 @@ class ExpertTransitions:
         next_obs: `[M, ...]` the observations they led to.
         terminated: bool `[M]`, True for the last transition of a trajectory that ended in a
             terminal state (`Trajectories.terminated`; False throughout when unknown).
+        episode: int32 `[M]` the trajectory each transition belongs to (its row in the
+            demos), or None.
+        step: int32 `[M]` its step within that trajectory (0 for the first), or None.
     """
 
     obs: jnp.ndarray
     action: jnp.ndarray
     next_obs: jnp.ndarray
     terminated: jnp.ndarray
+    episode: jnp.ndarray | None = None
+    step: jnp.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -124,12 +144,59 @@ def expert_transitions(env, env_params, demos: Trajectories) -> ExpertTransition
     unknown = demos.terminated is None  # taken as truncated (time limits)
     ended = np.zeros(len(lengths), bool) if unknown else np.asarray(demos.terminated)
     last = np.arange(demos.max_length)[None, :] == (lengths[:, None] - 1)
+    episode, step = np.nonzero(mask)  # row-major: step t of demo i follows step t - 1
     return ExpertTransitions(
         obs=jnp.asarray(obs[:, :-1][mask]),
         action=jnp.asarray(np.asarray(demos.actions)[mask]),
         next_obs=jnp.asarray(obs[:, 1:][mask]),
         terminated=jnp.asarray((last & ended[:, None])[mask]),
+        episode=jnp.asarray(episode, jnp.int32),
+        step=jnp.asarray(step, jnp.int32),
     )
+
+
+def expert_argument(expert: ExpertTransitions | None, default: ExpertTransitions):
+    """The demos a trainer's `init`, `update` or `train` was given: `expert`, checked to be
+    laid out like the demos given to `make_trainer` (`default`), or `default` when None.
+
+    Raises:
+        ValueError: naming `expert`, when it is not `ExpertTransitions` or any of its arrays
+            differs in shape or dtype from `default`'s (the compiled program is fixed by them).
+    """
+    if expert is None:
+        return default
+    if not isinstance(expert, ExpertTransitions):
+        raise ValueError(
+            "expert must be the ExpertTransitions of expert_transitions(env, env_params, "
+            f"demos), or None for the demos given to make_trainer; got {type(expert).__name__}"
+        )
+    for name in ("obs", "action", "next_obs", "terminated", "episode", "step"):
+        given, expected = getattr(expert, name), getattr(default, name)
+        if expected is None:
+            continue
+        if given is None or given.shape != expected.shape or given.dtype != expected.dtype:
+            described = "None" if given is None else f"{given.dtype}{list(given.shape)}"
+            raise ValueError(
+                f"expert.{name} must be laid out like the demos given to make_trainer, "
+                f"{expected.dtype}{list(expected.shape)}, got {described} (demos with another "
+                "number of transitions need their own make_trainer)"
+            )
+    return expert
+
+
+def train_from_demos(trainer: Trainer) -> Callable:
+    """`train(key, expert=None) -> ImitationResult` of a deep method's `Trainer`: `init`,
+    `n_updates` updates under `lax.scan`, `result`, the demos (`ExpertTransitions`, None for
+    those given to `make_trainer`) an argument of each (see the module docstring)."""
+
+    def train(key: jax.Array, expert: ExpertTransitions | None = None) -> ImitationResult:
+        state = trainer.init(key, expert)
+        state, metrics = jax.lax.scan(
+            lambda s, _: trainer.update(s, expert)[:2], state, None, trainer.n_updates
+        )
+        return trainer.result(state, metrics)
+
+    return train
 
 
 def check_reward_network(network, obs_dim: int, action_dim: int) -> None:

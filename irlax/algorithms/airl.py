@@ -32,9 +32,10 @@ import dataclasses
 from typing import Any, Literal
 
 from irlax.algorithms._adversarial import AdversarialConfig, Method, make_adversarial_trainer
+from irlax.algorithms._deep import train_from_demos
 from irlax.config import check_config, require_choice, require_hidden
 from irlax.nets.reward import ShapedReward, TransitionReward
-from irlax.rl import Trainer, ppo, train_from
+from irlax.rl import Trainer, ppo
 
 RewardInputs = Literal["state", "state_action"]
 
@@ -75,7 +76,9 @@ def _method(config: AIRLConfig) -> Method:
 
 
 def make_trainer(config: AIRLConfig, env, env_params, demos) -> Trainer:
-    """AIRL in pieces (see `irlax.rl.Trainer`): `init(key)`, `update(state, None)`, `result`.
+    """AIRL in pieces (see `irlax.rl.Trainer`): `init(key, expert=None)`, `update(state,
+    expert=None)`, `result`; `expert` the demos' `ExpertTransitions` as data (None: `demos`,
+    baked into the program; see `irlax.algorithms._deep`).
 
     Args:
         config: an `AIRLConfig`.
@@ -96,8 +99,10 @@ def make_trainer(config: AIRLConfig, env, env_params, demos) -> Trainer:
 
 
 def make_train(config: AIRLConfig, env, env_params, demos):
-    """`train(key) -> ImitationResult`: AIRL for the generator's step budget.
+    """`train(key, expert=None) -> ImitationResult`: AIRL for the generator's step budget.
 
-    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train))(keys)` for many seeds.
+    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train, in_axes=(0, None)))(keys,
+    expert)` for many seeds, `expert = expert_transitions(env, env_params, demos)` (compiled once
+    for every demo set of its shape; None bakes `demos` into the program).
     """
-    return train_from(make_trainer(config, env, env_params, demos))
+    return train_from_demos(make_trainer(config, env, env_params, demos))

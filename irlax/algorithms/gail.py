@@ -39,9 +39,10 @@ from irlax.algorithms._adversarial import (
     Method,
     make_adversarial_trainer,
 )
+from irlax.algorithms._deep import train_from_demos
 from irlax.config import check_config, require_choice
 from irlax.nets.reward import TransitionReward
-from irlax.rl import Trainer, train_from
+from irlax.rl import Trainer
 
 REWARDS = {
     "positive": lambda d: jax.nn.softplus(d),
@@ -90,7 +91,9 @@ def _method(config: GAILConfig) -> Method:
 
 
 def make_trainer(config: GAILConfig, env, env_params, demos) -> Trainer:
-    """GAIL in pieces (see `irlax.rl.Trainer`): `init(key)`, `update(state, None)`, `result`.
+    """GAIL in pieces (see `irlax.rl.Trainer`): `init(key, expert=None)`, `update(state,
+    expert=None)`, `result`; `expert` the demos' `ExpertTransitions` as data (None: `demos`,
+    baked into the program; see `irlax.algorithms._deep`).
 
     Args:
         config: a `GAILConfig`.
@@ -114,9 +117,11 @@ def make_trainer(config: GAILConfig, env, env_params, demos) -> Trainer:
 
 
 def make_train(config: GAILConfig, env, env_params, demos):
-    """`train(key) -> ImitationResult`: GAIL for the generator's step budget.
+    """`train(key, expert=None) -> ImitationResult`: GAIL for the generator's step budget.
 
-    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train))(keys)` for many seeds. See
+    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train, in_axes=(0, None)))(keys,
+    expert)` for many seeds, `expert = expert_transitions(env, env_params, demos)` (compiled once
+    for every demo set of its shape; None bakes `demos` into the program). See
     `make_trainer` for the arguments.
     """
-    return train_from(make_trainer(config, env, env_params, demos))
+    return train_from_demos(make_trainer(config, env, env_params, demos))
