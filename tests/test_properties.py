@@ -56,13 +56,14 @@ class Case(NamedTuple):
     maybe: frozenset = frozenset()  # fields changed in a way that may be valid or not
 
 
-def built_or_refused(build, case: Case):
+def built_or_refused(build, case: Case, aliases: dict | None = None):
     """`build(**case.kwargs)`, or None when it raised a `ValueError` naming a changed field.
 
     Fails the test when a valid input is refused, a broken one is accepted, or the error
-    names no changed field; any other exception propagates (and fails the test).
+    names no changed field (or its alias: how messages name it); any other exception
+    propagates (and fails the test).
     """
-    changed = case.bad | case.maybe
+    changed = {(aliases or {}).get(name, name) for name in case.bad | case.maybe}
     try:
         out = build(**case.kwargs)
     except ValueError as e:
@@ -701,6 +702,103 @@ def class_specs(draw) -> ClassSpec:
         cell_size=draw(st.sampled_from([1.0, 0.5, 0.1, 3.0])),
         pixels_per_cell=draw(st.integers(1, 3)),
     )
+
+
+SPEC_FIELDS = {"names": "name", "colors": "colo", "passable": "passable"}  # "colours" too
+
+
+@st.composite
+def class_spec_cases(draw) -> Case:
+    """`ClassSpec` arguments from a valid spec, at most two of them changed."""
+    spec = draw(class_specs())
+    k = len(spec.names)
+    first = spec.colors[0]
+    options = {
+        "names": [
+            (list(spec.names), "ok"),
+            (tuple(f" {n} " for n in spec.names), "ok"),  # stripped, as the loader does
+            ("".join(spec.names), "bad"),
+            (None, "bad"),
+            (spec.names[:-1], "bad"),
+            ((*spec.names[:-1], spec.names[0]) if k > 1 else ("  ",), "bad"),
+            ((1,) * k, "bad"),
+        ],
+        "colors": [
+            (spec.hex_colors, "ok"),
+            (np.asarray(spec.colors, np.uint8), "ok"),
+            ([list(c) for c in spec.colors], "ok"),
+            (None, "bad"),
+            (((first[0] + 0.5, *first[1:]), *spec.colors[1:]), "bad"),
+            (((256, *first[1:]), *spec.colors[1:]), "bad"),
+            ((first[:2], *spec.colors[1:]), "bad"),
+            (("#12", *spec.colors[1:]), "bad"),
+            ((*spec.colors[:-1], first) if k > 1 else ("#000000",), "maybe"),
+            (spec.colors[:-1], "bad"),
+            ("#000000", "bad"),
+        ],
+        "passable": [
+            (list(spec.passable), "ok"),
+            (np.asarray(spec.passable), "ok"),
+            ([int(p) for p in spec.passable], "ok"),
+            ((False,) * k, "bad"),
+            (tuple("no" for _ in spec.passable), "bad"),
+            (None, "bad"),
+            (spec.passable[:-1], "bad"),
+        ],
+        "cell_size": [(2, "ok"), (np.float32(0.5), "ok")]
+        + [(v, "bad") for v in (0, -1.0, math.nan, math.inf, "1", True, None)],
+        "pixels_per_cell": [(np.int64(2), "ok")]
+        + [(v, "bad") for v in (0, -1, 1.0, 2.5, "2", True, None)],
+    }
+    fields = {name: (getattr(spec, name), "ok") for name in options}
+    for name in draw(st.sets(st.sampled_from(sorted(options)), max_size=2), label="changed"):
+        fields[name] = draw(st.sampled_from(options[name]), label=name)
+    return one_of_verdicts(fields)
+
+
+@SETTINGS
+@given(class_spec_cases())
+@example(
+    Case(
+        {"names": "ab", "colors": ((0, 0, 0), (1, 1, 1)), "passable": (True,) * 2},
+        frozenset({"names"}),
+    )
+)  # a string was read as one class per letter
+@example(
+    Case({"names": ("a",), "colors": None, "passable": (True,)}, frozenset({"colors"}))
+)  # TypeError: not iterable
+@example(
+    Case({"names": ("a",), "colors": ((0.5, 0, 0),), "passable": (True,)}, frozenset({"colors"}))
+)  # 0.5 truncated to 0
+@example(
+    Case({"names": ("a",), "colors": ((0, 0, 0),), "passable": ("no",)}, frozenset({"passable"}))
+)  # "no" read as True
+@example(
+    Case({"names": (" a",), "colors": ((0, 0, 0),), "passable": (True,)})
+)  # " a" came back from the file as "a"
+def test_class_specs_build_valid_or_name_the_field_and_round_trip(case):
+    """Any arguments give a valid `ClassSpec` (unique stripped names, unique colours of 3
+    integers in 0-255, a passable class, positive sizes) that `to_json` → `load_classes`
+    gives back exactly, or a `ValueError` naming a changed field."""
+    spec = built_or_refused(ClassSpec, case, SPEC_FIELDS)
+    if spec is None:
+        return
+    k = len(spec.names)
+    assert k >= 1 and len(set(spec.names)) == k == len(spec.colors) == len(spec.passable)
+    assert all(isinstance(n, str) and n == n.strip() and n for n in spec.names)
+    assert len(set(spec.colors)) == k
+    assert all(
+        len(c) == 3 and all(type(v) is int and 0 <= v <= 255 for v in c) for c in spec.colors
+    )
+    assert all(type(p) is bool for p in spec.passable) and any(spec.passable)
+    assert type(spec.cell_size) is float and 0 < spec.cell_size < math.inf
+    assert type(spec.pixels_per_cell) is int and spec.pixels_per_cell >= 1
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "classes.json"
+        path.write_text(json.dumps(spec.to_json()), encoding="utf-8")
+        back = load_classes(path)
+    for field in ("names", "colors", "passable", "cell_size", "pixels_per_cell"):
+        assert getattr(back, field) == getattr(spec, field), field
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:

@@ -57,6 +57,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from irlax.config import is_int
 from irlax.forecast.scene import Scene
 from irlax.forecast.tracks import cell_path
 
@@ -107,12 +108,28 @@ class ClassSpec:
 
     def __post_init__(self) -> None:
         where = self.source
-        object.__setattr__(self, "names", tuple(str(n) for n in self.names))
-        object.__setattr__(self, "colors", tuple(tuple(int(v) for v in c) for c in self.colors))
-        object.__setattr__(self, "passable", tuple(bool(p) for p in self.passable))
+        names, colors, passable = (
+            _spec_sequence(getattr(self, f), f, where) for f in ("names", "colors", "passable")
+        )
+        for i, name in enumerate(names):
+            if not isinstance(name, str):
+                raise ValueError(f"{where}: classes[{i}].name must be a string, got {name!r}")
+        # Stripped as `load_classes` strips them, so that `to_json` → `load_classes` is exact.
+        object.__setattr__(self, "names", tuple(n.strip() for n in names))
+        object.__setattr__(
+            self,
+            "colors",
+            tuple(_spec_color(c, f"{where}: classes[{i}].color") for i, c in enumerate(colors)),
+        )
+        for i, flag in enumerate(passable):
+            if not (isinstance(flag, bool | np.bool_) or (is_int(flag) and flag in (0, 1))):
+                raise ValueError(
+                    f"{where}: classes[{i}].passable must be True or False, got {flag!r}"
+                )
+        object.__setattr__(self, "passable", tuple(bool(p) for p in passable))
         k = len(self.names)
         if k == 0:
-            raise ValueError(f"{where}: 'classes' lists no class")
+            raise ValueError(f"{where}: 'classes' lists no class (names is empty)")
         if len(self.colors) != k or len(self.passable) != k:
             raise ValueError(
                 f"{where}: {k} names but {len(self.colors)} colours and "
@@ -179,6 +196,27 @@ class ClassSpec:
             "pixels_per_cell": self.pixels_per_cell,
             "classes": classes,
         }
+
+
+def _spec_sequence(value: Any, field: str, where: str) -> tuple:
+    """A `ClassSpec` field as a tuple, refused unless a sequence (and not one string)."""
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        raise ValueError(
+            f"{where}: {field} must be a sequence with one entry per class, got {value!r}"
+        )
+    return tuple(value)
+
+
+def _spec_color(value: Any, where: str) -> tuple[int, int, int]:
+    """A `ClassSpec` colour: `"#rrggbb"`, `"#rgb"` or three integers in 0–255."""
+    if isinstance(value, str):
+        return _parse_color(value, where)
+    if not hasattr(value, "__iter__"):
+        raise ValueError(f"{where}: {value!r} is not a colour; give 3 integers in 0-255")
+    rgb = tuple(value)
+    if len(rgb) != 3 or not all(is_int(v) and 0 <= v <= 255 for v in rgb):
+        raise ValueError(f"{where} must be 3 integers in 0-255, got {list(rgb)!r}")
+    return tuple(int(v) for v in rgb)
 
 
 def _parse_color(value: Any, where: str) -> tuple[int, int, int]:
