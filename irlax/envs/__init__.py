@@ -15,6 +15,7 @@ from irlax.envs.core import (
     Wrapper,
     check_action,
     make,
+    multi_discrete,
     spaces,
 )
 from irlax.envs.gymnasium import GymnasiumEnv, GymnasiumParams, GymnasiumState
@@ -78,6 +79,7 @@ __all__ = [
     "check_action",
     "gridworld",
     "make",
+    "multi_discrete",
     "noisy_expert_demos",
     "objectworld",
     "objectworld_layout",

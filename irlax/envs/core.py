@@ -73,6 +73,7 @@ __all__ = [
     "check_action",
     "check_in_space",
     "make",
+    "multi_discrete",
     "spaces",
 ]
 
@@ -266,6 +267,28 @@ def check_action(
     if batch_shape is None:
         batch_shape = (env.num_envs,) if getattr(env, "is_vector", False) else ()
     check_in_space(env.action_space(params), action, batch_shape=batch_shape, name="action")
+
+
+def multi_discrete(nvec: tuple[int, ...]) -> spaces.Box:
+    """A `MultiDiscrete` action space: `len(nvec)` integers, the g-th in `[0, nvec[g])`.
+
+    gymnax has no multi-discrete space, so this is the integer `Box(0, nvec − 1, [G], int32)`
+    it is equal to, carrying `nvec` as Gymnasium's `MultiDiscrete` does: `head_for_space` reads
+    `nvec` (a `MultiCategorical` head), while the checks of `irlax.data` and `irlax.envs` that
+    know `Discrete` and `Box` check its shape, integer dtype and per-group range.
+
+    Args:
+        nvec: the number of choices of each group, each >= 1.
+
+    Returns:
+        The space, with attribute `nvec` (a tuple of ints).
+    """
+    nvec = tuple(int(n) for n in nvec)
+    if not nvec or min(nvec) < 1:
+        raise ValueError(f"nvec must be a non-empty sequence of integers >= 1, got {nvec!r}")
+    space = spaces.Box(0, jnp.asarray(nvec, jnp.int32) - 1, (len(nvec),), jnp.int32)
+    space.nvec = nvec
+    return space
 
 
 def check_in_space(

@@ -21,7 +21,7 @@ import numpy as np
 from jax.experimental import io_callback
 
 from irlax._pytree import pytree_dataclass
-from irlax.envs.core import Env, check_action, check_in_space, spaces
+from irlax.envs.core import Env, check_action, check_in_space, multi_discrete, spaces
 
 __all__ = ["GymnasiumEnv", "GymnasiumParams", "GymnasiumState"]
 
@@ -56,7 +56,9 @@ class GymnasiumEnv(Env):
     generators, seeded at reset, drive the dynamics).
 
     Spaces are those of one copy, converted to gymnax's: `Discrete` (observations int32,
-    indices shifted to start at 0) and `Box` (observations float32). Rewards are float32.
+    indices shifted to start at 0), `Box` (observations float32) and, for actions, a 1-D
+    `MultiDiscrete` as `irlax.envs.multi_discrete(nvec)` (each group's indices from 0; a
+    `MultiCategorical` policy head). Rewards are float32.
     Actions are checked on the host: one outside the action space raises a ValueError
     (surfacing as a `jax.errors.JaxRuntimeError` that quotes it when the step is inside
     `jax.jit`).
@@ -81,7 +83,7 @@ class GymnasiumEnv(Env):
 
         Raises:
             ValueError: an unknown id, a bad `num_envs`, or an action or observation space
-                other than `Discrete` and `Box`.
+                other than `Discrete` and `Box` (and, for actions, 1-D `MultiDiscrete`).
         """
         super().__init__()
         if isinstance(num_envs, bool) or int(num_envs) != num_envs or num_envs < 1:
@@ -196,7 +198,7 @@ class GymnasiumEnv(Env):
             )
         action = np.asarray(action)
         check_in_space(self._action_space, action, batch_shape=(self.num_envs,), name="action")
-        if isinstance(self._action_space, spaces.Discrete):
+        if isinstance(self._action_space, spaces.Discrete) or hasattr(self._action_space, "nvec"):
             action = action.astype(np.int64) + self._action_start
         else:
             action = action.astype(self.vector_env.single_action_space.dtype)
@@ -221,10 +223,14 @@ class GymnasiumEnv(Env):
         return np.asarray(obs, np.float32)
 
 
-def _to_gymnax(space: gymnasium.spaces.Space, kind: str, env_id: str) -> tuple[Any, int]:
-    """A gymnax space for a Gymnasium one, and the index offset of a `Discrete` one."""
+def _to_gymnax(space: gymnasium.spaces.Space, kind: str, env_id: str) -> tuple[Any, Any]:
+    """A gymnax space for a Gymnasium one, and the index offset of a `Discrete` one (of each
+    group of a `MultiDiscrete` action space, which becomes `multi_discrete(nvec)`)."""
     if isinstance(space, gymnasium.spaces.Discrete):
         return spaces.Discrete(int(space.n)), int(space.start)
+    multi = isinstance(space, gymnasium.spaces.MultiDiscrete)
+    if multi and kind == "action" and space.nvec.ndim == 1:
+        return multi_discrete(tuple(space.nvec)), np.asarray(space.start, np.int64)
     if isinstance(space, gymnasium.spaces.Box):
         if kind == "action" and not np.issubdtype(space.dtype, np.floating):
             raise ValueError(
@@ -234,6 +240,8 @@ def _to_gymnax(space: gymnasium.spaces.Space, kind: str, env_id: str) -> tuple[A
         high = np.asarray(space.high, np.float32)
         return spaces.Box(low, high, tuple(space.shape), jnp.float32), 0
     raise ValueError(
-        f"{env_id}: GymnasiumEnv supports Discrete and Box {kind} spaces, got "
+        f"{env_id}: GymnasiumEnv supports Discrete and Box {kind} spaces"
+        + (" and 1-D MultiDiscrete action spaces" if kind == "action" else "")
+        + ", got "
         f"{type(space).__name__} ({space})"
     )

@@ -58,7 +58,7 @@ import numpy as np
 
 from irlax._pytree import float_dtype, is_concrete, pytree_dataclass, static_field
 from irlax.config import is_int
-from irlax.envs.core import Env, spaces
+from irlax.envs.core import Env, multi_discrete, spaces
 
 __all__ = [
     "MOVES",
@@ -67,7 +67,6 @@ __all__ = [
     "KeyDoorParams",
     "KeyDoorState",
     "expert",
-    "multi_discrete",
 ]
 
 MOVES = ("none", "up", "right", "down", "left")
@@ -80,28 +79,6 @@ OBS_SIZE = 12
 """The length of an observation (see the module docstring)."""
 
 _NVEC = (len(MOVES), 2)
-
-
-def multi_discrete(nvec: tuple[int, ...]) -> spaces.Box:
-    """A `MultiDiscrete` action space: `len(nvec)` integers, the g-th in `[0, nvec[g])`.
-
-    gymnax has no multi-discrete space, so this is the integer `Box(0, nvec − 1, [G], int32)`
-    it is equal to, carrying `nvec` as Gymnasium's `MultiDiscrete` does: `head_for_space` reads
-    `nvec` (a `MultiCategorical` head), while the checks of `irlax.data` and `irlax.envs` that
-    know `Discrete` and `Box` check its shape, integer dtype and per-group range.
-
-    Args:
-        nvec: the number of choices of each group, each >= 1.
-
-    Returns:
-        The space, with attribute `nvec` (a tuple of ints).
-    """
-    nvec = tuple(int(n) for n in nvec)
-    if not nvec or min(nvec) < 1:
-        raise ValueError(f"nvec must be a non-empty sequence of integers >= 1, got {nvec!r}")
-    space = spaces.Box(0, jnp.asarray(nvec, jnp.int32) - 1, (len(nvec),), jnp.int32)
-    space.nvec = nvec
-    return space
 
 
 @pytree_dataclass

@@ -16,6 +16,7 @@ from irlax.envs import (
     make,
     spaces,
 )
+from irlax.nets.policies import MultiCategorical, head_for_space
 from irlax.rl._common import reset_envs, step_envs
 
 
@@ -154,16 +155,45 @@ def test_spaces_and_make():
 
 
 class _MultiDiscreteEnv(gymnasium.Env):
-    action_space = gymnasium.spaces.MultiDiscrete([2, 3])
-    observation_space = gymnasium.spaces.Box(-1.0, 1.0, (2,))
+    """Two concurrent choices, indexed from 1 and from -1; observes the last action."""
+
+    action_space = gymnasium.spaces.MultiDiscrete([2, 3], start=[1, -1])
+    observation_space = gymnasium.spaces.Box(-5.0, 5.0, (2,))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        assert self.action_space.contains(action)
+        return np.asarray(action, np.float32), float(action.sum()), False, False, {}
+
+
+class _MultiDiscreteObservations(_MultiDiscreteEnv):
+    observation_space = gymnasium.spaces.MultiDiscrete([2, 3])
+
+
+def test_a_multi_discrete_action_space_is_groups_indexed_from_0():
+    gymnasium.register("IrlaxTestMultiDiscrete-v0", entry_point=_MultiDiscreteEnv)
+    env = GymnasiumEnv("IrlaxTestMultiDiscrete-v0", num_envs=2)
+    space = env.action_space()
+    assert head_for_space(space) == MultiCategorical((2, 3))
+    _, state = env.reset(jax.random.key(0))
+    obs, state, reward, *_ = env.step(jax.random.key(1), state, jnp.array([[0, 0], [1, 2]]))
+    np.testing.assert_array_equal(obs, [[1, -1], [2, 1]])  # what the env received
+    np.testing.assert_array_equal(reward, [0, 3])
+    with pytest.raises(ValueError, match="expected values in \\[low, high\\]"):
+        env.step(jax.random.key(2), state, jnp.array([[0, 3], [0, 0]]))
+    with pytest.raises(ValueError, match="expected integers"):
+        env.step(jax.random.key(2), state, jnp.array([[0.0, 1.0], [0.0, 0.0]]))
 
 
 def test_unsupported_spaces_and_unknown_ids():
     with pytest.raises(ValueError, match="Tuple"):
         GymnasiumEnv("Blackjack-v1")
-    gymnasium.register("IrlaxTestMultiDiscrete-v0", entry_point=_MultiDiscreteEnv)
-    with pytest.raises(ValueError, match="MultiDiscrete"):
-        GymnasiumEnv("IrlaxTestMultiDiscrete-v0")
+    gymnasium.register("IrlaxTestMultiDiscreteObs-v0", entry_point=_MultiDiscreteObservations)
+    with pytest.raises(ValueError, match="observation spaces, got MultiDiscrete"):
+        GymnasiumEnv("IrlaxTestMultiDiscreteObs-v0")
     with pytest.raises(ValueError, match="NoSuchEnv"):
         GymnasiumEnv("NoSuchEnv-v0")
     with pytest.raises(ValueError, match="num_envs"):
