@@ -848,6 +848,35 @@ def test_scene_files_round_trip(spec, h, w, seed):
         np.testing.assert_array_equal(scene.passable, same.passable)
 
 
+MAP_SPEC = ClassSpec(("walk", "wall"), ((0, 0, 0), (255, 0, 0)), (True, False))
+
+
+@SETTINGS
+@given(st.integers(0, 200), st.integers(0, 4), st.binary(max_size=4))
+@example(position=11, drop=1, replacement=b"\x05")  # Pillow's "Truncated IHDR chunk" ValueError
+@example(position=36, drop=1, replacement=b"\x00")  # Pillow's SyntaxError "broken PNG file"
+def test_a_damaged_map_png_loads_as_it_was_or_is_refused_naming_the_file(
+    position, drop, replacement
+):
+    """A map PNG with bytes replaced, removed, inserted or cut off either loads as the
+    scene it was (Pillow checks each chunk's CRC) or is refused by a `ValueError` naming the
+    file, whatever Pillow or zlib raised."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "map.png"
+        write_png(path, np.zeros((2, 3, 3)))  # 68 bytes: all "walk"
+        good = load_labels(path, MAP_SPEC)
+        data = path.read_bytes()
+        position %= len(data) + 1
+        path.write_bytes(data[:position] + replacement + data[position + drop :])
+        try:
+            scene = load_labels(path, MAP_SPEC)
+        except ValueError as e:
+            assert str(path) in str(e), str(e)
+            return
+    np.testing.assert_array_equal(scene.probs, good.probs)
+    np.testing.assert_array_equal(scene.passable, good.passable)
+
+
 def _json_edits(doc: dict):
     """Edits of a valid classes.json document, each (description, edited document)."""
     first = doc["classes"][0]

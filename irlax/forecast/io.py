@@ -345,7 +345,9 @@ def _read_png(path: Path) -> np.ndarray:
         raise ValueError(f"{path}: no such file") from e
     except UnidentifiedImageError as e:
         raise ValueError(f"{path}: not an image file that can be read (expected a PNG)") from e
-    except OSError as e:
+    # A damaged file fails inside Pillow or zlib with their own errors (OSError, SyntaxError
+    # "broken PNG file", ValueError "Truncated IHDR chunk", zlib.error, ...).
+    except Exception as e:
         raise ValueError(f"{path}: cannot read the map: {e}") from e
     raise ValueError(
         f"{path}: images of mode {mode!r} are not supported; save the map as an 8-bit RGB or "
