@@ -1,6 +1,6 @@
 """DESIGN.md's layering, read from the source: dependencies point one way, privates stay home.
 
-`mdp, data ← nets, envs ← rl ← algorithms ← forecast, sweep, cli`: a module may import irlax
+`mdp, data ← nets, envs ← rl ← algorithms ← forecast ← sweep, cli`: a module may import irlax
 modules of its own layer or below, never above; nothing in `mdp/` or `data/` imports Flax; and
 no module imports a private name (`_x`) that another module defines.
 """
@@ -33,7 +33,7 @@ LAYERS = {
     "rl": 3,
     "algorithms": 4,
     "forecast": 5,
-    "sweep": 5,
+    "sweep": 6,
     "demo": 5,
     "_cli_options": 6,
     "_commands": 6,
