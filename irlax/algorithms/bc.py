@@ -53,7 +53,13 @@ import optax
 
 from irlax._pytree import float_dtype, pytree_dataclass
 from irlax.algorithms._common import IRLResult, demo_occupancy
-from irlax.algorithms._deep import ImitationResult, expert_transitions
+from irlax.algorithms._deep import (
+    ExpertTransitions,
+    ImitationResult,
+    expert_argument,
+    expert_transitions,
+    train_from_demos,
+)
 from irlax.config import (
     check_config,
     make_config,
@@ -67,7 +73,7 @@ from irlax.data import Trajectories
 from irlax.mdp import Plan, TabularMDP
 from irlax.nets.mlp import MLP
 from irlax.nets.policies import DiagonalGaussian, Head, TanhGaussian, head_for_space
-from irlax.rl import Result, Trainer, train_from
+from irlax.rl import Result, Trainer
 from irlax.rl._common import env_params_or_default, flat_obs
 
 
@@ -269,7 +275,9 @@ class Cloner(NamedTuple):
 
     Attributes:
         head: the policy head of the env's action space.
-        init: `init(key) -> params`, the network's initial parameters.
+        init: `init(key, demo_obs [M, ...]) -> params`, the network's initial parameters and,
+            with `normalize_observations`, under `"normalizer"` the mean and standard
+            deviation of `demo_obs` that standardise its inputs (fixed, not trained).
         dist: `dist(params, x [..., D]) -> ` the head's distribution parameters.
         optimizer: the optax optimiser of the parameters (its schedule spans one fit of
             `epochs` epochs).
@@ -304,8 +312,8 @@ def make_cloner(config: NeuralBCConfig, env, env_params, demo_obs, n_rows: int) 
         config: a `NeuralBCConfig`.
         env: the env whose action space fixes the head (and which evaluation runs).
         env_params: its parameters (not None).
-        demo_obs: `[M, ...]` the demos' observations (the network's input width and, with
-            `normalize_observations`, the statistics that standardise its inputs).
+        demo_obs: `[M, ...]` the demos' observations (their shape fixes the network's input
+            width; their values are read by `init`, not here).
         n_rows: the most rows `fit_epoch` is given (static: it fixes the minibatches per
             epoch, `ceil(n_rows / batch_size)`).
 
@@ -328,22 +336,32 @@ def make_cloner(config: NeuralBCConfig, env, env_params, demo_obs, n_rows: int) 
         lr = optax.linear_schedule(lr, 0.0, config.epochs * n_batches)
     optimizer = optax.adam(lr)
     dtype = float_dtype()
-    demo_x = flat_obs(jnp.asarray(demo_obs), 1).astype(dtype)
-    shift = jnp.zeros(demo_x.shape[-1], dtype)
-    scale = jnp.ones(demo_x.shape[-1], dtype)
-    if config.normalize_observations:
-        shift, std = jnp.mean(demo_x, axis=0), jnp.std(demo_x, axis=0)
-        scale = jnp.where(std > 1e-8, std, 1.0)
+    width = math.prod(demo_obs.shape[1:])
 
-    def features(x):
-        return (x - shift.astype(x.dtype)) / scale.astype(x.dtype)
-
-    def init(key):
-        params = network.init(key, demo_x[:1])
+    # The input statistics are parameters, not constants of the program: a program compiled
+    # for one demo set serves every other of its shape (see `irlax.algorithms._deep`).
+    def init(key, demo_obs):
+        params = network.init(key, jnp.zeros((1, width), dtype))
+        if config.normalize_observations:
+            demo_x = flat_obs(demo_obs, 1).astype(dtype)
+            std = jnp.std(demo_x, axis=0)
+            params = {
+                **params,
+                "normalizer": {
+                    "shift": jnp.mean(demo_x, axis=0),
+                    "scale": jnp.where(std > 1e-8, std, 1.0),
+                },
+            }
         return jax.tree.map(lambda p: p.astype(dtype), params)
 
+    def features(params, x):
+        if not config.normalize_observations:
+            return x
+        norm = jax.lax.stop_gradient(params["normalizer"])
+        return (x - norm["shift"].astype(x.dtype)) / norm["scale"].astype(x.dtype)
+
     def dist(params, x):
-        out = network.apply(params, features(x))
+        out = network.apply({"params": params["params"]}, features(params, x))
         if not gaussian:
             return out
         mean, raw = jnp.split(out, 2, axis=-1)
@@ -491,6 +509,9 @@ class NeuralBCState:
 def make_trainer(config: NeuralBCConfig, env, env_params, demos) -> Trainer:
     """Neural behaviour cloning in pieces (see `irlax.rl.Trainer`); one update is one epoch.
 
+    `init(key, expert=None)` and `update(state, expert=None)` take the demos' `ExpertTransitions`
+    as data (None: `demos`, baked into the program; see `irlax.algorithms._deep`).
+
     Args:
         config: a `NeuralBCConfig`.
         env: a gymnax-style env (a host-stepped `gymnasium:` env trains too, without
@@ -499,7 +520,7 @@ def make_trainer(config: NeuralBCConfig, env, env_params, demos) -> Trainer:
         demos: expert `Trajectories` of this env's observations and actions.
 
     Returns:
-        A `Trainer` (`n_updates = epochs`; `update(state, None)` returns no transitions)
+        A `Trainer` (`n_updates = epochs`; `update` returns no transitions)
         whose `result` is an `ImitationResult` with `reward_params` and `reward_fn` None.
         Metrics per epoch: `train_loss` and `heldout_loss` (mean −log π of the demo actions
         in each split after the epoch; `heldout_loss` NaN without a held-out split),
@@ -514,19 +535,20 @@ def make_trainer(config: NeuralBCConfig, env, env_params, demos) -> Trainer:
     """
     check_config(config, NeuralBCConfig)
     env_params = env_params_or_default(env, env_params)
-    expert = expert_transitions(env, env_params, demos)
-    m = expert.size
+    given = expert_transitions(env, env_params, demos)
+    m = given.size
     n_heldout = int(config.heldout_fraction * m)
     if config.heldout_fraction > 0 and not 1 <= n_heldout < m:
         raise ValueError(
             f"heldout_fraction={config.heldout_fraction} of the demos' {m} transitions holds "
             f"out {n_heldout}; it must leave at least one to hold out and one to train on"
         )
-    cloner = make_cloner(config, env, env_params, expert.obs, m - n_heldout)
+    cloner = make_cloner(config, env, env_params, given.obs, m - n_heldout)
 
-    def init(key):
+    def init(key, expert: ExpertTransitions | None = None):
+        expert = expert_argument(expert, given)
         key, init_key, split_key = jax.random.split(key, 3)
-        params = cloner.init(init_key)
+        params = cloner.init(init_key, expert.obs)
         # The n_heldout rows of smallest uniform draw: a uniformly random subset.
         rank = jnp.argsort(jnp.argsort(jax.random.uniform(split_key, (m,))))
         heldout = rank < n_heldout
@@ -538,7 +560,8 @@ def make_trainer(config: NeuralBCConfig, env, env_params, demos) -> Trainer:
             key=key,
         )
 
-    def update(state: NeuralBCState, _reward_params: Any = None):
+    def update(state: NeuralBCState, expert: ExpertTransitions | None = None):
+        expert = expert_argument(expert, given)
         key, fit_key, loss_key, eval_key = jax.random.split(state.key, 4)
         params, opt_state = cloner.fit_epoch(
             state.params, state.opt_state, fit_key, expert.obs, expert.action, state.train
@@ -566,9 +589,11 @@ def make_trainer(config: NeuralBCConfig, env, env_params, demos) -> Trainer:
 
 
 def make_train(config: NeuralBCConfig, env, env_params, demos):
-    """`train(key) -> ImitationResult`: neural behaviour cloning for `config.epochs` epochs.
+    """`train(key, expert=None) -> ImitationResult`: neural BC for `config.epochs` epochs.
 
-    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train))(keys)` for many seeds. See
-    `make_trainer` for the arguments and the metrics.
+    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train, in_axes=(0, None)))(keys,
+    expert)` for many seeds, `expert = expert_transitions(env, env_params, demos)` (compiled once
+    for every demo set of its shape; None bakes `demos` into the program). See `make_trainer`
+    for the arguments and the metrics.
     """
-    return train_from(make_trainer(config, env, env_params, demos))
+    return train_from_demos(make_trainer(config, env, env_params, demos))

@@ -51,7 +51,13 @@ import numpy as np
 from jax.experimental import io_callback
 
 from irlax._pytree import float_dtype, pytree_dataclass
-from irlax.algorithms._deep import ImitationResult, expert_transitions
+from irlax.algorithms._deep import (
+    ExpertTransitions,
+    ImitationResult,
+    expert_argument,
+    expert_transitions,
+    train_from_demos,
+)
 from irlax.algorithms.bc import NeuralBCConfig, make_cloner
 from irlax.config import (
     check_config,
@@ -61,7 +67,7 @@ from irlax.config import (
     require_real,
 )
 from irlax.data.rollout import check_against_space, space_info
-from irlax.rl import EpisodeStats, Result, Trainer, train_from
+from irlax.rl import EpisodeStats, Result, Trainer
 from irlax.rl._common import env_params_or_default, reset_envs, step_envs
 
 BetaSchedule = Literal["constant", "linear", "exponential"]
@@ -173,6 +179,10 @@ def make_trainer(
 ) -> Trainer:
     """DAgger in pieces (see `irlax.rl.Trainer`); one update is one round.
 
+    `init(key, demo_data=None)` takes the demos' `ExpertTransitions` as data (None: `demos`,
+    baked into the program; see `irlax.algorithms._deep`); `update(state, demo_data=None)`
+    reads them from the state's dataset.
+
     Args:
         config: a `DAggerConfig`.
         env: a gymnax-style env, or a host vector env (`gymnasium:`) holding `num_envs`
@@ -186,7 +196,7 @@ def make_trainer(
         expert_on_host: call `expert` on the host (an ordered `io_callback`; no `jax.vmap`).
 
     Returns:
-        A `Trainer` (`n_updates = rounds`; `update(state, None)` returns no transitions) whose
+        A `Trainer` (`n_updates = rounds`; `update` returns no transitions) whose
         `result` is an `ImitationResult` with `reward_params` and `reward_fn` None. Metrics per
         round, after its fit: `train_loss`, `heldout_loss`, `entropy` (as neural BC's, over
         the aggregated data), `beta` (β_i of the round's rollout), `expert_labels` (states
@@ -206,8 +216,8 @@ def make_trainer(
     if not callable(expert):
         raise ValueError(f"expert must be a callable policy, got {type(expert).__name__}")
     env_params = env_params_or_default(env, env_params)
-    demo = expert_transitions(env, env_params, demos)
-    m = demo.size
+    given = expert_transitions(env, env_params, demos)
+    m = given.size
     n_heldout = int(config.bc.heldout_fraction * m)
     if config.bc.heldout_fraction > 0 and not 1 <= n_heldout < m:
         raise ValueError(
@@ -217,12 +227,12 @@ def make_trainer(
     n_envs, length = config.num_envs, config.rollout_length
     per_round = config.steps_per_round
     capacity = m + config.rounds * per_round
-    cloner = make_cloner(config.bc, env, env_params, demo.obs, capacity)
+    cloner = make_cloner(config.bc, env, env_params, given.obs, capacity)
     info = space_info(env.action_space(env_params), "the env's action space")
-    label_dtype = demo.action.dtype
-    label_shape = tuple(demo.action.shape[1:])
+    label_dtype = given.action.dtype
+    label_shape = tuple(given.action.shape[1:])
     expert_actions = _expert_labeller(
-        expert, expert_on_host, info, demo.obs[0], label_dtype, label_shape
+        expert, expert_on_host, info, given.obs[0], label_dtype, label_shape
     )
 
     def fit(params, opt_state, key, data_obs, data_action, train):
@@ -234,9 +244,10 @@ def make_trainer(
         (params, opt_state), _ = jax.lax.scan(epoch, (params, opt_state), keys)
         return params, opt_state
 
-    def init(key):
+    def init(key, demo_data: ExpertTransitions | None = None):
+        demo = expert_argument(demo_data, given)
         key, init_key, split_key, fit_key, reset_key = jax.random.split(key, 5)
-        params = cloner.init(init_key)
+        params = cloner.init(init_key, demo.obs)
         # The n_heldout demo rows of smallest uniform draw: a uniformly random subset.
         rank = jnp.argsort(jnp.argsort(jax.random.uniform(split_key, (m,))))
         rows = jnp.arange(capacity)
@@ -268,7 +279,8 @@ def make_trainer(
 
     act = jax.vmap(cloner.act_fn, in_axes=(None, 0, 0, None))
 
-    def update(state: DAggerState, _reward_params: Any = None):
+    def update(state: DAggerState, demo_data: ExpertTransitions | None = None):
+        expert_argument(demo_data, given)  # only checked: the demos are in `state.data_obs`
         key, fit_key, init_key, loss_key, eval_key = jax.random.split(state.key, 5)
         beta = beta_at(config, state.rounds_done)
         params = state.params
@@ -308,7 +320,7 @@ def make_trainer(
         if config.warm_start:
             start_params = params
         else:
-            start_params = cloner.init(init_key)
+            start_params = cloner.init(init_key, state.data_obs[:m])
         params, opt_state = fit(
             start_params,
             cloner.optimizer.init(start_params),
@@ -364,12 +376,15 @@ def make_train(
     *,
     expert_on_host: bool = False,
 ):
-    """`train(key) -> ImitationResult`: DAgger for `config.rounds` rounds.
+    """`train(key, expert=None) -> ImitationResult`: DAgger for `config.rounds` rounds.
 
-    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train))(keys)` for many seeds (a
-    JAX env and expert). See `make_trainer` for the arguments and the metrics.
+    `train`'s `expert` is the demos' data, not the expert policy: pure in its key,
+    `jax.jit(train)`, or `jax.jit(jax.vmap(train, in_axes=(0, None)))(keys, demo_data)` for many
+    seeds (a JAX env and expert), `demo_data = expert_transitions(env, env_params, demos)`
+    (compiled once for every demo set of its shape; None bakes `demos` into the program). See
+    `make_trainer` for the arguments and the metrics.
     """
-    return train_from(
+    return train_from_demos(
         make_trainer(config, env, env_params, demos, expert, expert_on_host=expert_on_host)
     )
 

@@ -77,16 +77,24 @@ Usage:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple, get_args
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from irlax._pytree import pytree_dataclass
-from irlax.algorithms._deep import ImitationResult, expert_transitions
+from irlax.algorithms._deep import (
+    ExpertTransitions,
+    ImitationResult,
+    expert_argument,
+    expert_transitions,
+    train_from_demos,
+)
 from irlax.config import (
     check_config,
     make_config,
@@ -98,7 +106,7 @@ from irlax.config import (
 )
 from irlax.nets.mlp import MLP
 from irlax.nets.policies import Categorical, TanhGaussian, action_features, head_for_space
-from irlax.rl import EpisodeStats, ReplayBuffer, Result, Trainer, Transitions, train_from
+from irlax.rl import EpisodeStats, ReplayBuffer, Result, Trainer, Transitions
 from irlax.rl._common import env_params_or_default, flat_obs, reset_envs, step_envs
 from irlax.rl.sac import LOG_STD_MAX, LOG_STD_MIN, actor_loss
 
@@ -438,6 +446,8 @@ class IQLearnState:
         gradient_steps: gradient steps taken.
         updates: updates taken.
         key: the PRNG key of what comes next.
+        initial_obs: `[N, ...]` the demos' first observations (value term "initial"; else
+            None).
     """
 
     critic: Any
@@ -454,10 +464,13 @@ class IQLearnState:
     gradient_steps: jnp.ndarray
     updates: jnp.ndarray
     key: jax.Array
+    initial_obs: jnp.ndarray | None = None
 
 
 def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options) -> Trainer:
-    """IQ-Learn in pieces (see `irlax.rl.Trainer`): `init(key)`, `update(state, None)`, `result`.
+    """IQ-Learn in pieces (see `irlax.rl.Trainer`): `init(key, expert=None)`, `update(state,
+    expert=None)`, `result`; `expert` the demos' `ExpertTransitions` as data (None: `demos`,
+    baked into the program; see `irlax.algorithms._deep`).
 
     Args:
         config: an `IQLearnConfig` (None for the defaults).
@@ -484,11 +497,10 @@ def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options
     config = make_config(IQLearnConfig, config, options)
     check_config(config, IQLearnConfig)
     env_params = env_params_or_default(env, env_params)
-    expert = expert_transitions(env, env_params, demos)
+    given = expert_transitions(env, env_params, demos)
     model = _make_model(config, env, env_params)
     value_term = config.value_term_used
-    lengths = jnp.asarray(demos.lengths)
-    initial_obs = jnp.asarray(demos.observations)[:, 0][jnp.asarray(lengths > 0)]
+    n_initial = int(np.sum(np.asarray(demos.lengths) > 0))  # the demos that take a step
     discount = config.discount
     online = config.online
     host_env = getattr(env, "is_vector", False)
@@ -501,7 +513,8 @@ def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options
     actor_optimizer = optax.adam(config.actor_learning_rate)
     acting_envs = config.num_envs if online else 1
 
-    def init(key: jax.Array) -> IQLearnState:
+    def init(key: jax.Array, expert: ExpertTransitions | None = None) -> IQLearnState:
+        expert = expert_argument(expert, given)
         key, env_key, net_key = jax.random.split(key, 3)
         critic, actor = model.init(net_key, expert.obs)
         if online:
@@ -513,6 +526,10 @@ def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options
             capacity, expert.obs[0], expert.action[0], jnp.zeros((), jnp.float32)
         )
         zero = jnp.zeros((), jnp.int32)
+        initial_obs = None
+        if value_term == "initial":  # each demo's first step, in the demos' order
+            first = jnp.nonzero(expert.step == 0, size=n_initial)[0]
+            initial_obs = expert.obs[first]
         return IQLearnState(
             critic=critic,
             target=critic,
@@ -528,6 +545,7 @@ def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options
             gradient_steps=zero,
             updates=zero,
             key=key,
+            initial_obs=initial_obs,
         )
 
     def soft_values(critic, target, actor, batch, key) -> SoftValues:
@@ -543,7 +561,7 @@ def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options
             terminated=batch.terminated,
         )
 
-    def loss_fn(critic, target, actor, expert_batch, policy_batch, key):
+    def loss_fn(critic, target, actor, expert_batch, policy_batch, initial_obs, key):
         k_e, k_p, k_0 = jax.random.split(key, 3)
         e = soft_values(critic, target, actor, expert_batch, k_e)
         p = None if policy_batch is None else soft_values(critic, target, actor, policy_batch, k_p)
@@ -558,13 +576,13 @@ def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options
         )
         return -objective, {**parts, "q_mean": jnp.mean(e.q)}
 
-    def gradient_step(carry, key):
+    def gradient_step(expert: ExpertTransitions, initial_obs, carry, key):
         critic, target, actor, critic_opt, actor_opt, buffer = carry
         k_e, k_p, k_loss, k_actor = jax.random.split(key, 4)
         expert_batch = expert.sample(k_e, config.batch_size)
         policy_batch = buffer.sample(k_p, config.batch_size) if online else None
         (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            critic, target, actor, expert_batch, policy_batch, k_loss
+            critic, target, actor, expert_batch, policy_batch, initial_obs, k_loss
         )
         updates, critic_opt = critic_optimizer.update(grads, critic_opt, critic)
         critic = optax.apply_updates(critic, updates)
@@ -639,7 +657,8 @@ def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options
         (_, _, total, _), _ = jax.lax.scan(step, carry, keys)
         return jnp.mean(total).astype(jnp.float32)
 
-    def update(state: IQLearnState, _reward_params: Any = None):
+    def update(state: IQLearnState, expert: ExpertTransitions | None = None):
+        expert = expert_argument(expert, given)
         taken = None
         if online:
             state, taken = jax.lax.scan(env_step, state, None, config.rollout_length)
@@ -655,7 +674,8 @@ def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options
         keys = jax.random.split(learn_key, config.gradient_steps)
 
         def learn(carry):
-            carry, metrics = jax.lax.scan(gradient_step, carry, keys)
+            step = functools.partial(gradient_step, expert, state.initial_obs)
+            carry, metrics = jax.lax.scan(step, carry, keys)
             return carry, jax.tree.map(jnp.mean, metrics)
 
         def wait(carry):
@@ -763,9 +783,11 @@ class ImpliedReward:
 
 
 def make_train(config: IQLearnConfig | None, env, env_params, demos, **options):
-    """`train(key) -> ImitationResult`: IQ-Learn for `config.updates` updates.
+    """`train(key, expert=None) -> ImitationResult`: IQ-Learn for `config.updates` updates.
 
-    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train))(keys)` for many seeds. See
-    `make_trainer` for the arguments.
+    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train, in_axes=(0, None)))(keys,
+    expert)` for many seeds, `expert = expert_transitions(env, env_params, demos)` (compiled once
+    for every demo set of its shape; None bakes `demos` into the program). See `make_trainer`
+    for the arguments.
     """
-    return train_from(make_trainer(config, env, env_params, demos, **options))
+    return train_from_demos(make_trainer(config, env, env_params, demos, **options))

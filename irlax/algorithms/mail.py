@@ -65,6 +65,7 @@ Usage:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Literal, get_args
 
@@ -74,7 +75,13 @@ import numpy as np
 import optax
 
 from irlax._pytree import pytree_dataclass
-from irlax.algorithms._deep import ExpertTransitions, ImitationResult, expert_transitions
+from irlax.algorithms._deep import (
+    ExpertTransitions,
+    ImitationResult,
+    expert_argument,
+    expert_transitions,
+    train_from_demos,
+)
 from irlax.config import (
     check_config,
     require_bool,
@@ -87,7 +94,7 @@ from irlax.config import (
 )
 from irlax.nets.mlp import MLP
 from irlax.nets.policies import Categorical, MultiCategorical, head_for_space
-from irlax.rl import Result, Trainer, train_from
+from irlax.rl import Result, Trainer
 from irlax.rl._common import (
     EpisodeStats,
     Transitions,
@@ -354,7 +361,9 @@ class MAILState:
 
 
 def make_trainer(config: MAILConfig, env, env_params, demos) -> Trainer:
-    """MAIL in pieces (see `irlax.rl.Trainer`): `init(key)`, `update(state, None)`, `result`.
+    """MAIL in pieces (see `irlax.rl.Trainer`): `init(key, expert=None)`, `update(state,
+    expert=None)`, `result`; `expert` the demos' `ExpertTransitions` as data (None: `demos`,
+    baked into the program; see `irlax.algorithms._deep`).
 
     Args:
         config: a `MAILConfig`.
@@ -382,7 +391,7 @@ def make_trainer(config: MAILConfig, env, env_params, demos) -> Trainer:
     check_config(config, MAILConfig)
     env_params = env_params_or_default(env, env_params)
     heads = q_heads(env.action_space(env_params), config.hidden)
-    experts = expert_transitions(env, env_params, demos)
+    given = expert_transitions(env, env_params, demos)
     nvec = heads.head.nvec
     tau_t = config.temperature
 
@@ -426,7 +435,8 @@ def make_trainer(config: MAILConfig, env, env_params, demos) -> Trainer:
         probability = (1.0 - epsilon) * (action == greedy) + epsilon / sizes
         return action, jnp.sum(jnp.log(probability), axis=-1)
 
-    def init(key):
+    def init(key, expert: ExpertTransitions | None = None):
+        expert_argument(expert, given)  # only checked: the demos are read by `update`
         key, env_key, net_key = jax.random.split(key, 3)
         obs, env_state = reset_envs(env, env_params, env_key, config.num_envs)
         params = heads.network.init(net_key, flat_obs(obs[:1], 1))
@@ -466,7 +476,7 @@ def make_trainer(config: MAILConfig, env, env_params, demos) -> Trainer:
         )
         return state, taken
 
-    def gradient_step(carry, key):
+    def gradient_step(experts: ExpertTransitions, carry, key):
         params, target_params, opt_state, grad_steps, buffer = carry
         agent_key, expert_key = jax.random.split(key)
         agent = buffer.sample(agent_key, config.batch_size)
@@ -493,7 +503,8 @@ def make_trainer(config: MAILConfig, env, env_params, demos) -> Trainer:
         carry = (params, target_params, opt_state, grad_steps, buffer)
         return carry, (loss, td, imitation, accuracy, q_mean)
 
-    def update(state: MAILState, reward_params=None):
+    def update(state: MAILState, expert: ExpertTransitions | None = None):
+        experts = expert_argument(expert, given)
         epsilon = epsilon_at(state.env_steps)
         state, transitions = jax.lax.scan(env_step, state, None, config.rollout_length)
         key, learn_key = jax.random.split(state.key)
@@ -507,7 +518,8 @@ def make_trainer(config: MAILConfig, env, env_params, demos) -> Trainer:
         )
 
         def learn(carry):
-            carry, values = jax.lax.scan(gradient_step, carry, keys)
+            step = functools.partial(gradient_step, experts)
+            carry, values = jax.lax.scan(step, carry, keys)
             return carry, tuple(jnp.mean(v).astype(jnp.float32) for v in values)
 
         def wait(carry):
@@ -552,9 +564,11 @@ def make_trainer(config: MAILConfig, env, env_params, demos) -> Trainer:
 
 
 def make_train(config: MAILConfig, env, env_params, demos) -> Callable:
-    """`train(key) -> ImitationResult`: MAIL for `config.total_steps` env steps.
+    """`train(key, expert=None) -> ImitationResult`: MAIL for `config.total_steps` env steps.
 
-    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train))(keys)` for many seeds. See
-    `make_trainer` for the arguments.
+    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train, in_axes=(0, None)))(keys,
+    expert)` for many seeds, `expert = expert_transitions(env, env_params, demos)` (compiled once
+    for every demo set of its shape; None bakes `demos` into the program). See `make_trainer`
+    for the arguments.
     """
-    return train_from(make_trainer(config, env, env_params, demos))
+    return train_from_demos(make_trainer(config, env, env_params, demos))
