@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 
 from irlax.algorithms import gcl, maxent
-from irlax.data import Trajectories
-from irlax.envs import TabularEnv, gridworld
+from irlax.data import Trajectories, rollout
+from irlax.data.rollout import episode_returns
+from irlax.envs import TabularEnv, gridworld, make
 from irlax.mdp import TabularMDP
 from irlax.mdp.occupancy import posterior_marginals
 from irlax.mdp.planning import soft_value_iteration
 from irlax.nets import MLPReward
 from irlax.nets.policies import Actor, Categorical
-from irlax.rl import soft_pg, train_from
+from irlax.rl import sac, soft_pg, train_from
 from tests.algorithms.deep import assert_close
 
 # ---------------------------------------------------------------------------------------------
@@ -345,6 +346,72 @@ def test_the_buffer_scores_every_episode_under_every_sampling_policy():
     np.testing.assert_allclose(state.fitted_log_probs.reshape(-1), expected, rtol=1e-5, atol=1e-4)
     # The policies differ (else the mixture would be trivially one policy).
     assert not np.allclose(state.log_probs[..., 0], state.log_probs[..., 1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Classic control: Pendulum-v1, whose true reward varies from state to state.
+
+
+def pendulum_expert(obs, key):
+    """A scripted Pendulum-v1 expert (m = l = 1, g = 10): swing up by energy pumping, balance
+    by PD near the top. The energy relative to upright, `E = θ̇²/6 + 5(cos θ − 1)`, changes as
+    `dE/dt = θ̇·u`, so `u = −k·θ̇·E` drives it to 0; once `cos θ > 0.9`, `u = −(10θ + 2θ̇)`;
+    torques clipped to ±2. Mean return −133 over 100-step episodes (a uniformly random policy:
+    −621)."""
+    c, s, w = obs[0], obs[1], obs[2]
+    swing = jnp.clip(-10.0 * w * (w**2 / 6 + 5 * (c - 1)), -2, 2)
+    balance = jnp.clip(-(10 * jnp.arctan2(s, c) + 2 * w), -2, 2)
+    return jnp.where(c > 0.9, balance, swing)[None].astype(obs.dtype)
+
+
+def _uniform_torque(obs, key):
+    return jax.random.uniform(key, (1,), obs.dtype, -2.0, 2.0)
+
+
+def test_gcl_swings_up_pendulum_and_its_reward_correlates_with_the_true_one():
+    # 10 demos of 100-step episodes (the swing-up and the balance), a SAC generator with 50
+    # updates per reward update (200 reward updates in 10000 env steps), a state-action reward
+    # (5 Adam steps per update). Measured with this code over 16 seeds (20 fresh episodes
+    # each): normalised return 0.78-0.99; the learned reward's correlation with the true one
+    # on the policy's own transitions 0.56-0.74 (8 seeds); the importance weights' median
+    # effective sample size 3.7-5.9 (of 64 background episodes and 10 demos): few, but not
+    # one, on 100-step episodes with the demos' density a fitted policy (on CartPole's
+    # 200-step episodes it was 1-2). With 6000 env steps 2 of 9 seeds ended at 0.30 and 0.49.
+    with jax.enable_x64(False):
+        env, params = make("Pendulum-v1", max_steps_in_episode=100)
+        demos = rollout(env, pendulum_expert, 10, jax.random.key(0), params)
+        generator = sac.SACConfig(
+            total_steps=10_000,
+            learning_rate=1e-3,
+            learning_starts=500,
+            hidden=(64, 64),
+            batch_size=128,
+        )
+        config = gcl.GCLConfig(
+            generator=generator,
+            generator_updates=50,
+            reward_inputs="state_action",
+            reward_learning_rate=3e-3,
+            reward_steps=5,
+        )
+        result = jax.jit(gcl.make_train(config, env, params, demos))(jax.random.key(1))
+        episodes = rollout(env, result.policy.policy, 20, jax.random.key(2), params)
+        uniform = rollout(env, _uniform_torque, 20, jax.random.key(3), params)
+        mask = np.asarray(episodes.mask)
+        learned = jax.vmap(jax.vmap(result.reward))(
+            episodes.observations[:, :-1], episodes.actions, episodes.observations[:, 1:]
+        )
+    expert = float(np.mean(episode_returns(demos)))
+    random = float(np.mean(episode_returns(uniform)))
+    score = (float(np.mean(episode_returns(episodes))) - random) / (expert - random)
+    assert score > 0.5, (score, expert, random)
+    # The MaxEnt reward is identified up to a constant at most (a fixed horizon, no
+    # termination): a correlation, on the states and actions the trained policy visits.
+    truth = np.asarray(episodes.rewards)[mask]
+    correlation = np.corrcoef(np.asarray(learned)[mask], truth)[0, 1]
+    assert correlation > 0.4, correlation
+    ess = np.asarray(result.metrics["effective_sample_size"])
+    assert np.median(ess) > 2.0, ess  # the weights do not collapse onto one trajectory
 
 
 def test_bad_gcl_options_and_inputs_are_refused_by_name():
