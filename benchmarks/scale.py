@@ -135,6 +135,11 @@ def main(argv=None) -> None:
                 row.update(part(kind, Path(folder) / kind, seeds, args.workers))
             repeats.append(row)
             print(f"repeat {r}: {row}", flush=True)
+            save(args, seeds, repeats, load_before, source_before, start)
+
+
+def save(args, seeds, repeats, load_before, source_before, start) -> None:
+    """Write the record of the repeats so far (after each one: a cut run keeps its rows)."""
     record = {
         "benchmark": "scale",
         "runs": len(COMMANDS) * len(DEMOS) * len(seeds),
