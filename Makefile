@@ -9,6 +9,8 @@ ECONIRL := .venv-econirl
 ECONIRL_STAMP := $(ECONIRL)/.installed-stamp
 SB3 := .venv-sb3
 SB3_STAMP := $(SB3)/.installed-stamp
+SBX := .venv-sbx
+SBX_STAMP := $(SBX)/.installed-stamp
 OUT ?= results/forecast
 
 .PHONY: install test lint demo bench clean
@@ -52,18 +54,25 @@ $(SB3_STAMP): benchmarks/peers/requirements-sb3.txt
 	$(SB3)/bin/pip install --quiet -r benchmarks/peers/requirements-sb3.txt
 	touch $(SB3_STAMP)
 
-bench: install $(PEERS_STAMP) $(ECONIRL_STAMP) $(SB3_STAMP)
+$(SBX_STAMP): benchmarks/peers/requirements-sbx.txt
+	$(PYTHON) -m venv $(SBX)
+	$(SBX)/bin/pip install --quiet --upgrade pip
+	$(SBX)/bin/pip install --quiet -r benchmarks/peers/requirements-sbx.txt
+	touch $(SBX_STAMP)
+
+bench: install $(PEERS_STAMP) $(ECONIRL_STAMP) $(SB3_STAMP) $(SBX_STAMP)
 	$(BIN)/python benchmarks/tabular_planning.py --peer-python $(PEERS)/bin/python
 	$(BIN)/python benchmarks/irl_speed.py --peer-python $(PEERS)/bin/python --econirl-python $(ECONIRL)/bin/python
 	$(BIN)/python benchmarks/rust_bus.py --econirl-python $(ECONIRL)/bin/python
 	$(BIN)/python benchmarks/irl_quality.py
 	$(BIN)/python benchmarks/forecast.py
-	$(BIN)/python benchmarks/rl.py --peer-python $(SB3)/bin/python
+	$(BIN)/python benchmarks/rl.py --peer-python $(SB3)/bin/python --sbx-python $(SBX)/bin/python
 	$(BIN)/python benchmarks/adversarial_speed.py --peer-python $(PEERS)/bin/python
 	$(BIN)/python benchmarks/imitation_speed.py --peer-python $(PEERS)/bin/python
 	$(BIN)/python benchmarks/imitation.py
 	$(BIN)/python benchmarks/mail.py
 	$(BIN)/python benchmarks/compile_cache.py
+	$(BIN)/python benchmarks/three_times.py
 
 clean:
-	rm -rf $(VENV) $(PEERS) $(ECONIRL) $(SB3) results .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS) $(ECONIRL) $(SB3) $(SBX) results .pytest_cache .ruff_cache

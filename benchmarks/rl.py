@@ -1,4 +1,4 @@
-"""Forward RL: irlax's PPO and SAC beside Stable-Baselines3, timed to a return target.
+"""Forward RL: irlax's PPO and SAC beside Stable-Baselines3 and SBX, timed to a return target.
 
 PPO on CartPole-v1 to a return of 475 and SAC on Pendulum-v1 to −200, one seed and 8 seeds
 (irlax: one `jax.vmap`-ed call over 8 keys; SB3: 8 runs one after the other), every timing the
@@ -23,13 +23,30 @@ after exactly u updates (u = the slowest seed's for 8 seeds). It is compiled wit
 call is timed to `block_until_ready` ("run s"); each repetition in a fresh process. The timed
 run's per-update returns are compared with the search run's (they must be the same trajectory).
 
+irlax's three times, per repetition and run (1 seed, 8 seeds), each in a fresh process with
+`irlax.compilation_cache.enable(folder)` before anything compiles: *cold*, on an empty folder
+("setup s" = env, trainer and keys; "compile s" = `lower().compile()`, which also writes the
+programs to the cache; "run s" = the compiled call), then *warm*, on the folder the cold
+process filled ("setup s" and "compile s" again: tracing and lowering still run, XLA's
+compilation is loaded from the cache; then "run s"); "total" = setup + compile + run of each.
+The parent also times each process from launch to exit (Python, imports and JAX start-up
+included) and the warm process counts its cache hits and misses.
+
 SB3 (`peers/sb3_rl.py`, in its own virtualenv, torch on CPU): `learn(total_timesteps=budget)`
 with a callback that computes R the same way and stops right after the crossing update's
 training; "setup s" = vector env + model construction, "run s" = `learn`. One process per
 repetition runs seeds 0..7 in turn; SB3's one-seed figures are seed 0's (the first run of each
 process), its 8-seed time the sum over the 8 runs.
 
-    .venv/bin/python benchmarks/rl.py --peer-python .venv-sb3/bin/python [--quick]
+SBX (Stable-Baselines-Jax, `peers/sbx_rl.py`, in its own virtualenv, CPU jax of irlax's
+version): the same SB3 arguments, callback and processes as SB3. SBX compiles lazily inside
+`learn` and its model construction; JAX's monitoring events give the seconds spent tracing,
+lowering and compiling ("compile s", SBX's warm-up), so its setup s and run s are those of SB3
+less that compilation, and its total is setup + learn as measured. SBX keeps no persistent
+cache by default: every run is cold.
+
+    .venv/bin/python benchmarks/rl.py --peer-python .venv-sb3/bin/python \
+        --sbx-python .venv-sbx/bin/python [--quick]
 
 writes benchmarks/results/rl.md and rl.json (`--quick`: a smoke test of the pipeline, with low
 targets, 2 seeds and 1 repetition, written to the git-ignored benchmarks/.cache/rl_quick.md).
@@ -277,6 +294,20 @@ DIFFERENCES = {
 }
 
 
+SBX_DIFFERENCES = {
+    "ppo": [
+        "SBX's `ortho_init` initialises only the policy head orthogonally (gain 0.01); its "
+        "hidden layers and value head keep flax's default (LeCun normal) initialisers.",
+        "SBX steps the actor and the critic with two Adam optimisers, each with its own "
+        "gradient-norm clip at 0.5 (SB3 and irlax: one clip over both).",
+    ],
+    "sac": [
+        "SBX's networks keep flax's default initialisers (SB3: torch's); its actor clamps "
+        "the log-std to [−20, 2] as SB3's does, and its temperature loss is SB3's.",
+    ],
+}
+
+
 # --------------------------------------------------------------------------- the target
 
 
@@ -386,11 +417,39 @@ def search_worker(spec: dict) -> dict:
 
 
 def time_worker(spec: dict) -> dict:
-    """Compile and time `train` for exactly `spec["updates"]` updates, in this fresh process."""
+    """Compile and time `train` for exactly `spec["updates"]` updates, in this fresh process.
+
+    With `spec["cache"]` (a folder), JAX's persistent compilation cache is on there from the
+    start (`irlax.compilation_cache.enable`): an empty folder gives the cold-cache times, one a
+    previous process filled the warm-cache times. The cache's hits and misses are counted.
+    """
+    counts = {"/jax/compilation_cache/cache_hits": 0, "/jax/compilation_cache/cache_misses": 0}
+    if spec.get("cache"):
+        from jax import monitoring
+
+        import irlax.compilation_cache
+
+        if irlax.compilation_cache.enable(spec["cache"]) is None:
+            raise RuntimeError(f"the compilation cache could not be enabled in {spec['cache']}")
+
+        def count(event: str, **_) -> None:
+            if event in counts:
+                counts[event] += 1
+
+        monitoring.register_event_listener(count)
+    # Imported before the clock starts (imports are not timed, as for the peers).
+    import jax.numpy
+
+    import irlax.envs
+    import irlax.rl.ppo
+    import irlax.rl.sac
     from irlax.rl._common import train_from
 
+    start = time.perf_counter()
     jax, trainer, keys, _ = _setup(spec)
     train = train_from(trainer._replace(n_updates=spec["updates"]))
+    jax.block_until_ready(keys)
+    setup_seconds = time.perf_counter() - start
     fn = jax.jit(train if spec["single"] else jax.vmap(train))
     start = time.perf_counter()
     compiled = fn.lower(keys).compile()
@@ -400,26 +459,40 @@ def time_worker(spec: dict) -> dict:
     run_seconds = time.perf_counter() - start
     metric = np.asarray(result.metrics["episode_return"])
     np.save(spec["trace"], metric if not spec["single"] else metric[None])
-    return {
+    out = {
+        "setup_seconds": setup_seconds,
         "compile_seconds": compile_seconds,
         "run_seconds": run_seconds,
         "backend": jax.default_backend(),
         "jax": jax.__version__,
     }
+    if spec.get("cache"):
+        out["cache_hits"] = counts["/jax/compilation_cache/cache_hits"]
+        out["cache_misses"] = counts["/jax/compilation_cache/cache_misses"]
+    return out
 
 
 def run_worker(spec: dict, xla_flags: str) -> dict:
     """One irlax measurement in a fresh process, with `xla_flags` added to XLA_FLAGS."""
     env = dict(os.environ)
     env["XLA_FLAGS"] = " ".join(x for x in (env.get("XLA_FLAGS", ""), xla_flags) if x)
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)  # the cache is the spec's to choose
     cmd = [sys.executable, __file__, "--worker", json.dumps(spec)]
+    start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    process_seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"irlax worker failed ({spec['mode']}):\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["process_seconds"] = process_seconds  # launch to exit, as the parent saw it
+    return out
 
 
-def run_sb3(args, algo: str, seeds, target: float, budget: int, tmp: str, rep: int) -> dict:
+PEERS = {"sb3": ("SB3", "sb3_rl.py"), "sbx": ("SBX", "sbx_rl.py")}
+
+
+def run_peer(args, peer: str, algo: str, seeds, target: float, budget: int, tmp: str, rep: int):
+    """One peer process (SB3 or SBX) training `seeds` in turn; its JSON."""
     a = ALGOS[algo]
     spec = {
         "algo": algo,
@@ -432,10 +505,13 @@ def run_sb3(args, algo: str, seeds, target: float, budget: int, tmp: str, rep: i
         "threads": args.threads,
         "kwargs": sb3_kwargs(algo),
     }
-    spec_file, out_file = f"{tmp}/sb3_{algo}_{rep}.spec.json", f"{tmp}/sb3_{algo}_{rep}.json"
+    spec_file = f"{tmp}/{peer}_{algo}_{rep}.spec.json"
+    out_file = f"{tmp}/{peer}_{algo}_{rep}.json"
     Path(spec_file).write_text(json.dumps(spec))
-    cmd = [args.peer_python, str(HERE / "peers" / "sb3_rl.py"), spec_file, out_file]
-    subprocess.run(cmd, check=True)
+    python = args.peer_python if peer == "sb3" else args.sbx_python
+    env = {k: v for k, v in os.environ.items() if k not in ("JAX_COMPILATION_CACHE_DIR",)}
+    cmd = [python, str(HERE / "peers" / PEERS[peer][1]), spec_file, out_file]
+    subprocess.run(cmd, check=True, env=env)
     return json.loads(Path(out_file).read_text())
 
 
@@ -481,30 +557,37 @@ def bench_algo(args, algo: str, tmp: str) -> dict:
     }
 
     timings = {"1": [], "n": []}
-    sb3_runs = []
+    warm = {"1": [], "n": []}
+    peer_runs = {peer: [] for peer in peers_of(args)}
     reproduces = {"1": [], "n": []}
     for rep in range(args.repeats):
         for label, single, ss in runs:
-            trace = f"{tmp}/{algo}_time_{label}_{rep}.npy"
-            spec = {**base, "mode": "time", "single": single, "seeds": ss, "trace": trace}
-            spec["updates"] = updates[label]
-            t = run_worker(spec, args.xla_flags)
-            timings[label].append(t)
-            timed = np.load(trace)
-            searched = np.load(search[label]["trace"])[:, : updates[label]]
-            diff = np.nanmax(np.abs(timed - searched)) if np.isfinite(timed).any() else 0.0
-            same_nan = np.array_equal(np.isnan(timed), np.isnan(searched))
-            reproduces[label].append(float(diff) if same_nan else float("inf"))
-            print(
-                f"  rep {rep}: irlax {len(ss)} seed(s), {updates[label]} updates: compile "
-                f"{t['compile_seconds']:.2f} s, run {t['run_seconds']:.2f} s "
-                f"(max |Δ return| vs search {reproduces[label][-1]:.2g})",
-                flush=True,
-            )
+            cache = f"{tmp}/cache_{algo}_{label}_{rep}"  # empty: the cold process fills it
+            for kind, into in (("cold", timings), ("warm", warm)):
+                trace = f"{tmp}/{algo}_time_{label}_{rep}_{kind}.npy"
+                spec = {**base, "mode": "time", "single": single, "seeds": ss, "trace": trace}
+                spec["updates"], spec["cache"] = updates[label], cache
+                t = run_worker(spec, args.xla_flags)
+                into[label].append(t)
+                timed = np.load(trace)
+                searched = np.load(search[label]["trace"])[:, : updates[label]]
+                diff = np.nanmax(np.abs(timed - searched)) if np.isfinite(timed).any() else 0.0
+                same_nan = np.array_equal(np.isnan(timed), np.isnan(searched))
+                reproduces[label].append(float(diff) if same_nan else float("inf"))
+                hits = f", {t['cache_hits']} cache hits" if kind == "warm" else ""
+                print(
+                    f"  rep {rep}: irlax {len(ss)} seed(s), {updates[label]} updates, {kind} "
+                    f"cache: setup {t['setup_seconds']:.2f} s, compile "
+                    f"{t['compile_seconds']:.2f} s, run {t['run_seconds']:.2f} s, process "
+                    f"{t['process_seconds']:.1f} s{hits} "
+                    f"(max |Δ return| vs search {reproduces[label][-1]:.2g})",
+                    flush=True,
+                )
         if len(seeds) == 1:
-            timings["n"], reproduces["n"] = timings["1"], reproduces["1"]
-        print(f"  rep {rep}: SB3 {len(seeds)} seed(s) in turn ...", flush=True)
-        sb3_runs.append(run_sb3(args, algo, seeds, target, budget, tmp, rep))
+            timings["n"], warm["n"], reproduces["n"] = timings["1"], warm["1"], reproduces["1"]
+        for peer in peer_runs:
+            print(f"  rep {rep}: {PEERS[peer][0]} {len(seeds)} seed(s) in turn ...", flush=True)
+            peer_runs[peer].append(run_peer(args, peer, algo, seeds, target, budget, tmp, rep))
     return {
         "target": target,
         "window": a["window"],
@@ -513,8 +596,9 @@ def bench_algo(args, algo: str, tmp: str) -> dict:
         "search": search,
         "updates": updates,
         "irlax": timings,
+        "irlax_warm": warm,
         "reproduces": reproduces,
-        "sb3": sb3_runs,
+        **peer_runs,
         "irlax_config": {
             k: (list(v) if isinstance(v, tuple) else v)
             for k, v in dataclasses.asdict(irlax_config(algo, budget)).items()
@@ -523,9 +607,19 @@ def bench_algo(args, algo: str, tmp: str) -> dict:
     }
 
 
+def peers_of(args) -> list[str]:
+    """The peers this run measures: SB3, and SBX unless `--sbx-python ''`."""
+    return ["sb3"] + (["sbx"] if getattr(args, "sbx_python", "") else [])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--peer-python", default=".venv-sb3/bin/python")
+    parser.add_argument("--peer-python", default=".venv-sb3/bin/python", help="SB3's python")
+    parser.add_argument(
+        "--sbx-python",
+        default=".venv-sbx/bin/python",
+        help="SBX's python ('' leaves SBX out)",
+    )
     parser.add_argument("--algos", nargs="*", default=["ppo", "sac"], choices=list(ALGOS))
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
@@ -606,6 +700,22 @@ def describe_machine(load_before, load_after, elapsed, args) -> dict:
         versions = dict(zip(("stable_baselines3", "torch", "gymnasium"), out, strict=False))
     except OSError:
         pass
+    if "sbx" in peers_of(args):
+        try:
+            out = subprocess.run(
+                [
+                    args.sbx_python,
+                    "-c",
+                    "import sbx, jax, flax, stable_baselines3; print(sbx.__version__, "
+                    "jax.__version__, flax.__version__, stable_baselines3.__version__)",
+                ],
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+            names = ("sbx", "sbx_jax", "sbx_flax", "sbx_stable_baselines3")
+            versions.update(zip(names, out, strict=False))
+        except OSError:
+            pass
     return {
         "platform": platform.machine(),
         "cpu": cpu_name(),
@@ -625,56 +735,100 @@ def describe_machine(load_before, load_after, elapsed, args) -> dict:
 # --------------------------------------------------------------------------- summary, report
 
 
-def summarise(r: dict) -> dict:
-    """Medians over repetitions, ratios and the targets of the issue."""
+def _irlax_times(runs: list[dict], updates: int) -> dict:
+    """Medians over repetitions of one irlax run's times (setup where it was measured)."""
     med = _report.median
-    irlax = {}
-    for label in ("1", "n"):
-        t = r["irlax"][label]
-        irlax[label] = {
-            "updates": r["updates"][label],
-            "compile_seconds": med([x["compile_seconds"] for x in t]),
-            "run_seconds": med([x["run_seconds"] for x in t]),
-            "total_seconds": med([x["compile_seconds"] + x["run_seconds"] for x in t]),
-        }
-    steps_1 = r["search"]["1"]["seeds"][0]["steps"]
-    steps_n = [s["steps"] for s in r["search"]["n"]["seeds"]]
-    sb3_first = [rep["runs"][0] for rep in r["sb3"]]
-    sb3 = {
+    measured_setup = all("setup_seconds" in x for x in runs)
+    return {
+        "updates": updates,
+        "setup_seconds": med([x["setup_seconds"] for x in runs]) if measured_setup else None,
+        "compile_seconds": med([x["compile_seconds"] for x in runs]),
+        "run_seconds": med([x["run_seconds"] for x in runs]),
+        "total_seconds": med(
+            [x.get("setup_seconds", 0.0) + x["compile_seconds"] + x["run_seconds"] for x in runs]
+        ),
+        "process_seconds": med([x.get("process_seconds") for x in runs]),
+        "cache_hits": med([x.get("cache_hits") for x in runs]),
+        "cache_misses": med([x.get("cache_misses") for x in runs]),
+    }
+
+
+def _peer_parts(x: dict) -> dict:
+    """One peer run's setup, compile (SBX's JIT; None for SB3), run and total seconds."""
+    jit_setup, jit_learn = x.get("setup_jit_seconds"), x.get("learn_jit_seconds")
+    jitted = jit_setup is not None
+    return {
+        "setup": x["setup_seconds"] - (jit_setup if jitted else 0.0),
+        "compile": jit_setup + jit_learn if jitted else None,
+        "run": x["learn_seconds"] - (jit_learn if jitted else 0.0),
+        "total": x["setup_seconds"] + x["learn_seconds"],
+    }
+
+
+def _peer_times(reps: list[dict]) -> dict:
+    """A peer's medians over repetitions: seed 0 (the first run of each process) and the sum
+    over all seeds."""
+    med = _report.median
+    first = [_peer_parts(rep["runs"][0]) for rep in reps]
+    every = [[_peer_parts(x) for x in rep["runs"]] for rep in reps]
+
+    def summed(part):
+        if any(p[part] is None for rep in every for p in rep):
+            return None
+        return med([sum(p[part] for p in rep) for rep in every])
+
+    return {
         "1": {
-            "steps": sb3_first[0]["steps"],
-            "steps_all_reps": [x["steps"] for x in sb3_first],
-            "setup_seconds": med([x["setup_seconds"] for x in sb3_first]),
-            "run_seconds": med([x["learn_seconds"] for x in sb3_first]),
-            "total_seconds": med([x["setup_seconds"] + x["learn_seconds"] for x in sb3_first]),
+            "steps": reps[0]["runs"][0]["steps"],
+            "steps_all_reps": [rep["runs"][0]["steps"] for rep in reps],
+            **{f"{k}_seconds": med([p[k] for p in first]) for k in first[0]},
         },
         "n": {
-            "steps": [x["steps"] for x in r["sb3"][0]["runs"]],
-            "setup_seconds": med(
-                [sum(x["setup_seconds"] for x in rep["runs"]) for rep in r["sb3"]]
-            ),
-            "run_seconds": med([sum(x["learn_seconds"] for x in rep["runs"]) for rep in r["sb3"]]),
-            "total_seconds": med(
-                [
-                    sum(x["setup_seconds"] + x["learn_seconds"] for x in rep["runs"])
-                    for rep in r["sb3"]
-                ]
-            ),
+            "steps": [x["steps"] for x in reps[0]["runs"]],
+            **{f"{k}_seconds": summed(k) for k in first[0]},
         },
+        "steps_run_1": med([rep["runs"][0]["steps_run"] for rep in reps]),
     }
-    sb3_steps_run = med([rep["runs"][0]["steps_run"] for rep in r["sb3"]])
+
+
+def summarise(r: dict) -> dict:
+    """Medians over repetitions, ratios and the targets of the issues."""
+    irlax = {label: _irlax_times(r["irlax"][label], r["updates"][label]) for label in ("1", "n")}
+    warm = (
+        {label: _irlax_times(r["irlax_warm"][label], r["updates"][label]) for label in ("1", "n")}
+        if r.get("irlax_warm")
+        else None
+    )
+    peers = {peer: _peer_times(r[peer]) for peer in PEERS if r.get(peer)}
 
     def ratio(a, b):
         return a / b if a and b else None
 
-    out = {
+    ratios = {
+        peer: {
+            label: {
+                "run": ratio(p[label]["run_seconds"], irlax[label]["run_seconds"]),
+                "total": ratio(p[label]["total_seconds"], irlax[label]["total_seconds"]),
+                "total_warm": ratio(p[label]["total_seconds"], warm[label]["total_seconds"])
+                if warm
+                else None,
+            }
+            for label in ("1", "n")
+        }
+        for peer, p in peers.items()
+    }
+    ms = {"irlax": 1e6 * irlax["1"]["run_seconds"] / (irlax["1"]["updates"] * _batch(r))}
+    for peer, p in peers.items():
+        ms[peer] = 1e6 * p["1"]["run_seconds"] / p["steps_run_1"] if p["steps_run_1"] else None
+    return {
         "irlax": irlax,
-        "sb3": sb3,
-        "irlax_steps": {"1": steps_1, "n": steps_n},
-        "ratio_run_1": ratio(sb3["1"]["run_seconds"], irlax["1"]["run_seconds"]),
-        "ratio_total_1": ratio(sb3["1"]["total_seconds"], irlax["1"]["total_seconds"]),
-        "ratio_run_n": ratio(sb3["n"]["run_seconds"], irlax["n"]["run_seconds"]),
-        "ratio_total_n": ratio(sb3["n"]["total_seconds"], irlax["n"]["total_seconds"]),
+        "irlax_warm": warm,
+        "peers": peers,
+        "ratios": ratios,
+        "irlax_steps": {
+            "1": r["search"]["1"]["seeds"][0]["steps"],
+            "n": [s["steps"] for s in r["search"]["n"]["seeds"]],
+        },
         "irlax_n_over_1_run": ratio(irlax["n"]["run_seconds"], irlax["1"]["run_seconds"]),
         "irlax_n_over_1_total": ratio(irlax["n"]["total_seconds"], irlax["1"]["total_seconds"]),
         # Per update: the cost of vmapping over seeds, free of how fast each seed learned.
@@ -682,15 +836,10 @@ def summarise(r: dict) -> dict:
             irlax["n"]["run_seconds"] / irlax["n"]["updates"],
             irlax["1"]["run_seconds"] / irlax["1"]["updates"],
         ),
-        # Per env step, one seed (SB3's learn includes one env step past its target).
-        "ms_per_1k_steps": {
-            "irlax": 1e6 * irlax["1"]["run_seconds"] / (irlax["1"]["updates"] * _batch(r)),
-            "sb3": 1e6 * sb3["1"]["run_seconds"] / sb3_steps_run if sb3_steps_run else None,
-        },
+        # Per env step, one seed (the peers' learn includes one env step past their target).
+        "ms_per_1k_steps": ms,
         "reproduces": max(max(v) for v in r["reproduces"].values()),
     }
-    out["ratio_per_step"] = ratio(out["ms_per_1k_steps"]["sb3"], out["ms_per_1k_steps"]["irlax"])
-    return out
 
 
 def _batch(r: dict) -> int:
@@ -713,14 +862,22 @@ def _steps(xs) -> str:
     return text + (f", {missed} not reached" if missed else "")
 
 
+def _measured_peers(record: dict) -> list[str]:
+    """The peers every algorithm of the record ran beside irlax (SB3; SBX in newer runs)."""
+    return [p for p in PEERS if all(r.get(p) for r in record["results"].values())]
+
+
 def render(record: dict) -> str:
     """The report of a saved run (`record` as `main` writes it); figures from `results` alone."""
     args = argparse.Namespace(**record["args"])
     summary = {algo: summarise(r) for algo, r in record["results"].items()}
+    peers = _measured_peers(record)
+    warm = all(s["irlax_warm"] for s in summary.values())
     m = record["machine"]
     command = record.get("command", "python benchmarks/rl.py")
+    names = " and ".join(PEERS[p][0] if p == "sbx" else "Stable-Baselines3" for p in peers)
     lines = [
-        "# Forward RL: irlax beside Stable-Baselines3",
+        f"# Forward RL: irlax beside {names}",
         "",
     ]
     if args.quick:
@@ -728,6 +885,13 @@ def render(record: dict) -> str:
             "**Smoke run (`--quick`): low targets, 2 seeds, 1 repetition. Not a benchmark.**",
             "",
         ]
+    sbx_versions = (
+        f"; SBX {m.get('sbx', '?')} (Stable-Baselines-Jax) with JAX {m.get('sbx_jax', '?')}, "
+        f"flax {m.get('sbx_flax', '?')} and Stable-Baselines3 "
+        f"{m.get('sbx_stable_baselines3', '?')} in its own virtualenv"
+        if "sbx" in peers
+        else ""
+    )
     lines += [
         f"Written by `benchmarks/rl.py` (`make bench`); command: `{command.strip()}`.",
         "",
@@ -736,7 +900,8 @@ def render(record: dict) -> str:
         f"run), Python {m['python']}, JAX {m['jax']} on {m['jax_backend']} (float32; XLA's CPU "
         f"client with its default thread pool, all {m['cores']} cores); Stable-Baselines3 "
         f"{m.get('stable_baselines3', '?')}, torch {m.get('torch', '?')} on CPU with "
-        f"`torch.set_num_threads({m['torch_threads']})`, Gymnasium {m.get('gymnasium', '?')}.",
+        f"`torch.set_num_threads({m['torch_threads']})`, Gymnasium {m.get('gymnasium', '?')}"
+        f"{sbx_versions}.",
         "",
         *_busy_note(m),
         _xla_flags_note(m.get("xla_flags", "")),
@@ -765,9 +930,34 @@ def render(record: dict) -> str:
         f"Every time is the median of {args.repeats} repetitions. Imports are not timed.",
         "",
     ]
+    if warm:
+        lines += [
+            "**Three times per trainer.** irlax's processes run with JAX's persistent "
+            "compilation cache on (`irlax.compilation_cache.enable(folder)`, before anything "
+            "compiles). *Cold cache*: a fresh process on an empty folder; *setup s* = the env, "
+            "the trainer and the keys (their small programs compiled), *compile s* = "
+            "`lower(keys).compile()` (which also writes the programs to the cache), *run s* = "
+            "the compiled call. *Warm cache*: then a fresh process on the folder the cold one "
+            "filled, timed the same way: tracing and lowering run again, XLA's compilation is "
+            "loaded. *Total* = setup + compile + run. SB3 has nothing to compile, and neither "
+            "peer keeps compiled programs between processes, so their totals are the same cold "
+            "or warm.",
+            "",
+        ]
+    if "sbx" in peers:
+        lines += [
+            "**SBX** (`peers/sbx_rl.py`): the same SB3 arguments, target callback and processes "
+            "as SB3 (seed 0 is the first run of its process: it pays SBX's warm-up). SBX jits "
+            "its networks and each gradient update and compiles them lazily, at their first "
+            "call in model construction and in `learn`; JAX's monitoring events give the "
+            "seconds spent tracing, lowering and compiling (*compile s*, SBX's warm-up), and "
+            "SBX's *setup s* and *run s* are model construction and `learn` less that. SBX's "
+            "total is setup + learn as measured.",
+            "",
+        ]
     for algo, r in record["results"].items():
-        lines += _algo_section(algo, r, summary[algo], args)
-    lines += _targets(summary, args)
+        lines += _algo_section(algo, r, summary[algo], args, peers)
+    lines += _targets(summary, args, peers)
     return "\n".join(lines) + "\n"
 
 
@@ -798,31 +988,70 @@ def _xla_flags_note(flags: str) -> str:
     return text + "."
 
 
-def _algo_section(algo: str, r: dict, s: dict, args) -> list[str]:
+def _algo_section(algo: str, r: dict, s: dict, args, peers: list[str]) -> list[str]:
     a = ALGOS[algo]
     n = len(r["search"]["n"]["seeds"])
-    i1, in_, b1, bn = s["irlax"]["1"], s["irlax"]["n"], s["sb3"]["1"], s["sb3"]["n"]
+    warm = s["irlax_warm"]
+    labels = ["1", "n"] if n > 1 else ["1"]
+
+    def who(label, name, how=""):
+        return f"{name}, 1 seed" if label == "1" else f"{name}, {n} seeds{how}"
+
+    rows = []
+    for label in labels:
+        i = s["irlax"][label]
+        how = f" (vmap, {i['updates']} updates)"
+        row = [
+            who(label, "irlax", how),
+            _steps(s["irlax_steps"][label]),
+            _f(i["setup_seconds"]),
+            _f(i["compile_seconds"]),
+            _f(i["run_seconds"], 3),
+            _f(i["total_seconds"]),
+        ]
+        rows.append(row + ([_f(warm[label]["total_seconds"])] if warm else []))
+        for peer in peers:
+            p = s["peers"][peer][label]
+            row = [
+                who(label, PEERS[peer][0], " in turn"),
+                _steps(p["steps"]),
+                _f(p["setup_seconds"]),
+                _f(p["compile_seconds"]),
+                _f(p["run_seconds"]),
+                _f(p["total_seconds"]),
+            ]
+            rows.append(row + ([_f(p["total_seconds"])] if warm else []))
+    header = ["run", "env steps to target", "setup s", "compile s", "run s"]
+    header += ["total s, cold cache", "total s, warm cache"] if warm else ["total s"]
     lines = [
         f"## {a['name']} on {r['env']} to a return of {r['target']:g} "
         f"(K = {r['window']}, budget {r['budget']:,} env steps)",
         "",
-        "| run | env steps to target | compile / setup s | run s | total s "
-        "| SB3 ÷ irlax, run | SB3 ÷ irlax, total |",
-        "|---|---|---|---|---|---|---|",
-        f"| irlax, 1 seed | {_steps(s['irlax_steps']['1'])} | {_f(i1['compile_seconds'])} "
-        f"| {_f(i1['run_seconds'], 3)} | {_f(i1['total_seconds'])} | | |",
-        f"| SB3, 1 seed | {_steps(b1['steps'])} | {_f(b1['setup_seconds'])} "
-        f"| {_f(b1['run_seconds'])} | {_f(b1['total_seconds'])} | **{_x(s['ratio_run_1'])}** "
-        f"| **{_x(s['ratio_total_1'])}** |",
+        *_report.table(header, rows),
+        "",
     ]
-    if n > 1:
+    ratio_rows = []
+    for label in labels:
+        for peer in peers:
+            q = s["ratios"][peer][label]
+            row = [who(label, PEERS[peer][0]), f"**{_x(q['run'])}**", f"**{_x(q['total'])}**"]
+            ratio_rows.append(row + ([f"**{_x(q['total_warm'])}**"] if warm else []))
+    header = [
+        "peer ÷ irlax",
+        "run (compilation excluded)",
+        "total, cold cache" if warm else "total",
+    ]
+    lines += _report.table(header + (["total, irlax's cache warm"] if warm else []), ratio_rows)
+    lines.append("")
+    if warm:
+        w, c = warm["1"], s["irlax"]["1"]
         lines += [
-            f"| irlax, {n} seeds (vmap, {in_['updates']} updates) "
-            f"| {_steps(s['irlax_steps']['n'])} | {_f(in_['compile_seconds'])} "
-            f"| {_f(in_['run_seconds'], 3)} | {_f(in_['total_seconds'])} | | |",
-            f"| SB3, {n} seeds in turn | {_steps(bn['steps'])} | {_f(bn['setup_seconds'])} "
-            f"| {_f(bn['run_seconds'])} | {_f(bn['total_seconds'])} "
-            f"| **{_x(s['ratio_run_n'])}** | **{_x(s['ratio_total_n'])}** |",
+            f"A fresh irlax process, launch to exit (Python, imports and JAX start-up included), "
+            f"one seed: {_f(c['process_seconds'], 1)} s with a cold cache, "
+            f"{_f(w['process_seconds'], 1)} s with a warm one, whose compile s is "
+            f"{_f(w['compile_seconds'])} (cache hits {_f(w['cache_hits'], 0)}, misses "
+            f"{_f(w['cache_misses'], 0)}).",
+            "",
         ]
     several = (
         f"irlax, {n} seeds ÷ 1 seed: **{_x(s['irlax_n_over_1_run'])}** run time "
@@ -831,20 +1060,23 @@ def _algo_section(algo: str, r: dict, s: dict, args) -> list[str]:
         if n > 1
         else "One seed only (`--seeds 1`): no 8-seed rows. "
     )
+    ms = s["ms_per_1k_steps"]
+    per_step = ", ".join(
+        f"{PEERS[p][0]} {_f(ms[p], 1)} ms ({_x(ms[p] / ms['irlax'] if ms[p] else None)})"
+        for p in peers
+    )
     lines += [
-        "",
-        several
-        + f"Time per 1000 env steps, one seed: irlax {_f(s['ms_per_1k_steps']['irlax'], 1)} ms, "
-        f"SB3 {_f(s['ms_per_1k_steps']['sb3'], 1)} ms ({_x(s['ratio_per_step'])}). "
-        f"Timed irlax runs reproduce the search runs' returns to "
-        f"{s['reproduces']:.2g} (max abs difference).",
+        several + f"Time per 1000 env steps, one seed, compilation excluded: irlax "
+        f"{_f(ms['irlax'], 1)} ms, {per_step}. Timed irlax runs reproduce the search runs' "
+        f"returns to {s['reproduces']:.2g} (max abs difference"
+        + (", cold and warm cache)." if warm else ")."),
         "",
     ]
-    if b1["steps_all_reps"] and len(set(b1["steps_all_reps"])) > 1:
-        lines += [
-            f"SB3 seed 0 reached the target at {b1['steps_all_reps']} in the repetitions.",
-            "",
-        ]
+    for peer in peers:
+        reps = s["peers"][peer]["1"]["steps_all_reps"]
+        if reps and len(set(reps)) > 1:
+            name = PEERS[peer][0]
+            lines += [f"{name} seed 0 reached the target at {reps} in the repetitions.", ""]
     lines += [
         "Hyper-parameters (rl-baselines3-zoo's, "
         + (
@@ -852,6 +1084,7 @@ def _algo_section(algo: str, r: dict, s: dict, args) -> list[str]:
             if algo == "ppo"
             else "`hyperparams/sac.yml` Pendulum-v1, SB3's defaults for the rest"
         )
+        + ("; SBX takes SB3's arguments" if "sbx" in peers else "")
         + "):",
         "",
         "| what | SB3 | irlax |",
@@ -859,44 +1092,64 @@ def _algo_section(algo: str, r: dict, s: dict, args) -> list[str]:
     ]
     lines += [f"| {w} | {x} | {y} |" for w, x, y in MAPPING[algo]]
     lines += ["", "Not the same in both: " + " ".join(DIFFERENCES[algo]), ""]
+    if "sbx" in peers:
+        lines += ["SBX beside SB3: " + " ".join(SBX_DIFFERENCES[algo]), ""]
     return lines
 
 
-def _targets(s: dict, args) -> list[str]:
+def _targets(s: dict, args, peers: list[str]) -> list[str]:
     rows = []
 
-    def row(what, value, goal, ok):
-        rows.append(
-            f"| {what} | {goal} | {_x(value)} | {_report.verdict(None if value is None else ok)} |"
-        )
+    def row(what, value, goal, least):
+        ok = None if value is None else value >= least
+        rows.append(f"| {what} | {goal} | {_x(value)} | {_report.verdict(ok)} |")
 
     if "ppo" in s:
-        v = s["ppo"]["ratio_run_1"]
-        row("PPO, SB3 ÷ irlax, compilation excluded", v, "≥ 10×", v is not None and v >= 10)
+        row(
+            "PPO, SB3 ÷ irlax, compilation excluded",
+            s["ppo"]["ratios"]["sb3"]["1"]["run"],
+            "≥ 10×",
+            10,
+        )
     if "sac" in s:
-        v = s["sac"]["ratio_run_1"]
-        row("SAC, SB3 ÷ irlax, compilation excluded", v, "≥ 3×", v is not None and v >= 3)
+        row(
+            "SAC, SB3 ÷ irlax, compilation excluded",
+            s["sac"]["ratios"]["sb3"]["1"]["run"],
+            "≥ 3×",
+            3,
+        )
     for algo in s:
-        v = s[algo]["ratio_total_1"]
         row(
             f"{ALGOS[algo]['name']}, SB3 ÷ irlax, compilation included",
-            v,
+            s[algo]["ratios"]["sb3"]["1"]["total"],
             "≥ 3×",
-            v is not None and v >= 3,
+            3,
+        )
+    if "ppo" in s and "sbx" in peers:
+        row(
+            "PPO, SBX ÷ irlax, compilation included, cold cache",
+            s["ppo"]["ratios"]["sbx"]["1"]["total"],
+            "≥ 2×",
+            2,
+        )
+    if "ppo" in s and s["ppo"]["irlax_warm"]:
+        row(
+            "PPO, SB3 ÷ irlax, compilation included, irlax's cache warm",
+            s["ppo"]["ratios"]["sb3"]["1"]["total_warm"],
+            "≥ 8×",
+            8,
         )
     for algo in s if args.seeds > 1 else ():
         v = s[algo]["irlax_n_over_1_run"]
-        row(
-            f"{ALGOS[algo]['name']}, irlax {args.seeds} seeds ÷ 1 seed (run, to target)",
-            v,
-            "< 3×",
-            v is not None and v < 3,
+        rows.append(
+            f"| {ALGOS[algo]['name']}, irlax {args.seeds} seeds ÷ 1 seed (run, to target) | < 3× "
+            f"| {_x(v)} | {_report.verdict(None if v is None else v < 3)} |"
         )
     return [
-        "## The issue's targets",
+        "## The issues' targets",
         "",
         "One seed, medians as above. The reference in the issue (SB3's PPO expert: 500 after "
-        "100k steps in 21.6 s) was taken elsewhere; the SB3 rows here are measured in the "
+        "100k steps in 21.6 s) was taken elsewhere; the peers' rows here are measured in the "
         "same run as irlax's.",
         "",
         "| target | goal | measured | |",

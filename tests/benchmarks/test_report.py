@@ -240,3 +240,137 @@ def test_every_committed_report_is_its_json_rendered(path, tmp_path):
     copy_path.write_text(path.read_text())
     assert render_all.render_all([copy_path]) == [copy_path.with_suffix(".md")]
     assert copy_path.with_suffix(".md").read_text() == path.with_suffix(".md").read_text()
+
+
+def _rl_record(irlax_compile=2.0, warm_compile=0.3):
+    """A made-up `benchmarks/rl.py` record, PPO only, with SBX and irlax's warm-cache runs."""
+
+    def irlax(compile_seconds):
+        return {
+            "setup_seconds": 0.5,
+            "compile_seconds": compile_seconds,
+            "run_seconds": 1.0,
+            "process_seconds": 9.0,
+            "cache_hits": 3,
+            "cache_misses": 0,
+        }
+
+    def peer(learn, jit=None):
+        run = {"steps": 25_600, "steps_run": 25_608, "setup_seconds": 1.5, "learn_seconds": learn}
+        if jit is not None:
+            run |= {"setup_jit_seconds": 1.0, "learn_jit_seconds": jit}
+        return {"runs": [run]}
+
+    seeds = {"seeds": [{"steps": 25_600}]}
+    ppo = {
+        "target": 475.0,
+        "window": 1,
+        "budget": 100_000,
+        "env": "CartPole-v1",
+        "search": {"1": seeds, "n": seeds},
+        "updates": {"1": 100, "n": 100},
+        "irlax": {"1": [irlax(irlax_compile)] * 3, "n": [irlax(irlax_compile)] * 3},
+        "irlax_warm": {"1": [irlax(warm_compile)] * 3, "n": [irlax(warm_compile)] * 3},
+        "reproduces": {"1": [0.0], "n": [0.0]},
+        "sb3": [peer(20.0)] * 3,
+        "sbx": [peer(9.0, jit=3.0)] * 3,
+        "irlax_config": {"num_envs": 8, "rollout_length": 32},
+    }
+    return {
+        "benchmark": "rl",
+        "machine": {
+            "platform": "x86_64",
+            "cpu": "cpu",
+            "cores": 2,
+            "load_before": 0.1,
+            "load_after": 0.2,
+            "minutes": 5,
+            "python": "3.11",
+            "jax": "0",
+            "jax_backend": "cpu",
+            "torch_threads": 2,
+            "xla_flags": "",
+            "sbx": "0.28.0",
+        },
+        "sources": "irlax: made up.",
+        "args": {"quick": False, "repeats": 3, "seeds": 1},
+        "results": {"ppo": ppo},
+    }
+
+
+def test_the_rl_report_splits_sbx_warm_up_off_and_judges_the_cache_targets():
+    import rl
+
+    text = rl.render(_rl_record())
+    # irlax: setup 0.5 + compile 2 + run 1 = 3.5 cold, 0.5 + 0.3 + 1 = 1.8 warm.
+    assert "| irlax, 1 seed | 25,600 | 0.50 | 2.00 | 1.000 | 3.50 | 1.80 |" in text
+    # SBX: setup 1.5 less its 1 s of jit, compile 1 + 3, learn 9 less 3; total 1.5 + 9 as measured.
+    assert "| SBX, 1 seed | 25,600 | 0.50 | 4.00 | 6.00 | 10.50 | 10.50 |" in text
+    assert "| SB3, 1 seed | 25,600 | 1.50 | — | 20.00 | 21.50 | 21.50 |" in text
+    # Ratios: SB3 run 20/1, total 21.5/3.5, warm 21.5/1.8; SBX total 10.5/3.5 = 3.
+    assert "| SB3, 1 seed | **20×** | **6.14×** | **12×** |" in text
+    assert "| SBX, 1 seed | **6×** | **3×** | **5.83×** |" in text
+    assert "| PPO, SBX ÷ irlax, compilation included, cold cache | ≥ 2× | 3× | met |" in text
+    assert "irlax's cache warm | ≥ 8× | 12× | met |" in text
+    slow = rl.render(_rl_record(irlax_compile=5.0, warm_compile=2.0))
+    # cold total 6.5: SBX 10.5/6.5 = 1.62×; warm 3.5: SB3 21.5/3.5 = 6.14×.
+    assert "| PPO, SBX ÷ irlax, compilation included, cold cache | ≥ 2× | 1.62× | **missed** |" in (
+        slow
+    )
+    assert "irlax's cache warm | ≥ 8× | 6.14× | **missed** |" in slow
+
+
+def test_an_rl_record_without_sbx_or_a_warm_cache_renders_without_their_columns():
+    import rl
+
+    record = _rl_record()
+    for key in ("sbx", "irlax_warm"):
+        record["results"]["ppo"].pop(key)
+    text = rl.render(record)
+    assert "SBX" not in text and "warm" not in text
+    assert "| run | env steps to target | setup s | compile s | run s | total s |" in text
+
+
+def _three_times_record(first=(5.0, 1.0), second=(0.5, 0.5)):
+    def run(first_seconds, second_seconds):
+        return {
+            "setup_seconds": 1.0,
+            "first_seconds": first_seconds,
+            "second_seconds": second_seconds,
+            "cache_hits": 4,
+            "cache_misses": 0,
+            "process_seconds": first_seconds + 6,
+        }
+
+    runs = [
+        {"cold": run(first[0], second[0]), "warm": run(first[1], second[1]), "cache_entries": 4}
+    ] * 3
+    return {
+        "benchmark": "three_times",
+        "command": "python benchmarks/three_times.py",
+        "repeats": 3,
+        "programs": {"ppo": "made up", "bc": "made up"},
+        "runs": {"ppo": runs, "bc": [{**r, "warm": run(2.5, 0.5)} for r in runs]},
+        "machine": {
+            "platform": "x86_64",
+            "cpu": "cpu",
+            "cores": 2,
+            "load_before": 0.1,
+            "load_after": 0.2,
+            "minutes": 1,
+            "python": "3.11",
+            "jax": "0",
+            "jax_backend": "cpu",
+        },
+        "sources": "irlax: made up.",
+    }
+
+
+def test_the_three_times_report_is_compile_run_and_warm_total_from_the_json():
+    import three_times
+
+    text = three_times.render(_three_times_record())
+    # compile = first − second call of the cold process; total warm = the warm first call.
+    assert "| ppo | 4.50 | 0.500 | 5.00 | **1.00** | 5× | 11.0 / 7.0 | 4 / 0 (4) |" in text
+    assert "| bc | 4.50 | 0.500 | 5.00 | **2.50** | 2× | 11.0 / 8.5 | 4 / 0 (4) |" in text
+    assert "by 2× (bc) to 5× (ppo)" in text
