@@ -71,6 +71,7 @@ bench: install $(PEERS_STAMP) $(ECONIRL_STAMP) $(SB3_STAMP) $(SBX_STAMP)
 	$(BIN)/python benchmarks/imitation_speed.py --peer-python $(PEERS)/bin/python
 	$(BIN)/python benchmarks/imitation.py
 	$(BIN)/python benchmarks/mail.py
+	$(BIN)/python benchmarks/sampled_maxent.py
 	$(BIN)/python benchmarks/compile_cache.py
 	$(BIN)/python benchmarks/three_times.py
 
