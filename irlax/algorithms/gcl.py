@@ -80,20 +80,23 @@ Usage:
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Literal
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from irlax._pytree import pytree_dataclass
 from irlax.algorithms._deep import (
+    ExpertTransitions,
     ImitationResult,
     check_reward_network,
+    expert_argument,
     expert_transitions,
     make_generator,
+    train_from_demos,
 )
 from irlax.config import (
     check_config,
@@ -105,7 +108,7 @@ from irlax.config import (
 )
 from irlax.nets.policies import Actor, action_features, head_for_space
 from irlax.nets.reward import TRANSITION_INPUTS, TransitionReward
-from irlax.rl import Trainer, ppo, sac, soft_pg, train_from
+from irlax.rl import Trainer, ppo, sac, soft_pg
 from irlax.rl._common import env_params_or_default, flat_obs
 
 DemoDensity = Literal["fitted", "policy"]
@@ -383,25 +386,23 @@ def _make_policy_trainer(config: GCLConfig, env, env_params, reward_fn) -> Train
     return make_generator(config.generator, env, env_params, reward_fn)
 
 
-def _demo_episodes(demos, horizon: int) -> Episodes:
-    """The demos as `Episodes` cut or padded to `horizon` steps."""
-    obs = np.asarray(demos.observations)
-    actions = np.asarray(demos.actions)
-    lengths = np.minimum(np.asarray(demos.lengths), horizon)
-    t = demos.max_length
-    if t < horizon:
-        obs = np.concatenate([obs, np.repeat(obs[:, -1:], horizon - t, axis=1)], axis=1)
-        pad = np.zeros((actions.shape[0], horizon - t, *actions.shape[2:]), actions.dtype)
-        actions = np.concatenate([actions, pad], axis=1)
-    return Episodes(
-        obs=jnp.asarray(obs[:, : horizon + 1]),
-        action=jnp.asarray(actions[:, :horizon]),
-        length=jnp.asarray(lengths, jnp.int32),
-    )
+def _demo_episodes(expert: ExpertTransitions, n_demos: int, horizon: int) -> Episodes:
+    """The demos (their `ExpertTransitions`, traceable) as `Episodes` cut or padded to
+    `horizon` steps; zeros after each episode's end (where every use masks them)."""
+    rows, steps = expert.episode, expert.step
+    obs = jnp.zeros((n_demos, horizon + 1, *expert.obs.shape[1:]), expert.obs.dtype)
+    obs = obs.at[rows, steps].set(expert.obs, mode="drop")
+    obs = obs.at[rows, steps + 1].set(expert.next_obs, mode="drop")
+    action = jnp.zeros((n_demos, horizon, *expert.action.shape[1:]), expert.action.dtype)
+    action = action.at[rows, steps].set(expert.action, mode="drop")
+    lengths = jnp.zeros(n_demos, jnp.int32).at[rows].add(1)
+    return Episodes(obs=obs, action=action, length=jnp.minimum(lengths, horizon))
 
 
 def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
-    """Guided cost learning in pieces (see `irlax.rl.Trainer`): `init`, `update`, `result`.
+    """Guided cost learning in pieces (see `irlax.rl.Trainer`): `init(key, expert=None)`,
+    `update(state, expert=None)`, `result`; `expert` the demos' `ExpertTransitions` as data
+    (None: `demos`, baked into the program; see `irlax.algorithms._deep`).
 
     Args:
         config: a `GCLConfig`.
@@ -434,18 +435,18 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
             "update); a host vector env (Gymnasium) is not supported"
         )
     env_params = env_params_or_default(env, env_params)
-    expert_transitions(env, env_params, demos)  # checks the demos against the env
+    given = expert_transitions(env, env_params, demos)  # checked against the env
     head = head_for_space(env.action_space(env_params))
     horizon = config.horizon if config.horizon is not None else int(demos.max_length)
-    demo_eps = _demo_episodes(demos, horizon)
-    n_demos = int(demo_eps.length.shape[0])
+    n_demos = demos.n_trajectories
+    demo_shapes = jax.eval_shape(lambda e: _demo_episodes(e, n_demos, horizon), given)
     n_batches, per_batch = config.background_batches, config.background_trajectories
     network = config.reward_network
     if network is None:
         network = TransitionReward(config.reward_inputs, config.reward_hidden)
-    check_reward_network(network, flat_obs(demo_eps.obs[:1, 0], 1).shape[-1], head.n)
+    check_reward_network(network, math.prod(demo_shapes.obs.shape[2:]), head.n)
 
-    obs_ndim = demo_eps.obs.ndim - 2  # the rank of one observation
+    obs_ndim = demo_shapes.obs.ndim - 2  # the rank of one observation
 
     def learned_reward(params, obs, action, next_obs):
         """`r_ψ(s, a, s')` of one transition, or of a batch (any leading axes)."""
@@ -488,7 +489,7 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
     def under_fitted(params, eps):
         return episode_log_prob(lambda o, a: fitted.log_prob(params, flat_obs(o, 0), a), eps)
 
-    def fit_demo_policy(key):
+    def fit_demo_policy(key, demo_eps: Episodes):
         """Maximum likelihood of the demos' actions (behaviour cloning), full batch."""
         steps = jnp.arange(horizon)[None, :] < demo_eps.length[:, None]
         x = flat_obs(demo_eps.obs[:, :-1], 2)
@@ -535,7 +536,8 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
 
         return jax.vmap(episode)(jax.random.split(key, per_batch))
 
-    def init(key: jax.Array) -> GCLState:
+    def init(key: jax.Array, expert: ExpertTransitions | None = None) -> GCLState:
+        demo_eps = _demo_episodes(expert_argument(expert, given), n_demos, horizon)
         key, gen_key, reward_key, fit_key = jax.random.split(key, 4)
         gen_state = generator.init(gen_key)
         x = flat_obs(demo_eps.obs[:1, 0], 1)
@@ -548,7 +550,9 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
         background = jax.tree.map(
             lambda d: jnp.zeros((n_batches, per_batch, *d.shape[1:]), d.dtype), demo_eps
         )
-        fitted_params = fit_demo_policy(fit_key) if use_fitted else fitted.init(fit_key, x)
+        fitted_params = (
+            fit_demo_policy(fit_key, demo_eps) if use_fitted else fitted.init(fit_key, x)
+        )
         dtype = jnp.zeros(()).dtype
         fitted_demo = under_fitted(fitted_params, demo_eps) if use_fitted else None
         return GCLState(
@@ -570,7 +574,7 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
             key=key,
         )
 
-    def add_batch(state: GCLState, eps: Episodes, policy_params) -> GCLState:
+    def add_batch(state: GCLState, eps: Episodes, policy_params, demo_eps) -> GCLState:
         """Put a batch of episodes and its policy in the oldest slot; score what changed."""
         b = state.slot
         background = jax.tree.map(lambda buf, x: buf.at[b].set(x), state.background, eps)
@@ -622,7 +626,7 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
         )
         return log_q, valid
 
-    def reward_loss(params, state: GCLState, log_q, valid):
+    def reward_loss(params, state: GCLState, log_q, valid, demo_eps):
         bg_r = step_rewards(params, state.background)  # [B, P, H]
         demo_r = step_rewards(params, demo_eps)  # [N, H]
         bg_returns = jnp.sum(bg_r, axis=-1).reshape(-1)
@@ -648,7 +652,8 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
         }
         return loss, aux
 
-    def update(state: GCLState, _reward_params: Any = None):
+    def update(state: GCLState, expert: ExpertTransitions | None = None):
+        demo_eps = _demo_episodes(expert_argument(expert, given), n_demos, horizon)
         key, collect_key = jax.random.split(state.key)
 
         def policy_step(gen_state, _):
@@ -662,14 +667,15 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
         policy_params = current_policy(gen_state).params
         eps, env_returns = collect(policy_params, collect_key)
         newest = state.slot
-        state = add_batch(state.replace(generator=gen_state, key=key), eps, policy_params)
+        state = state.replace(generator=gen_state, key=key)
+        state = add_batch(state, eps, policy_params, demo_eps)
         state = state.replace(background_steps=state.background_steps + jnp.sum(eps.length))
         log_q, valid = background_density(state, newest)
 
         def reward_step(carry, _):
             params, opt_state = carry
             (loss, aux), grads = jax.value_and_grad(reward_loss, has_aux=True)(
-                params, state, log_q, valid
+                params, state, log_q, valid, demo_eps
             )
             updates, opt_state = reward_opt.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), (loss, aux)
@@ -702,13 +708,15 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
 
 
 def make_train(config: GCLConfig, env, env_params, demos):
-    """`train(key) -> ImitationResult`: guided cost learning for `config.n_updates` reward
-    updates.
+    """`train(key, expert=None) -> ImitationResult`: guided cost learning for
+    `config.n_updates` reward updates.
 
-    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train))(keys)` for many seeds. See
-    `make_trainer` for the arguments and the metrics.
+    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train, in_axes=(0, None)))(keys,
+    expert)` for many seeds, `expert = expert_transitions(env, env_params, demos)` (compiled once
+    for every demo set of its shape; None bakes `demos` into the program). See `make_trainer`
+    for the arguments and the metrics.
     """
-    return train_from(make_trainer(config, env, env_params, demos))
+    return train_from_demos(make_trainer(config, env, env_params, demos))
 
 
 def _zero_output(params, n_hidden: int):

@@ -67,7 +67,14 @@ import numpy as np
 import optax
 
 from irlax._pytree import pytree_dataclass
-from irlax.algorithms._deep import ImitationResult, check_reward_network, expert_transitions
+from irlax.algorithms._deep import (
+    ExpertTransitions,
+    ImitationResult,
+    check_reward_network,
+    expert_argument,
+    expert_transitions,
+    train_from_demos,
+)
 from irlax.config import (
     check_config,
     require_bool,
@@ -79,7 +86,7 @@ from irlax.config import (
 from irlax.data import Trajectories
 from irlax.nets.policies import action_features, head_for_space
 from irlax.nets.reward import TRANSITION_INPUTS, TransitionReward
-from irlax.rl import Trainer, Transitions, sac, soft_pg, soft_q, train_from
+from irlax.rl import Trainer, Transitions, sac, soft_pg, soft_q
 from irlax.rl._common import env_params_or_default, flat_obs
 
 GENERATORS = {
@@ -211,16 +218,28 @@ def demo_steps(env, env_params, demos: Trajectories, discount: float, kind: str)
         ValueError: demos that are not `Trajectories`, do not fit the env, or hold no step.
     """
     expert = expert_transitions(env, env_params, demos)
-    # expert_transitions keeps the real steps in row-major order: step t of demo i is column t.
-    _, t = np.nonzero(np.asarray(demos.mask))
+    return weighted_steps(expert, demos.n_trajectories, demos.max_length, discount, kind)
+
+
+def weighted_steps(
+    expert: ExpertTransitions, n_trajectories: int, max_length: int, discount: float, kind: str
+) -> WeightedSteps:
+    """`WeightedSteps` of demos' transitions (traceable: the demos may be data of a program).
+
+    Args:
+        expert: the demos' `ExpertTransitions` (from `expert_transitions`, with `step`).
+        n_trajectories: N, the number of demos.
+        max_length: T, their padded length.
+        discount: γ of the step weights.
+        kind: "discounted" or "uniform".
+    """
     dtype = jnp.result_type(float)
-    weights = step_weights(demos.max_length, discount, kind, dtype)[jnp.asarray(t)]
     return WeightedSteps(
         obs=expert.obs,
         action=expert.action,
         next_obs=expert.next_obs,
-        weight=weights,
-        episodes=jnp.asarray(demos.n_trajectories, dtype),
+        weight=step_weights(max_length, discount, kind, dtype)[expert.step],
+        episodes=jnp.asarray(n_trajectories, dtype),
     )
 
 
@@ -375,7 +394,9 @@ class MaxEntSampledState:
 
 
 def make_trainer(config: MaxEntSampledConfig, env, env_params, demos) -> Trainer:
-    """Sample-based MaxEnt IRL in pieces (see `irlax.rl.Trainer`).
+    """Sample-based MaxEnt IRL in pieces (see `irlax.rl.Trainer`): `init(key, expert=None)`,
+    `update(state, expert=None)`, `result`; `expert` the demos' `ExpertTransitions` as data
+    (None: `demos`, baked into the program; see `irlax.algorithms._deep`).
 
     Args:
         config: a `MaxEntSampledConfig`.
@@ -428,12 +449,13 @@ def make_trainer(config: MaxEntSampledConfig, env, env_params, demos) -> Trainer
             f"demos last up to {longest} steps but sampled episodes at most episode_steps="
             f"{max_steps}: both sides of the gradient must cover the same steps"
         )
-    expert = demo_steps(env, env_params, demos, discount, config.step_weights)
+    given = expert_transitions(env, env_params, demos)
+    n_demos, demo_length = demos.n_trajectories, demos.max_length
     head = head_for_space(env.action_space(env_params), name="maxent_sampled: the env's")
     network = config.reward_network
     if network is None:
         network = TransitionReward(config.reward_inputs, config.reward_hidden)
-    check_reward_network(network, flat_obs(expert.obs[:1], 1).shape[-1], head.n)
+    check_reward_network(network, flat_obs(given.obs[:1], 1).shape[-1], head.n)
 
     def reward_batch(params, obs, action, next_obs):
         x, next_x = flat_obs(obs, 1), flat_obs(next_obs, 1)
@@ -457,7 +479,8 @@ def make_trainer(config: MaxEntSampledConfig, env, env_params, demos) -> Trainer
     def policy_of(gen_state):
         return generator.result(gen_state, {})
 
-    def init(key: jax.Array) -> MaxEntSampledState:
+    def init(key: jax.Array, expert: ExpertTransitions | None = None) -> MaxEntSampledState:
+        expert = expert_argument(expert, given)
         key, gen_key, reward_key = jax.random.split(key, 3)
         x = flat_obs(expert.obs[:1], 1)
         params = network.init(reward_key, x, action_features(head, expert.action[:1]), x)
@@ -469,7 +492,9 @@ def make_trainer(config: MaxEntSampledConfig, env, env_params, demos) -> Trainer
             key=key,
         )
 
-    def update(state: MaxEntSampledState, _reward_params: Any = None):
+    def update(state: MaxEntSampledState, expert: ExpertTransitions | None = None):
+        expert = expert_argument(expert, given)
+        demo = weighted_steps(expert, n_demos, demo_length, discount, config.step_weights)
         key, sample_key = jax.random.split(state.key)
         psi = state.reward_params
 
@@ -491,7 +516,7 @@ def make_trainer(config: MaxEntSampledConfig, env, env_params, demos) -> Trainer
             config.step_weights,
         )
         grad, demo_reward, policy_reward = likelihood_gradient(
-            reward_batch, psi, expert, sampled.steps, temperature
+            reward_batch, psi, demo, sampled.steps, temperature
         )
         grad_norm = optax.tree.norm(grad)
         # Optax minimises: descend the negative log-likelihood plus the L2 penalty.
@@ -533,9 +558,11 @@ def make_trainer(config: MaxEntSampledConfig, env, env_params, demos) -> Trainer
 
 
 def make_train(config: MaxEntSampledConfig, env, env_params, demos):
-    """`train(key) -> ImitationResult`: sample-based MaxEnt IRL for the generator's budget.
+    """`train(key, expert=None) -> ImitationResult`: sample-based MaxEnt IRL, its full budget.
 
-    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train))(keys)` for many seeds. See
-    `make_trainer` for the arguments.
+    Pure in its key: `jax.jit(train)`, or `jax.jit(jax.vmap(train, in_axes=(0, None)))(keys,
+    expert)` for many seeds, `expert = expert_transitions(env, env_params, demos)` (compiled once
+    for every demo set of its shape; None bakes `demos` into the program). See `make_trainer`
+    for the arguments.
     """
-    return train_from(make_trainer(config, env, env_params, demos))
+    return train_from_demos(make_trainer(config, env, env_params, demos))

@@ -50,6 +50,10 @@ class Trainer(NamedTuple):
             collected, `[T, num_envs]` of them, acted on by the parameters before the update.
         result: `result(state, metrics) -> Result`, with `metrics` stacked over updates.
         n_updates: how many updates `make_train` runs (from the config's step budget).
+
+    A deep imitation or IRL method's trainer (`irlax.algorithms`) takes its demonstrations as
+    data in the same places: `init(key, expert=None)` and `update(state, expert=None)`, the
+    second argument the demos' transitions rather than reward parameters.
     """
 
     init: Callable
