@@ -201,6 +201,17 @@ def render(record: dict) -> str:
         f"({workers} × sweep time ÷ runs − loop time ÷ runs): Ray's scheduling and start, and "
         "each worker compiling the programs the loop compiles once.",
         "",
+        *(
+            [
+                f"**Other jobs held the cores during this run (load average "
+                f"{m['load_before']:.1f} on {m['cores']} cores)**: the {workers} workers had "
+                "no idle core to run on, so the sweep's parallel speed-up cannot show here, and "
+                "the overhead above is mostly that contention.",
+                "",
+            ]
+            if m["load_before"] > m["cores"]
+            else []
+        ),
         f"Failed runs: {failed}.",
         "",
         "## On a GPU",
