@@ -74,6 +74,8 @@ bench: install $(PEERS_STAMP) $(ECONIRL_STAMP) $(SB3_STAMP) $(SBX_STAMP)
 	$(BIN)/python benchmarks/sampled_maxent.py
 	$(BIN)/python benchmarks/compile_cache.py
 	$(BIN)/python benchmarks/three_times.py
+	$(BIN)/python benchmarks/compile_survey.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) $(PEERS) $(ECONIRL) $(SB3) $(SBX) results .pytest_cache .ruff_cache

@@ -685,9 +685,10 @@ def _expert(algo: str, make_trainer, options: ExpertRun, config) -> int:
     return 0
 
 
-def _train_in_chunks(trainer, options, fingerprint: dict, name: str, shown: dict):
+def _train_in_chunks(trainer, options, fingerprint: dict, name: str, shown: dict, data=None):
     """`irlax.rl.run.run` into `options.out/checkpoint.msgpack` (resuming it), with a progress
-    bar showing the metrics `shown` (label: metric) of each chunk's last update."""
+    bar showing the metrics `shown` (label: metric) of each chunk's last update; `data` is
+    every update's second argument (a deep method's demos)."""
     from tqdm import tqdm
 
     from irlax.rl import vmap_trainer
@@ -713,6 +714,7 @@ def _train_in_chunks(trainer, options, fingerprint: dict, name: str, shown: dict
         return run(
             trainer,
             key,
+            reward_params=data,
             checkpoint=checkpoint,
             chunk=chunk,
             fingerprint=fingerprint,
@@ -764,6 +766,7 @@ def _updates_done(checkpoint: Path, fingerprint: dict) -> int:
 
 
 def _imitate(name: str, method: Imitator, options: ImitateRun, *more) -> int:
+    from irlax.algorithms import expert_transitions
     from irlax.checkpoint import save_checkpoint
     from irlax.data import Trajectories, episode_returns, load_minari, rollout
     from irlax.envs import make
@@ -794,7 +797,10 @@ def _imitate(name: str, method: Imitator, options: ImitateRun, *more) -> int:
         f"{trainer.n_updates} updates"
     )
     start = time.perf_counter()
-    trained = _train_in_chunks(trainer, options, fingerprint, name, method.shown)
+    # The demos as data, not constants of the compiled program: one program for every demo
+    # set of this shape (the compilation cache loads it for the next one).
+    data = expert_transitions(env, env_params, demos)
+    trained = _train_in_chunks(trainer, options, fingerprint, name, method.shown, data)
     train_s = time.perf_counter() - start
     expert = None if demos.rewards is None else np.asarray(episode_returns(demos))
     space = env.action_space(env_params)
