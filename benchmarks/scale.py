@@ -198,8 +198,12 @@ def render(record: dict) -> str:
         f"Median: the loop takes {loop_s:.1f} s ({loop_s / runs:.2f} s a run), the sweep "
         f"{sweep_s:.1f} s with Ray's start ({ray_s:.1f} s), on {workers} workers: "
         f"{_report.speed(sweep_s, loop_s, 'the loop')}. Its overhead is {overhead:+.2f} s a run "
-        f"({workers} × sweep time ÷ runs − loop time ÷ runs): Ray's scheduling and start, and "
-        "each worker compiling the programs the loop compiles once.",
+        f"({workers} × sweep time ÷ runs − loop time ÷ runs): Ray's scheduling and start, "
+        "each worker compiling the programs the loop compiles once, and the workers competing "
+        "for cores that the loop's one process already fills (XLA runs its own threads on "
+        "every core). A sweep gains where there are more cores, or machines, than one "
+        "process keeps busy; on this machine it costs about what the loop costs, and it "
+        "adds retries, resume and the summary.",
         "",
         *(
             [
