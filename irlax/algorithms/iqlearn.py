@@ -78,7 +78,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple, get_args
 
 import flax.linen as nn
@@ -105,10 +104,17 @@ from irlax.config import (
     require_real,
 )
 from irlax.nets.mlp import MLP
-from irlax.nets.policies import Categorical, TanhGaussian, action_features, head_for_space
+from irlax.nets.policies import (
+    Categorical,
+    ContinuousCritic,
+    TanhGaussian,
+    TanhGaussianActor,
+    action_features,
+    head_for_space,
+)
 from irlax.rl import EpisodeStats, ReplayBuffer, Result, Trainer, Transitions
 from irlax.rl._common import env_params_or_default, flat_obs, reset_envs, step_envs
-from irlax.rl.sac import LOG_STD_MAX, LOG_STD_MIN, actor_loss
+from irlax.rl.sac import actor_loss
 
 ValueTerm = Literal["initial", "expert", "mixed"]
 TargetUpdate = Literal["none", "polyak"]
@@ -316,30 +322,6 @@ def iq_objective(
 # Networks
 
 
-class _TanhGaussianActor(nn.Module):
-    """Mean and log standard deviation `[d]` each of the Gaussian before the tanh."""
-
-    hidden: Sequence[int]
-    action_dim: int
-
-    @nn.compact
-    def __call__(self, obs: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-        out = MLP(self.hidden, 2 * self.action_dim, nn.relu)(obs)
-        mean, raw = jnp.split(out, 2, axis=-1)
-        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (jnp.tanh(raw) + 1.0)
-        return mean, log_std
-
-
-class _Critic(nn.Module):
-    """Q(s, a) of a Box action: an MLP of the observation and the action rescaled to [−1, 1]."""
-
-    hidden: Sequence[int]
-
-    @nn.compact
-    def __call__(self, obs: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
-        return MLP(self.hidden, 1, nn.relu)(jnp.concatenate([obs, action], axis=-1))[..., 0]
-
-
 class _Model(NamedTuple):
     """The networks and the soft quantities they give (static)."""
 
@@ -415,8 +397,8 @@ def _make_model(config: IQLearnConfig, env, env_params) -> _Model:
         critic = MLP(config.hidden, head.n, nn.relu)
         return _Model(head, critic, None, config.temperature)
     if isinstance(head, TanhGaussian):
-        actor = _TanhGaussianActor(config.hidden, head.n)
-        return _Model(head, _Critic(config.hidden), actor, config.temperature)
+        actor = TanhGaussianActor(config.hidden, head.n)
+        return _Model(head, ContinuousCritic(config.hidden), actor, config.temperature)
     raise ValueError(
         "iqlearn needs a Discrete or bounded Box action space, got "
         f"{type(space).__name__} (a {type(head).__name__} head)"

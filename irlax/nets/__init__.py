@@ -3,10 +3,12 @@
 from irlax.nets.mlp import MLP
 from irlax.nets.policies import (
     Categorical,
+    ContinuousCritic,
     DiagonalGaussian,
     Head,
     MultiCategorical,
     TanhGaussian,
+    TanhGaussianActor,
     action_features,
     head_for_space,
 )
@@ -22,6 +24,7 @@ __all__ = [
     "MLP",
     "TRANSITION_INPUTS",
     "Categorical",
+    "ContinuousCritic",
     "DiagonalGaussian",
     "Head",
     "LinearReward",
@@ -29,6 +32,7 @@ __all__ = [
     "MultiCategorical",
     "ShapedReward",
     "TanhGaussian",
+    "TanhGaussianActor",
     "TransitionReward",
     "action_features",
     "head_for_space",

@@ -549,3 +549,48 @@ class Actor:
         d = self.dist(params, x)
         action = jnp.where(deterministic, self.head.mode(d), self.head.sample(d, key))
         return self.head.to_env(action)
+
+
+LOG_STD_MIN = -5.0
+"""Smallest log standard deviation of `TanhGaussianActor`'s Gaussian (as in SAC's reference
+code)."""
+LOG_STD_MAX = 2.0
+"""Largest log standard deviation of `TanhGaussianActor`'s Gaussian."""
+
+
+class TanhGaussianActor(nn.Module):
+    """The network of a `TanhGaussian` head (SAC's actor, Haarnoja et al. 2018): an MLP with
+    ReLUs from the observation to the mean and log standard deviation `[d]` each of the
+    Gaussian before the tanh.
+
+    Attributes:
+        hidden: hidden layer widths.
+        action_dim: `d`, the action's size.
+    """
+
+    hidden: tuple[int, ...]
+    action_dim: int
+
+    @nn.compact
+    def __call__(self, obs: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+        out = MLP(self.hidden, 2 * self.action_dim, nn.relu)(obs)
+        mean, raw = jnp.split(out, 2, axis=-1)
+        # A smooth squash of log σ into [LOG_STD_MIN, LOG_STD_MAX] keeps gradients alive at
+        # the bounds, where clipping would zero them.
+        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (jnp.tanh(raw) + 1.0)
+        return mean, log_std
+
+
+class ContinuousCritic(nn.Module):
+    """`Q(s, a)` of a `Box` action (SAC's critic): an MLP with ReLUs of the observation and
+    the action (as the `TanhGaussian` head gives it, rescaled to [−1, 1]) side by side.
+
+    Attributes:
+        hidden: hidden layer widths.
+    """
+
+    hidden: tuple[int, ...]
+
+    @nn.compact
+    def __call__(self, obs: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
+        return MLP(self.hidden, 1, nn.relu)(jnp.concatenate([obs, action], axis=-1))[..., 0]

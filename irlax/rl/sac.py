@@ -45,7 +45,6 @@ Episode returns in the metrics are always the env's own rewards.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import flax.linen as nn
@@ -58,7 +57,13 @@ from irlax._checks import check_callable, check_env, check_key
 from irlax._pytree import pytree_dataclass
 from irlax.config import check_config, require_bool, require_hidden, require_int, require_real
 from irlax.nets.mlp import MLP
-from irlax.nets.policies import Categorical, TanhGaussian, head_for_space
+from irlax.nets.policies import (
+    Categorical,
+    ContinuousCritic,
+    TanhGaussian,
+    TanhGaussianActor,
+    head_for_space,
+)
 from irlax.rl._common import (
     EpisodeStats,
     Result,
@@ -74,10 +79,6 @@ from irlax.rl._common import (
 )
 from irlax.rl.replay import ReplayBuffer
 
-LOG_STD_MIN = -5.0
-"""Smallest log standard deviation of the Gaussian before the tanh (as in the reference code)."""
-LOG_STD_MAX = 2.0
-"""Largest log standard deviation of the Gaussian before the tanh."""
 DISCRETE_TARGET_ENTROPY_SCALE = 0.5
 """Default target entropy of discrete SAC as a fraction of the maximum, `log A`.
 
@@ -262,33 +263,6 @@ def temperature_loss(log_temperature: jnp.ndarray, entropy, target_entropy) -> j
 # Networks
 
 
-class _GaussianActor(nn.Module):
-    """Mean and log standard deviation `[d]` each of the Gaussian before the tanh."""
-
-    hidden: Sequence[int]
-    action_dim: int
-
-    @nn.compact
-    def __call__(self, obs: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-        out = MLP(self.hidden, 2 * self.action_dim, nn.relu)(obs)
-        mean, raw = jnp.split(out, 2, axis=-1)
-        # A smooth squash of log σ into [LOG_STD_MIN, LOG_STD_MAX] keeps gradients alive at
-        # the bounds, where clipping would zero them.
-        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (jnp.tanh(raw) + 1.0)
-        return mean, log_std
-
-
-class _ContinuousCritic(nn.Module):
-    """Q(s, a) of one Q-network; the action enters rescaled to [−1, 1]."""
-
-    hidden: Sequence[int]
-
-    @nn.compact
-    def __call__(self, obs: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
-        x = jnp.concatenate([obs, action], axis=-1)
-        return MLP(self.hidden, 1, nn.relu)(x)[..., 0]
-
-
 def _action_head(env, env_params) -> Categorical | TanhGaussian:
     """The policy head of the env's action space: categorical, or tanh-squashed Gaussian."""
     head = head_for_space(env.action_space(env_params), box="tanh", name="SAC: the env's")
@@ -387,8 +361,8 @@ def _make_model(config: SACConfig, head: Categorical | TanhGaussian) -> _Model:
         actor = MLP(hidden, head.n, nn.relu, out_scale=0.01)
         critic = MLP(hidden, head.n, nn.relu)
     else:
-        actor = _GaussianActor(hidden, head.n)
-        critic = _ContinuousCritic(hidden)
+        actor = TanhGaussianActor(hidden, head.n)
+        critic = ContinuousCritic(hidden)
     return _Model(head, actor, critic)
 
 
