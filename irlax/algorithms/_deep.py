@@ -35,10 +35,16 @@ import numpy as np
 from irlax._pytree import pytree_dataclass, static_field
 from irlax.data import Trajectories
 from irlax.data.rollout import check_demos
-from irlax.rl import Result, Trainer, ppo, sac
+from irlax.rl import Result, Trainer, ppo, sac, soft_pg, soft_q
 
-GENERATORS = {ppo.PPOConfig: ppo.make_trainer, sac.SACConfig: sac.make_trainer}
-"""The forward-RL trainers a deep method can train its policy with, by config type."""
+GENERATORS = {
+    ppo.PPOConfig: ppo.make_trainer,
+    sac.SACConfig: sac.make_trainer,
+    soft_q.SoftQConfig: soft_q.make_trainer,
+    soft_pg.SoftPGConfig: soft_pg.make_trainer,
+}
+"""The forward-RL trainers a deep method can train its policy with, by config type (each
+method's config says which of them it accepts)."""
 
 
 @pytree_dataclass

@@ -380,12 +380,6 @@ class GCLState:
     key: jax.Array
 
 
-def _make_policy_trainer(config: GCLConfig, env, env_params, reward_fn) -> Trainer:
-    if isinstance(config.generator, soft_pg.SoftPGConfig):
-        return soft_pg.make_trainer(config.generator, env, env_params, reward_fn)
-    return make_generator(config.generator, env, env_params, reward_fn)
-
-
 def _demo_episodes(expert: ExpertTransitions, n_demos: int, horizon: int) -> Episodes:
     """The demos (their `ExpertTransitions`, traceable) as `Episodes` cut or padded to
     `horizon` steps; zeros after each episode's end (where every use masks them)."""
@@ -454,7 +448,7 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
         nx = flat_obs(next_obs, next_obs.ndim - obs_ndim)
         return network.apply(params, x, action_features(head, action), nx)
 
-    generator = _make_policy_trainer(config, env, env_params, learned_reward)
+    generator = make_generator(config.generator, env, env_params, learned_reward)
 
     def current_policy(gen_state):
         return generator.result(gen_state, {})

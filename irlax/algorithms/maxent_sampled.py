@@ -73,6 +73,7 @@ from irlax.algorithms._deep import (
     check_reward_network,
     expert_argument,
     expert_transitions,
+    make_generator,
     train_from_demos,
 )
 from irlax.config import (
@@ -89,12 +90,8 @@ from irlax.nets.reward import TRANSITION_INPUTS, TransitionReward
 from irlax.rl import Trainer, Transitions, sac, soft_pg, soft_q
 from irlax.rl._common import env_params_or_default, flat_obs
 
-GENERATORS = {
-    soft_q.SoftQConfig: soft_q.make_trainer,
-    sac.SACConfig: sac.make_trainer,
-    soft_pg.SoftPGConfig: soft_pg.make_trainer,
-}
-"""The max-ent RL trainers of the inner loop, by config type."""
+GENERATORS = (soft_q.SoftQConfig, sac.SACConfig, soft_pg.SoftPGConfig)
+"""The configs of the max-ent RL trainers the inner loop accepts."""
 
 RewardInputs = Literal["state", "state_action", "state_next_state", "state_action_next_state"]
 StepWeights = Literal["discounted", "uniform"]
@@ -153,7 +150,7 @@ class MaxEntSampledConfig:
     step_weights: StepWeights = "discounted"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.generator, tuple(GENERATORS)):
+        if not isinstance(self.generator, GENERATORS):
             names = ", ".join(cls.__name__ for cls in GENERATORS)
             raise ValueError(
                 f"generator must be one of {names} (a max-ent RL trainer), got "
@@ -464,7 +461,7 @@ def make_trainer(config: MaxEntSampledConfig, env, env_params, demos) -> Trainer
     def reward_fn(params, obs, action, next_obs):
         return reward_batch(params, obs[None], jnp.asarray(action)[None], next_obs[None])[0]
 
-    generator = GENERATORS[type(gen_config)](gen_config, env, env_params, reward_fn)
+    generator = make_generator(gen_config, env, env_params, reward_fn)
     n_updates = generator.n_updates // config.inner_updates
     if n_updates < 1:
         raise ValueError(
