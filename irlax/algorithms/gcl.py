@@ -437,7 +437,9 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
     n_batches, per_batch = config.background_batches, config.background_trajectories
     network = config.reward_network
     if network is None:
-        network = TransitionReward(config.reward_inputs, config.reward_hidden)
+        # r_ψ ≡ 0 at the start: the first importance weights are 1/q, and no trajectory is
+        # favoured for its length (a constant reward c would weigh each by exp(c·L)).
+        network = TransitionReward(config.reward_inputs, config.reward_hidden, zero_output=True)
     check_reward_network(network, math.prod(demo_shapes.obs.shape[2:]), head.n)
 
     obs_ndim = demo_shapes.obs.ndim - 2  # the rank of one observation
@@ -537,8 +539,6 @@ def make_trainer(config: GCLConfig, env, env_params, demos) -> Trainer:
         x = flat_obs(demo_eps.obs[:1, 0], 1)
         a = action_features(head, demo_eps.action[:1, 0])
         reward_params = network.init(reward_key, x, a, x)
-        if config.reward_network is None:
-            reward_params = _zero_output(reward_params, len(config.reward_hidden))
         policy_params = current_policy(gen_state).params
         stacked = jax.tree.map(lambda p: jnp.broadcast_to(p, (n_batches, *p.shape)), policy_params)
         background = jax.tree.map(
@@ -711,13 +711,3 @@ def make_train(config: GCLConfig, env, env_params, demos):
     for the arguments and the metrics.
     """
     return train_from_demos(make_trainer(config, env, env_params, demos))
-
-
-def _zero_output(params, n_hidden: int):
-    """The default `TransitionReward`'s parameters with its output layer zeroed: `r_ψ ≡ 0` at
-    the start, so that the first importance weights are `1/q` and no trajectory is favoured
-    for its length (a constant reward `c` would weigh each episode by `exp(c·L)`)."""
-    inner = dict(params["params"]["MLPReward_0"])
-    last = f"Dense_{n_hidden}"
-    inner[last] = jax.tree.map(jnp.zeros_like, inner[last])
-    return {"params": {**params["params"], "MLPReward_0": inner}}

@@ -42,13 +42,17 @@ class MLPReward(nn.Module):
     Attributes:
         hidden: widths of the hidden layers.
         activation: the nonlinearity between layers.
+        zero_output: start at a reward of 0 everywhere (the output layer initialised to 0).
     """
 
     hidden: Sequence[int] = (64, 64)
     activation: Callable[[jnp.ndarray], jnp.ndarray] = nn.relu
+    zero_output: bool = False
 
     def __post_init__(self) -> None:
         _check_layers(self.hidden, self.activation)
+        if not isinstance(self.zero_output, bool):
+            raise ValueError(f"zero_output must be a bool, got {self.zero_output!r}")
         super().__post_init__()
 
     @nn.compact
@@ -56,6 +60,8 @@ class MLPReward(nn.Module):
         x = features
         for width in self.hidden:
             x = self.activation(nn.Dense(width)(x))
+        if self.zero_output:
+            return nn.Dense(1, kernel_init=nn.initializers.zeros)(x)[..., 0]
         return nn.Dense(1)(x)[..., 0]
 
 
@@ -82,11 +88,13 @@ class TransitionReward(nn.Module):
             reward of Fu et al. 2018 (§5) that transfers to new dynamics.
         hidden: widths of the hidden layers.
         activation: the nonlinearity between layers.
+        zero_output: start at a reward of 0 everywhere (the output layer initialised to 0).
     """
 
     inputs: str = "state_action"
     hidden: Sequence[int] = (64, 64)
     activation: Callable[[jnp.ndarray], jnp.ndarray] = nn.relu
+    zero_output: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.inputs, str) or self.inputs not in TRANSITION_INPUTS:
@@ -98,7 +106,8 @@ class TransitionReward(nn.Module):
     def __call__(self, obs: jnp.ndarray, action: jnp.ndarray, next_obs: jnp.ndarray):
         parts = {"state": obs, "action": action, "next_state": next_obs}
         chosen = [parts[name] for name in ("state", "action", "next_state") if name in self.inputs]
-        return MLPReward(self.hidden, self.activation)(jnp.concatenate(chosen, axis=-1))
+        x = jnp.concatenate(chosen, axis=-1)
+        return MLPReward(self.hidden, self.activation, self.zero_output)(x)
 
 
 class ShapedReward(nn.Module):
