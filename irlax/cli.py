@@ -1,7 +1,7 @@
 """The `irlax` command: learn rewards and policies, forecast walkers, train experts, draw them.
 
 This module parses and reports; the subcommands, their options (fields of dataclasses, see
-`irlax._cli_options`) and what they run are in `irlax._commands`, which imports JAX and every
+`irlax._cli_options`) and what they run are in `irlax.commands`, which imports JAX and every
 method. It is imported only once a subcommand is named, so that `irlax --help` answers at once.
 """
 
@@ -50,9 +50,9 @@ def top_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
 
 def parser() -> argparse.ArgumentParser:
     """The whole `irlax` command line (imports every method)."""
-    from irlax import _commands
+    from irlax import commands
 
-    return _commands.parser()
+    return commands.parser()
 
 
 def _names_command(argv: list[str]) -> bool:

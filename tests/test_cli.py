@@ -18,8 +18,8 @@ import pytest
 import irlax
 from irlax import cli
 from irlax._cli_options import add_options, build, field_docs
-from irlax._commands import EXPERTS, IMITATION_METHODS, IRL_METHODS
 from irlax.cli import main, parser
+from irlax.commands import EXPERTS, IMITATION_METHODS, IRL_METHODS
 
 # --- option generation --------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ LAYERS = {
     "sweep": 6,
     "demo": 5,
     "_cli_options": 6,
-    "_commands": 6,
+    "commands": 6,
     "cli": 6,
     "__init__": 6,
 }

@@ -271,13 +271,7 @@ class ExpertRun:
     chunk: int | None = None
 
     def __post_init__(self) -> None:
-        _check_env_name(self.env)
-        require_int(self, "seed", 0)
-        _check_seeds(self.seeds, self.env)
-        require_int(self, "episodes", 1)
-        if self.chunk is not None:
-            require_int(self, "chunk", 1)
-        _check_out_folder(self.out)
+        _check_training_run(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -305,13 +299,19 @@ class ImitateRun:
     chunk: int | None = None
 
     def __post_init__(self) -> None:
-        _check_env_name(self.env)
-        require_int(self, "seed", 0)
-        _check_seeds(self.seeds, self.env)
-        require_int(self, "episodes", 1)
-        if self.chunk is not None:
-            require_int(self, "chunk", 1)
-        _check_out_folder(self.out)
+        _check_training_run(self)
+
+
+def _check_training_run(options) -> None:
+    """The checks `ExpertRun` and `ImitateRun` share: the env first, then seeds, episodes,
+    chunk and the output folder."""
+    _check_env_name(options.env)
+    require_int(options, "seed", 0)
+    _check_seeds(options.seeds, options.env)
+    require_int(options, "episodes", 1)
+    if options.chunk is not None:
+        require_int(options, "chunk", 1)
+    _check_out_folder(options.out)
 
 
 def _check_env_name(name: str) -> None:
