@@ -34,16 +34,29 @@ The exact formulation here (the seed gives the scheme; the choices below are irl
   `ℓ` half the square (`loss="mse"`) or Huber with δ = 1 (`loss="huber"`); a truncated
   episode is bootstrapped through.
 - **Imitation loss** (on a batch `E` of expert transitions drawn uniformly from the demos):
-  the cross-entropy of the expert's action in every group, with each head's Q-values as the
-  logits of a softmax,
+  the cross-entropy of the expert's action in every group, with each head's Q-values over a
+  temperature `κ` (`imitation_temperature`, 1 by default) as the logits of a softmax,
 
-      L_IL = mean_E Σ_g −log softmax(Q_g(s, ·; θ))_{a^E_g} = −mean_E log π_Q(a^E | s),
+      L_IL = mean_E Σ_g −log softmax(Q_g(s, ·; θ) / κ)_{a^E_g} = −mean_E log π_Q(a^E | s),
 
-  `π_Q(a | s) = Π_g softmax(Q_g(s, ·))_{a_g}` (the `MultiCategorical` head over the Q-values).
-- **Objective**: `L = td_weight · L_TD + imitation_weight · L_IL`, one Adam step on each
-  mixed batch. `imitation_weight = 0` is TD learning alone (the paper's baseline); `td_weight
-  = 0` is behaviour cloning of the demos by the same network (softmax of its Q-values, still
-  collecting but not learning from the agent's stream).
+  `π_Q(a | s) = Π_g softmax(Q_g(s, ·) / κ)_{a_g}` (the `MultiCategorical` head over the
+  Q-values). Why `κ` matters: the cross-entropy only falls as the expert's action pulls
+  ahead, so on the expert's states it keeps raising the greedy action's value while the TD
+  loss pulls it back; the maximum settles a little above its TD target, and the TD target
+  bootstraps from that maximum, so the bias compounds over the horizon, up to `b / (1 − γ)`
+  for a bias `b` per step. On `KeyDoor` (true values at most 1) with `κ = 1`, `γ = 0.99`, the
+  mean Q of the agent's actions reached 4 after 48k env steps (15 with 4× the gradient
+  steps), and the return fell from its peak. A small `κ` (0.1) lets the cross-entropy
+  saturate once the expert's action leads by a few `κ`, and a smaller `γ` shortens the
+  compounding (with both, it stayed at 0.6).
+- **Objective**: `L = td_weight · L_TD + w_t · imitation_weight · L_IL`, one Adam step on
+  each mixed batch, `w_t = 1`, or with `imitation_decay_steps = D`, `w_t = max(0, 1 − t/D)`
+  after `t` env steps: imitation guides the early, sparse-reward phase and then hands over
+  to TD learning, which alone can pass the expert (the imitation term keeps pulling the
+  greedy policy back to the expert's choices). `imitation_weight = 0` is TD learning alone
+  (the paper's baseline); `td_weight = 0` is behaviour cloning of the demos by the same
+  network (softmax of its Q-values, still collecting but not learning from the agent's
+  stream).
 - **Acting** while training: per group, ε-greedy (each group independently uniform with
   probability ε, ε decaying linearly from `epsilon_start` to `epsilon_end` over
   `epsilon_decay_steps` env steps) or Boltzmann (`softmax(Q_g / temperature)`). The trained
@@ -134,6 +147,11 @@ class MAILConfig:
         td_weight: weight (>= 0) of the TD loss; 0 is behaviour cloning alone.
         imitation_weight: weight (>= 0) of the cross-entropy to the expert's actions; 0 is
             TD learning alone.
+        imitation_temperature: κ > 0, the temperature of the softmax whose cross-entropy is
+            the imitation loss, `softmax(Q_g / κ)` (see the module docstring: a small κ keeps
+            the imitation from inflating the Q-values that TD bootstraps from).
+        imitation_decay_steps: None for a constant imitation weight; else the env steps (all
+            envs) over which it decays linearly to 0, after which MAIL is TD learning alone.
         exploration: how the agent acts while training, per action group: "epsilon"
             (ε-greedy) or "boltzmann" (`softmax(Q_g / temperature)`).
         epsilon_start: ε at the first env step (exploration="epsilon"), in [0, 1].
@@ -165,6 +183,8 @@ class MAILConfig:
     discount: float = 0.99
     td_weight: float = 1.0
     imitation_weight: float = 1.0
+    imitation_temperature: float = 1.0
+    imitation_decay_steps: int | None = None
     exploration: Exploration = "epsilon"
     epsilon_start: float = 1.0
     epsilon_end: float = 0.05
@@ -196,6 +216,15 @@ class MAILConfig:
         require_real(self, "discount", lambda x: 0 <= x <= 1, "in [0, 1]")
         require_real(self, "td_weight", lambda x: x >= 0, ">= 0")
         require_real(self, "imitation_weight", lambda x: x >= 0, ">= 0")
+        require_real(self, "imitation_temperature", lambda x: x > 0, "> 0")
+        if self.imitation_decay_steps is not None:
+            require_int(self, "imitation_decay_steps", minimum=1)
+            if self.td_weight == 0:
+                raise ValueError(
+                    "imitation_decay_steps with td_weight=0 would stop learning once the "
+                    "imitation weight reaches 0; give td_weight a positive value, or leave "
+                    "imitation_decay_steps None"
+                )
         if self.td_weight == 0 and self.imitation_weight == 0:
             raise ValueError(
                 "td_weight and imitation_weight are both 0, so nothing would be learned; give "
@@ -292,6 +321,7 @@ def mail_loss(
     agent: ReplayBuffer,
     expert: ExpertTransitions,
     td_active: jnp.ndarray | bool = True,
+    imitation_scale: jnp.ndarray | float = 1.0,
 ):
     """MAIL's loss on one mixed batch (see the module docstring for the formulas).
 
@@ -304,9 +334,11 @@ def mail_loss(
             them).
         expert: `[E]` expert transitions.
         td_active: whether the TD term counts (False while the buffer is filling).
+        imitation_scale: `w_t`, the factor on `imitation_weight` at this step (its decay).
 
     Returns:
-        `(L, (L_TD, L_IL))` with `L = td_weight · L_TD · td_active + imitation_weight · L_IL`.
+        `(L, (L_TD, L_IL))` with `L = td_weight · L_TD · td_active + imitation_scale ·
+        imitation_weight · L_IL`.
     """
     q = heads.values(params, agent.obs)
     q_taken = heads.joint(q, heads.to_groups(agent.action))
@@ -326,9 +358,11 @@ def mail_loss(
     else:
         td = 0.5 * jnp.mean(jnp.square(error))
     q_expert = heads.values(params, expert.obs)
-    imitation = -jnp.mean(heads.head.log_prob(q_expert, heads.to_groups(expert.action)))
+    logits = q_expert / config.imitation_temperature
+    imitation = -jnp.mean(heads.head.log_prob(logits, heads.to_groups(expert.action)))
     td_scale = config.td_weight * jnp.asarray(td_active, td.dtype)
-    return td_scale * td + config.imitation_weight * imitation, (td, imitation)
+    il_scale = config.imitation_weight * jnp.asarray(imitation_scale, td.dtype)
+    return td_scale * td + il_scale * imitation, (td, imitation)
 
 
 @pytree_dataclass
@@ -380,8 +414,9 @@ def make_trainer(config: MAILConfig, env, env_params, demos) -> Trainer:
         update: `episode_return` (true env reward of the most recent episodes, NaN until one
         ends), `env_steps`, `td_loss` and `imitation_loss` (means over the update's gradient
         steps; NaN before the first), `loss`, `epsilon` (the exploration rate of the update's
-        steps), `expert_accuracy` (the fraction of an expert batch on which the greedy joint
-        action equals the expert's) and `q_mean` (mean Q of the taken agent actions).
+        steps), `imitation_weight` (its value, decayed, in the update's gradient steps),
+        `expert_accuracy` (the fraction of an expert batch on which the greedy joint action
+        equals the expert's) and `q_mean` (mean Q of the taken agent actions).
 
     Raises:
         ValueError: a bad config, an action space with no categorical groups, or demos that do
@@ -418,6 +453,12 @@ def make_trainer(config: MAILConfig, env, env_params, demos) -> Trainer:
     def epsilon_at(env_steps):
         fraction = jnp.minimum(env_steps / config.epsilon_decay_steps, 1.0)
         return config.epsilon_start + fraction * (config.epsilon_end - config.epsilon_start)
+
+    def imitation_at(env_steps):
+        """`w_t`: the factor on the imitation weight after `env_steps` env steps."""
+        if config.imitation_decay_steps is None:
+            return jnp.ones((), jnp.float32)
+        return jnp.maximum(1.0 - env_steps / config.imitation_decay_steps, 0.0)
 
     def behaviour(params, obs, key, epsilon):
         """Per-group actions `[n, G]` and their log-probabilities `[n]` under the behaviour
@@ -476,14 +517,16 @@ def make_trainer(config: MAILConfig, env, env_params, demos) -> Trainer:
         )
         return state, taken
 
-    def gradient_step(experts: ExpertTransitions, carry, key):
+    def gradient_step(experts: ExpertTransitions, imitation_scale, carry, key):
         params, target_params, opt_state, grad_steps, buffer = carry
         agent_key, expert_key = jax.random.split(key)
         agent = buffer.sample(agent_key, config.batch_size)
         expert = experts.sample(expert_key, config.expert_batch_size)
         td_active = buffer.size >= max(config.learning_starts, 1)
         (loss, (td, imitation)), grads = jax.value_and_grad(
-            lambda p: mail_loss(config, heads, p, target_params, agent, expert, td_active),
+            lambda p: mail_loss(
+                config, heads, p, target_params, agent, expert, td_active, imitation_scale
+            ),
             has_aux=True,
         )(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -506,6 +549,7 @@ def make_trainer(config: MAILConfig, env, env_params, demos) -> Trainer:
     def update(state: MAILState, expert: ExpertTransitions | None = None):
         experts = expert_argument(expert, given)
         epsilon = epsilon_at(state.env_steps)
+        imitation_scale = imitation_at(state.env_steps)
         state, transitions = jax.lax.scan(env_step, state, None, config.rollout_length)
         key, learn_key = jax.random.split(state.key)
         keys = jax.random.split(learn_key, config.gradient_steps)
@@ -518,7 +562,7 @@ def make_trainer(config: MAILConfig, env, env_params, demos) -> Trainer:
         )
 
         def learn(carry):
-            step = functools.partial(gradient_step, experts)
+            step = functools.partial(gradient_step, experts, imitation_scale)
             carry, values = jax.lax.scan(step, carry, keys)
             return carry, tuple(jnp.mean(v).astype(jnp.float32) for v in values)
 
@@ -547,6 +591,7 @@ def make_trainer(config: MAILConfig, env, env_params, demos) -> Trainer:
             "expert_accuracy": accuracy,
             "q_mean": q_mean,
             "epsilon": jnp.asarray(epsilon, jnp.float32),
+            "imitation_weight": config.imitation_weight * imitation_scale.astype(jnp.float32),
         }
         return state, metrics, transitions
 

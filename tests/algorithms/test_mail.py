@@ -3,6 +3,7 @@ decomposes over the action groups (brute force), the imitation gradient is softm
 expert's one-hot, imitation makes TD learning on KeyDoor faster, vmap equals a loop, same
 key same result, and bad input is refused by name."""
 
+import dataclasses
 import functools
 import itertools
 
@@ -102,6 +103,16 @@ def test_the_loss_equals_a_hand_computation(loss):
     # while the buffer fills, only imitation counts
     idle, _ = mail.mail_loss(config, heads, params, target, agent, experts, td_active=False)
     np.testing.assert_allclose(idle, 1.3 * il_hand, rtol=1e-12)
+    # the imitation temperature divides the logits; the decay scales the imitation weight
+    warm = mail.MAILConfig(discount=0.9, loss=loss, double_q=False, imitation_temperature=0.25)
+    scaled, (_, il_warm) = mail.mail_loss(
+        warm, heads, params, target, agent, experts, imitation_scale=0.4
+    )
+    log_move, log_act = _log_softmax(qe[:, :3] / 0.25), _log_softmax(qe[:, 3:] / 0.25)
+    il_warm_hand = -np.mean(log_move[[0, 1], e_action[:, 0]] + log_act[[0, 1], e_action[:, 1]])
+    np.testing.assert_allclose(il_warm, il_warm_hand, rtol=1e-12)
+    np.testing.assert_allclose(scaled, td_hand + 0.4 * il_warm_hand, rtol=1e-12)
+    log_move, log_act = _log_softmax(qe[:, :3]), _log_softmax(qe[:, 3:])
 
     # the imitation gradient in the heads' biases is mean(softmax(Q_g) - onehot(a_g))
     bc = mail.MAILConfig(td_weight=0.0, imitation_weight=1.0)
@@ -168,6 +179,18 @@ def test_vmap_equals_a_loop_and_the_same_key_gives_the_same_result():
     assert action.shape == (2,) and action.dtype == jnp.int32
 
 
+def test_the_imitation_weight_decays_linearly_to_zero():
+    config = dataclasses.replace(TINY, imitation_weight=2.0, imitation_decay_steps=40)
+    result = jax.jit(mail.make_train(config, ENV, PARAMS, _demos()))(jax.random.key(0))
+    steps = np.asarray(result.metrics["env_steps"])
+    before = steps - config.num_envs * config.rollout_length  # each update's gradient steps
+    expected = 2.0 * np.maximum(1.0 - before / 40, 0.0)
+    np.testing.assert_allclose(result.metrics["imitation_weight"], expected, rtol=1e-6)
+    assert expected[0] == 2.0 and expected[-1] == 0.0
+    constant = jax.jit(mail.make_train(TINY, ENV, PARAMS, _demos()))(jax.random.key(0))
+    np.testing.assert_array_equal(constant.metrics["imitation_weight"], TINY.imitation_weight)
+
+
 def test_imitation_makes_td_learning_faster_on_key_door():
     demos = _demos()
     with jax.enable_x64(False):
@@ -211,10 +234,15 @@ def test_bad_input_is_refused_by_name():
         ("expert_batch_size", 0, "expert_batch_size"),
         ("learning_starts", 10**6, "learning_starts"),
         ("double_q", 1, "double_q"),
+        ("imitation_temperature", 0.0, "imitation_temperature"),
+        ("imitation_decay_steps", 0, "imitation_decay_steps"),
+        ("imitation_decay_steps", 2.5, "imitation_decay_steps"),
     ]:
         with pytest.raises(ValueError, match=match):
             mail.MAILConfig(**{field: value})
     with pytest.raises(ValueError, match="both 0"):
         mail.MAILConfig(td_weight=0.0, imitation_weight=0.0)
+    with pytest.raises(ValueError, match="stop learning"):
+        mail.MAILConfig(td_weight=0.0, imitation_decay_steps=100)
     with pytest.raises(ValueError, match="MAILConfig"):
         mail.make_trainer(object(), ENV, PARAMS, demos)
