@@ -59,7 +59,7 @@ def settings(quick: bool) -> dict:
         "seeds": 2 if quick else 5,
         "eval_episodes": 200 if quick else 500,
         "expert_episodes": 2000,
-        "imitation_decay_steps": 2_400 if quick else 120_000,
+        "imitation_decay_steps": 2_400 if quick else 60_000,
         "config": {
             "total_steps": 4_000 if quick else 200_000,
             "num_envs": 16,
