@@ -192,9 +192,15 @@ def episode_returns(trajs: Trajectories, discount: float = 1.0) -> jnp.ndarray:
     """
     if trajs.rewards is None:
         raise ValueError("episode_returns needs trajectories with rewards; trajs.rewards is None")
-    rewards = jnp.asarray(trajs.rewards)
-    weights = discount ** jnp.arange(trajs.max_length, dtype=rewards.dtype)
-    return jnp.sum(jnp.where(trajs.mask, rewards, 0.0) * weights, axis=-1)
+    return _discounted_returns(jnp.asarray(trajs.rewards), jnp.asarray(trajs.lengths), discount)
+
+
+@jax.jit
+def _discounted_returns(rewards, lengths, discount):
+    steps = jnp.arange(rewards.shape[-1])
+    weights = jnp.asarray(discount, rewards.dtype) ** steps.astype(rewards.dtype)
+    mask = steps[None, :] < lengths[:, None]
+    return jnp.sum(jnp.where(mask, rewards, 0.0) * weights, axis=-1)
 
 
 # --------------------------------------------------------------------------- rollout
@@ -354,10 +360,8 @@ def rollout(
         policy = _policy_pytree(policy)
         # A concrete first step, so that a bad policy fails here with a clear message and not
         # with a shape error from inside the traced env.
-        episode_key = jax.random.split(key, n_episodes)[0]
-        reset_key, step_key = jax.random.split(episode_key, max_steps + 1)[:2]
-        obs0, _ = env.reset(reset_key, params)
-        _check_actions(policy(obs0, jax.random.split(step_key)[0]), info, "on the first step")
+        first = _first_action(_ByIdentity(env), policy, params, key, int(n_episodes), max_steps)
+        _check_actions(first, info, "on the first step")
         obs, actions, rewards, lengths, terminated = _jax_rollout(
             _ByIdentity(env), policy, params, key, int(n_episodes), max_steps
         )
@@ -367,6 +371,16 @@ def rollout(
         observations=obs, actions=actions, lengths=lengths, rewards=rewards, terminated=terminated
     )
     return (trajs, trajs.terminated) if return_terminated else trajs
+
+
+@functools.partial(jax.jit, static_argnames=("env", "n_episodes", "max_steps"))
+def _first_action(env, policy, env_params, key, n_episodes, max_steps):
+    """The policy's action on the first episode's first step, as `_jax_rollout` draws it
+    (one small program, where running it op by op compiled a dozen)."""
+    episode_key = jax.random.split(key, n_episodes)[0]
+    reset_key, step_key = jax.random.split(episode_key, max_steps + 1)[:2]
+    obs0, _ = env.value.reset(reset_key, env_params)
+    return policy(obs0, jax.random.split(step_key)[0])
 
 
 @functools.partial(jax.jit, static_argnames=("env", "n_episodes", "max_steps"))
