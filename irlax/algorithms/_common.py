@@ -10,9 +10,11 @@ returns it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -103,6 +105,12 @@ def demo_occupancy(mdp: TabularMDP, demos) -> jnp.ndarray:
     return d
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _first_states(first: jnp.ndarray, n_states: int, dtype) -> jnp.ndarray:
+    """The empirical distribution `[S]` of the first states `first`, as one program."""
+    return jnp.zeros(n_states, dtype).at[first].add(1.0) / first.shape[0]
+
+
 def start_distribution(mdp: TabularMDP, demos, occupancy: jnp.ndarray) -> jnp.ndarray:
     """Where the demos start, `[S]`: the learner's expectations start from the same states.
 
@@ -111,9 +119,7 @@ def start_distribution(mdp: TabularMDP, demos, occupancy: jnp.ndarray) -> jnp.nd
     discounted occupancy solves `Σ_a d = μ + γ Pᵀ d`).
     """
     if isinstance(demos, Trajectories):
-        first = jnp.asarray(demos.observations)[:, 0]
-        counts = jnp.zeros(mdp.n_states, occupancy.dtype).at[first].add(1.0)
-        return counts / demos.n_trajectories
+        return _first_states(jnp.asarray(demos.observations)[:, 0], mdp.n_states, occupancy.dtype)
     if mdp.horizon is not None:
         return jnp.sum(occupancy[0], axis=-1)
     mu = jnp.sum(occupancy, axis=-1) - mdp.discount * push_forward(mdp, occupancy)

@@ -259,16 +259,25 @@ def empirical_occupancy(mdp: TabularMDP, trajectories: Trajectories) -> jnp.ndar
         ValueError: trajectories that do not fit the MDP (`check_tabular_trajectories`).
     """
     check_tabular_trajectories(mdp, trajectories, allow_stack=False)
-    n, t_max = trajectories.actions.shape
-    s_idx = jnp.asarray(trajectories.observations)[:, :-1]
-    a_idx = jnp.asarray(trajectories.actions)
-    mask = trajectories.mask
+    return _empirical_occupancy(
+        mdp,
+        jnp.asarray(trajectories.observations),
+        jnp.asarray(trajectories.actions),
+        jnp.asarray(trajectories.lengths),
+    )
+
+
+@jax.jit
+def _empirical_occupancy(mdp: TabularMDP, obs, a_idx, lengths) -> jnp.ndarray:
+    """`empirical_occupancy` of checked trajectories' arrays, as one program."""
+    n, t_max = a_idx.shape
+    s_idx = obs[:, :-1]
+    mask = jnp.arange(t_max)[None, :] < lengths[:, None]
     weight = mask.astype(mdp.probs.dtype) / max(n, 1)
     # A scatter wraps negative indices and drops large ones: a trajectory with a bad index
     # (its last state included, which the demo statistics of the IRL methods read) poisons
     # the result instead.
-    obs = jnp.asarray(trajectories.observations)
-    visited = jnp.arange(t_max + 1) <= jnp.asarray(trajectories.lengths)[:, None]
+    visited = jnp.arange(t_max + 1) <= lengths[:, None]
     bad_state = visited & ((obs < 0) | (obs >= mdp.n_states))
     bad_action = mask & ((a_idx < 0) | (a_idx >= mdp.n_actions))
     bad = jnp.any(bad_state, axis=1) | jnp.any(bad_action, axis=1)
