@@ -14,7 +14,7 @@ import pytest
 
 from irlax.algorithms import mail
 from irlax.algorithms._deep import ExpertTransitions
-from irlax.data import Trajectories, rollout
+from irlax.data import Trajectories, episode_returns, rollout
 from irlax.envs import KeyDoor, PointMaze, make
 from irlax.envs.key_door import expert
 from irlax.nets.policies import MultiCategorical
@@ -191,26 +191,39 @@ def test_the_imitation_weight_decays_linearly_to_zero():
     np.testing.assert_array_equal(constant.metrics["imitation_weight"], TINY.imitation_weight)
 
 
-def test_imitation_makes_td_learning_faster_on_key_door():
+def test_mail_reaches_nine_tenths_of_the_expert_sooner_than_td_alone_on_key_door():
+    # benchmarks/mail.py's settings on a 48k-step budget: MAIL reaches 0.9 of the scripted
+    # expert's return near 35-40k env steps (seeds 0-2), TD alone near 84k (benchmark median).
     demos = _demos()
     with jax.enable_x64(False):
         demos32 = _as_float32(demos)
+        target = 0.9 * float(np.mean(episode_returns(demos32)))
         budget = dict(
-            total_steps=6_000,
-            num_envs=8,
-            gradient_steps=2,
-            learning_rate=3e-3,
-            learning_starts=500,
-            epsilon_decay_steps=3_000,
+            total_steps=48_000,
+            num_envs=16,
+            gradient_steps=4,
+            learning_rate=1e-3,
+            discount=0.9,
+            imitation_temperature=0.1,
+            epsilon_decay_steps=40_000,
             target_period=250,
         )
-        returns = {}
-        for weight in (1.0, 0.0):
-            config = mail.MAILConfig(imitation_weight=weight, **budget)
+        reached = {}
+        for name, weights in [
+            ("mail", dict(imitation_decay_steps=60_000)),
+            ("td", dict(imitation_weight=0.0)),
+        ]:
+            config = mail.MAILConfig(**budget, **weights)
             result = jax.jit(mail.make_train(config, ENV, PARAMS, demos32))(jax.random.key(0))
-            returns[weight] = np.asarray(result.metrics["episode_return"])
-    late = {w: np.nanmean(r[-200:]) for w, r in returns.items()}
-    assert late[1.0] > 0.4 and late[1.0] > late[0.0] + 0.3
+            returns = np.asarray(result.metrics["episode_return"])
+            steps = np.asarray(result.metrics["env_steps"])
+            # the mean over 25 updates, from when every env has ended an episode
+            first = int(np.argmax(steps >= 16 * PARAMS.max_steps_in_episode))
+            smooth = [np.nanmean(returns[max(0, i - 24) : i + 1]) for i in range(first, len(steps))]
+            hit = np.flatnonzero(np.asarray(smooth) >= target)
+            reached[name] = int(steps[first + hit[0]]) if hit.size else None
+    assert reached["mail"] is not None and reached["mail"] < 45_000, reached
+    assert reached["td"] is None or reached["td"] > reached["mail"], reached
 
 
 def test_bad_input_is_refused_by_name():
