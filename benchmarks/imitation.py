@@ -221,7 +221,8 @@ def main(argv=None) -> None:
     }
     record["sources"] = sources_line((source_before, source_state()))
     _report.save(record, render, out)
-    log(f"wrote {out}, {out.with_suffix('.md')} ({elapsed / 60:.1f} min)")
+    plot(record, out.with_suffix(".png"))
+    log(f"wrote {out}, {out.with_suffix('.md')} and .png ({elapsed / 60:.1f} min)")
 
 
 def _adversarial_scores(record: dict) -> dict:
@@ -264,6 +265,50 @@ def labels_to_expert(cell: dict, e: dict, n: int) -> list:
     return out
 
 
+def plot(record: dict, path: Path) -> None:
+    """Normalised score against the number of demonstrations, one panel per env: every
+    method's mean ± std over seeds, GAIL and AIRL from the adversarial run where present."""
+    from irlax import plots
+
+    plt = plots.plt
+    s, adversarial = record["settings"], record.get("adversarial", {})
+    envs = list(record["classic"].items())
+    fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
+    ns = np.asarray(s["trajectories"])
+    for ax, (name, e) in zip(axes[0], envs, strict=True):
+        for method, label in METHODS.items():
+            scores = [
+                normalised(
+                    seed_scores(e["cells"][method][str(n)]), e["random_return"], e["expert_return"]
+                )
+                for n in ns
+            ]
+            mean, std = np.array([x.mean() for x in scores]), np.array([x.std() for x in scores])
+            ax.errorbar(ns, mean, yerr=std, marker="o", capsize=3, label=label)
+        for method, label in ADVERSARIAL.items() if name in adversarial else ():
+            cells = adversarial[name][method]
+            scores = [np.asarray(cells[str(n)]) for n in ns if str(n) in cells]
+            shown = [n for n in ns if str(n) in cells]
+            ax.errorbar(
+                shown,
+                [x.mean() for x in scores],
+                yerr=[x.std() for x in scores],
+                marker="s",
+                ls="--",
+                capsize=3,
+                label=label,
+            )
+        ax.axhline(1.0, color="k", lw=0.8, ls=":", label="expert")
+        ax.set_title(name)
+        ax.set_xlabel("expert trajectories N")
+        ax.set_xticks(ns)
+        ax.set_ylabel("normalised score")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def render(record: dict) -> str:
     s = record["settings"]
     m = record["machine"]
@@ -288,6 +333,10 @@ def render(record: dict) -> str:
     skipped = [name for name in ENVS if name not in record["classic"]]
     if skipped:
         lines += [f"Not run this time (`--envs`): {', '.join(skipped)}.", ""]
+    lines += [
+        "![Normalised score against the number of expert trajectories, per env](imitation.png)",
+        "",
+    ]
     verdicts = []
     for name, e in record["classic"].items():
         lines += [
