@@ -143,12 +143,15 @@ class Method(NamedTuple):
         reward_of_logit: the generator's reward as a function of the logit.
         learned_reward: `learned_reward(network_params, x, a, x')`, the reward kept after
             training (on features).
+        policy_weight: with `uses_policy` and a PPO generator, the weight `w` of `log π` in
+            the generator's reward `network − w·log π` (the logit's is always 1).
     """
 
     network: nn.Module
     uses_policy: bool
     reward_of_logit: Callable[[jnp.ndarray], jnp.ndarray]
     learned_reward: Callable
+    policy_weight: float = 1.0
 
 
 @pytree_dataclass
@@ -221,7 +224,8 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
             next_x = absorbing_like(next_x)
         value = method.network.apply(reward_params["discriminator"], x, a, next_x)
         if subtract_log_pi:
-            value = value - policy_log_prob(reward_params["policy"], obs, action)
+            log_pi = policy_log_prob(reward_params["policy"], obs, action)
+            value = value - method.policy_weight * log_pi
         reward = method.reward_of_logit(value)
         if terminal:
             ax = absorbing_like(x)

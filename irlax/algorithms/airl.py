@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from irlax.algorithms._adversarial import AdversarialConfig, Method, make_adversarial_trainer
 from irlax.algorithms._deep import train_from_demos
-from irlax.config import check_config, require_choice, require_hidden
+from irlax.config import check_config, require_choice, require_hidden, require_real
 from irlax.nets.reward import ShapedReward, TransitionReward
 from irlax.rl import Trainer, ppo
 
@@ -51,16 +51,28 @@ class AIRLConfig(AdversarialConfig):
         reward_inputs: what the reward `g` reads: "state" (the disentangled reward of Fu et
             al. 2018, which transfers to new dynamics) or "state_action".
         potential_hidden: widths of the hidden layers of the shaping potential `h(s)`.
+        entropy_weight: `w > 0` in the PPO generator's reward `f − w·log π`: 1 is AIRL's
+            `log D − log(1 − D)` exactly; a smaller `w` weighs the learned `f` more against
+            the policy's entropy (the discriminator keeps its form `exp f / (exp f + π)`).
+            A SAC generator's temperature plays this part, so with SAC it must stay 1.
     """
 
     generator: Any = dataclasses.field(default_factory=lambda: ppo.PPOConfig(entropy_coef=0.0))
     reward_inputs: RewardInputs = "state"
     potential_hidden: tuple[int, ...] = (64, 64)
+    entropy_weight: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require_choice(self, "reward_inputs", RewardInputs.__args__)
         require_hidden(self, "potential_hidden")
+        require_real(self, "entropy_weight", lambda x: x > 0, "> 0")
+        if self.entropy_weight != 1.0 and not isinstance(self.generator, ppo.PPOConfig):
+            raise ValueError(
+                "entropy_weight applies to a PPO generator; a SAC generator's entropy weight is "
+                f"its temperature (set generator.temperature), got entropy_weight="
+                f"{self.entropy_weight}"
+            )
 
 
 def _method(config: AIRLConfig) -> Method:
@@ -72,7 +84,7 @@ def _method(config: AIRLConfig) -> Method:
     def learned_reward(params, x, a, next_x):
         return network.apply(params, x, a, next_x, method="reward_only")
 
-    return Method(network, True, lambda logit: logit, learned_reward)
+    return Method(network, True, lambda logit: logit, learned_reward, config.entropy_weight)
 
 
 def make_trainer(config: AIRLConfig, env, env_params, demos) -> Trainer:

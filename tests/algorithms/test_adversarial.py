@@ -128,6 +128,39 @@ def test_absorbing_states_and_the_gradient_penalty_in_closed_form():
     assert penalty > 1e-3
 
 
+@pytest.mark.parametrize("weight", [1.0, 0.3])
+def test_airl_rewards_its_ppo_generator_with_f_minus_w_log_pi(weight):
+    # AIRL's generator learns from f(s, a, s') − w·log π(a|s), f = g(s) + γh(s') − h(s) the
+    # discriminator's network and π the policy that collected the rollout (w = 1: log D −
+    # log(1 − D)). Absorbing states off, so every transition is scored alike.
+    env, params, demos = cartpole_demos()
+    config = airl.AIRLConfig(
+        generator=TINY, discriminator_hidden=(8,), absorbing=False, entropy_weight=weight
+    )
+    with jax.enable_x64(False):
+        trainer = airl.make_trainer(config, env, params, demos)
+        state = trainer.init(jax.random.key(0))
+        acting = trainer.result(state, {})
+        _, metrics, taken = jax.jit(trainer.update)(state, None)
+        flat = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), taken)
+        norm = acting.reward_params["obs_norm"]
+
+        def features(obs):
+            x = norm.normalize(obs, clip=10.0)
+            return jnp.concatenate([x, jnp.zeros((*x.shape[:-1], 1))], axis=-1)
+
+        f = airl._method(config).network.apply(
+            acting.reward_params["discriminator"],
+            features(flat.obs),
+            jax.nn.one_hot(flat.action, 2),
+            features(flat.next_obs),
+        )
+        log_pi = jax.vmap(acting.policy.log_prob)(flat.obs, flat.action)
+    expected = jnp.mean(f - weight * log_pi)
+    np.testing.assert_allclose(metrics["mean_reward"], expected, rtol=1e-5)
+    assert float(jnp.mean(log_pi)) < -0.1  # the entropy term is not negligible here
+
+
 @pytest.mark.parametrize("name", METHODS)
 def test_bad_demos_are_refused_by_name(name):
     module, config = METHODS[name]

@@ -11,7 +11,7 @@ from irlax.data.rollout import rollout
 from irlax.envs import TabularEnv, gridworld
 from irlax.mdp import soft_value_iteration
 from irlax.metrics import epic_distance, expected_value_difference
-from irlax.rl import ppo
+from irlax.rl import ppo, sac
 from tests.algorithms.deep import cartpole_demos, policy_table, table_policy
 
 # A 4x4 maze with a wall across row 2: the gap is on the right for training, on the left for
@@ -80,3 +80,7 @@ def test_bad_airl_options_are_refused_by_name():
         airl.AIRLConfig(reward_inputs="state_next_state")
     with pytest.raises(ValueError, match="potential_hidden"):
         airl.AIRLConfig(potential_hidden=(0,))
+    with pytest.raises(ValueError, match="entropy_weight"):
+        airl.AIRLConfig(entropy_weight=0.0)
+    with pytest.raises(ValueError, match=r"generator\.temperature"):
+        airl.AIRLConfig(generator=sac.SACConfig(), entropy_weight=0.5)
