@@ -197,9 +197,8 @@ def episode_returns(trajs: Trajectories, discount: float = 1.0) -> jnp.ndarray:
 
 @jax.jit
 def _discounted_returns(rewards, lengths, discount):
-    steps = jnp.arange(rewards.shape[-1])
-    weights = jnp.asarray(discount, rewards.dtype) ** steps.astype(rewards.dtype)
-    mask = steps[None, :] < lengths[:, None]
+    weights = discount ** jnp.arange(rewards.shape[-1], dtype=rewards.dtype)
+    mask = jnp.arange(rewards.shape[-1])[None, :] < lengths[:, None]
     return jnp.sum(jnp.where(mask, rewards, 0.0) * weights, axis=-1)
 
 
