@@ -99,6 +99,9 @@ def test_padding_repeats_the_last_observation_and_zeroes_actions_and_rewards(car
     discount = 0.9
     expected = (1 - discount ** np.asarray(trajs.lengths)) / (1 - discount)
     np.testing.assert_allclose(episode_returns(trajs, discount), expected, rtol=1e-9)
+    # integer rewards are discounted in floating point too
+    integer = trajs.replace(rewards=jnp.asarray(rewards, jnp.int32))
+    np.testing.assert_allclose(episode_returns(integer, discount), expected, rtol=1e-6)
 
 
 def test_same_key_same_result_and_no_recompilation(cartpole, cartpole_demos):
