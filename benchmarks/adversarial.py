@@ -2,14 +2,17 @@
 
 1. **Ho & Ermon (2016), classic control** (their Fig. 1: CartPole, Acrobot, MountainCar):
    GAIL and AIRL with their default configs (`gail.GAILConfig()`, `airl.AIRLConfig()`; only
-   the generator's `total_steps` is raised per env, the same for both methods) learn from 1,
+   the generator's `total_steps` is raised per env, the same for both methods, and AIRL's
+   reward reads the action, as in Fu et al.'s imitation experiments), and BC, learn from 1,
    4, 7 and 10 expert trajectories, 5 seeds in one `jax.vmap`-ed call per cell. Each seed's
    final policy is evaluated on 10 fresh episodes (stochastic policy, true env reward);
    reported: mean ± std over seeds of that return and of the normalised score
    `(score − random) / (expert − random)`, with `random` a uniformly random policy's mean return
    and `expert` the expert's (100 episodes each). Experts: CartPole the scripted linear
    controller, Acrobot a PPO policy trained here (`irlax.rl.ppo`, the best of a few seeds),
-   MountainCar the scripted energy-pumping controller (push the way the car moves). The
+   MountainCar a planner (value iteration on a fine grid of the known, deterministic
+   dynamics; it scores as Ho & Ermon's TRPO expert does, where the energy-pumping rule is 30
+   steps slower). The
    N-trajectory demos are the first N of one set of expert episodes.
 2. **Fu, Luo & Levine (2018)**:
    (a) Pendulum-v1 (one of their imitation benchmarks): GAIL and AIRL with a state-action
@@ -60,11 +63,25 @@ HO_ERMON = {
 }
 
 # Generator budgets (env steps per seed). The default, 100k, suffices on CartPole; Acrobot and
-# MountainCar get more (the same for GAIL and AIRL).
-CLASSIC_STEPS = {"CartPole-v1": 100_000, "Acrobot-v1": 200_000, "MountainCar-v0": 300_000}
-CLASSIC_EXPERT = {"CartPole-v1": "scripted", "Acrobot-v1": "ppo", "MountainCar-v0": "scripted"}
+# MountainCar get more (the same for GAIL and AIRL). Against the planner, GAIL's MountainCar
+# return is still at the energy-pumping rule's (~−135) after 300k and reaches the expert's
+# after ~600k (probe, 5 seeds, 1 demo: 0.96 normalised at 1M).
+CLASSIC_STEPS = {"CartPole-v1": 100_000, "Acrobot-v1": 200_000, "MountainCar-v0": 1_000_000}
+CLASSIC_EXPERT = {
+    "CartPole-v1": "scripted",
+    "Acrobot-v1": "ppo",
+    "MountainCar-v0": "value_iteration",
+}
+MOUNTAIN_CAR_GRID = 301  # cells per axis of the planner's value grid
 CARTPOLE_GAINS = (0.1, 0.5, 10.0, 2.0)
+# AIRL imitates here, nothing is transferred, so its reward is g(s, a), as in Fu et al.'s
+# imitation experiments (and Pendulum below). With the state-only default g(s) the action
+# reaches f = g(s) + γh(s') − h(s) only through s', which one step of Acrobot or MountainCar
+# barely moves: state-only AIRL scored 0.91 on Acrobot at N = 1 (the run before this one),
+# state-action 1.01 (probe, 5 seeds).
+CLASSIC_AIRL_REWARD = "state_action"
 TARGET_SCORE = 0.95  # normalised, one trajectory
+BC_GAP = 0.05  # "BC visibly below" GAIL and AIRL at one trajectory: by this much, normalised
 
 EVAL_EPISODES = 10  # per seed
 REFERENCE_EPISODES = 100  # expert and random policy
@@ -77,6 +94,7 @@ def settings(quick: bool) -> dict:
             "seeds": 2,
             "trajectories": [1, 4],
             "classic_steps": dict.fromkeys(CLASSIC_STEPS, 4096),
+            "bc_epochs": 5,
             "acrobot_expert_steps": 20_000,
             "expert_seeds": 2,
             "pendulum_expert_steps": 1000,
@@ -94,6 +112,7 @@ def settings(quick: bool) -> dict:
         "seeds": 5,
         "trajectories": [1, 4, 7, 10],
         "classic_steps": CLASSIC_STEPS,
+        "bc_epochs": 50,
         "acrobot_expert_steps": 200_000,
         "expert_seeds": 2,
         "pendulum_expert_steps": 8000,
@@ -183,6 +202,24 @@ def maze_ppo_config(steps: int):
     )
 
 
+def maze_discriminator(generator) -> dict:
+    """The discriminator of GAIL and AIRL in the maze: 10 steps per generator update on
+    transitions drawn from the last 8 updates' policy samples, as Fu et al.'s code trains
+    AIRL (`max_itrs=10`, and "fusion" with past policies' samples). With the on-policy
+    default (4 steps, the last update's samples) AIRL's policy reached the goal in 45% of
+    left-maze episodes; with these, 90-100% (probe, 3 seeds)."""
+    per_update = generator.num_envs * generator.rollout_length
+    return {"discriminator_steps": 10, "policy_buffer_size": 8 * per_update}
+
+
+def maze_transfer_config(steps: int):
+    """PPO for the transfer runs: the expert's, exploring more (initial log std 0, not −1,
+    and an entropy bonus of 0.01). The true reward's local optimum, straight up against the
+    wall under the goal, held 1 of 3 seeds with the expert's settings (67% reach); with these
+    all 3 reach the goal (probe). The same for every reward."""
+    return dataclasses.replace(maze_ppo_config(steps), init_log_std=0.0, entropy_coef=0.01)
+
+
 def config_dict(config) -> dict:
     """A config as JSON: nested configs as dicts with their type."""
     out = {"type": type(config).__name__}
@@ -270,19 +307,77 @@ def log(*parts) -> None:
 # --------------------------------------------------------------------------- 1. classic control
 
 
-def scripted_expert(name: str):
+def scripted_expert(name: str, params=None):
+    """The expert that is not learned: CartPole's linear controller, MountainCar's planner."""
     import jax.numpy as jnp
 
-    if name == "CartPole-v1":
-        gains = jnp.asarray(CARTPOLE_GAINS)
+    if name == "MountainCar-v0":
+        return mountain_car_planner(params)
+    gains = jnp.asarray(CARTPOLE_GAINS)
 
-        def act(obs, key):
-            return (obs @ gains.astype(obs.dtype) > 0).astype(jnp.int32)
+    def act(obs, key):
+        return (obs @ gains.astype(obs.dtype) > 0).astype(jnp.int32)
 
-    else:  # MountainCar-v0: push in the direction of motion (energy pumping)
+    return act
 
-        def act(obs, key):
-            return jnp.where(obs[1] > 0, 2, 0).astype(jnp.int32)
+
+def mountain_car_planner(params, cells: int = MOUNTAIN_CAR_GRID, sweeps: int = 400):
+    """A near-optimal MountainCar-v0 policy: value iteration on a (position, velocity) grid.
+
+    The dynamics are deterministic and known (gymnax's, with `params`), and the reward is −1 per
+    step until the goal, so the value is minus the steps to go. `sweeps` finite-horizon backups
+    of `V(s) = max_a −1 + [s' not terminal] V(s')`, with `V(s')` interpolated bilinearly between
+    the grid's `cells × cells` points, give the value; the policy acts greedily on the one-step
+    lookahead from the exact continuous state. On 200 episodes it returns −98 (Ho & Ermon's
+    TRPO expert: −98.8), where the energy-pumping rule `action = 2 if velocity > 0 else 0`
+    returns −131.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    p = params
+    low = jnp.asarray([p.min_position, -p.max_speed])
+    high = jnp.asarray([p.max_position, p.max_speed])
+
+    def step(x, v, a):
+        v = jnp.clip(v + (a - 1) * p.force - jnp.cos(3 * x) * p.gravity, -p.max_speed, p.max_speed)
+        x = jnp.clip(x + v, p.min_position, p.max_position)
+        v = jnp.where((x == p.min_position) & (v < 0), 0.0, v)
+        return x, v, (x >= p.goal_position) & (v >= p.goal_velocity)
+
+    def lookahead(value, x, v):
+        def one(a):
+            x2, v2, done = step(x, v, a)
+            fx = (x2 - low[0]) / (high[0] - low[0]) * (cells - 1)
+            fv = (v2 - low[1]) / (high[1] - low[1]) * (cells - 1)
+            i = jnp.clip(jnp.floor(fx).astype(jnp.int32), 0, cells - 2)
+            j = jnp.clip(jnp.floor(fv).astype(jnp.int32), 0, cells - 2)
+            tx, tv = fx - i, fv - j
+            inside = (
+                (1 - tx) * (1 - tv) * value[i, j]
+                + tx * (1 - tv) * value[i + 1, j]
+                + (1 - tx) * tv * value[i, j + 1]
+                + tx * tv * value[i + 1, j + 1]
+            )
+            return -1.0 + jnp.where(done, 0.0, inside)
+
+        return jnp.stack([one(a) for a in range(3)], -1)
+
+    grid = jnp.meshgrid(
+        jnp.linspace(low[0], high[0], cells), jnp.linspace(low[1], high[1], cells), indexing="ij"
+    )
+
+    @jax.jit
+    def solve():
+        def sweep(value, _):
+            return lookahead(value, *grid).max(-1), None
+
+        return jax.lax.scan(sweep, jnp.zeros((cells, cells)), None, length=sweeps)[0]
+
+    value = solve()
+
+    def act(obs, key):
+        return jnp.argmax(lookahead(value, obs[0], obs[1])).astype(jnp.int32)
 
     return act
 
@@ -318,7 +413,7 @@ def train_ppo_expert(env, params, config, n_seeds: int, key_base: int, select_ep
 def classic_control(s: dict) -> dict:
     import jax
 
-    from irlax.algorithms import airl, gail
+    from irlax.algorithms import airl, bc, gail
     from irlax.data import rollout
     from irlax.data.rollout import episode_returns
     from irlax.envs import make
@@ -341,7 +436,7 @@ def classic_control(s: dict) -> dict:
             entry["expert_training"] = info
             act = expert.policy
         else:
-            act = scripted_expert(name)
+            act = scripted_expert(name, params)
         expert_returns = returns_of(env, act, REFERENCE_EPISODES, jax.random.key(200 + e), params)
         random_returns = returns_of(
             env, random_policy(env, params), REFERENCE_EPISODES, jax.random.key(300 + e), params
@@ -359,18 +454,24 @@ def classic_control(s: dict) -> dict:
             total_steps=s["classic_steps"][name],
             paper=HO_ERMON[name],
         )
+        if CLASSIC_EXPERT[name] == "value_iteration":
+            entry["planner_grid"] = MOUNTAIN_CAR_GRID
         log(name, f"expert {entry['expert_return']:.1f} random {entry['random_return']:.1f}")
         steps = s["classic_steps"][name]
         configs = {
             "gail": gail.GAILConfig(generator=ppo.PPOConfig(total_steps=steps)),
-            "airl": airl.AIRLConfig(generator=ppo.PPOConfig(total_steps=steps, entropy_coef=0.0)),
+            "airl": airl.AIRLConfig(
+                generator=ppo.PPOConfig(total_steps=steps, entropy_coef=0.0),
+                reward_inputs=CLASSIC_AIRL_REWARD,
+            ),
+            "bc": bc.NeuralBCConfig(epochs=s["bc_epochs"]),
         }
         entry["configs"] = {m: config_dict(c) for m, c in configs.items()}
         cells = {m: {} for m in configs}
         for n in s["trajectories"]:
             demos = jax.tree.map(lambda x, n=n: x[:n], demos_all)
             for m, config in configs.items():
-                module = gail if m == "gail" else airl
+                module = {"gail": gail, "airl": airl, "bc": bc}[m]
                 keys = seed_keys(1000 * (e + 1) + n, s["seeds"])
                 train = jax.vmap(module.make_train(config, env, params, demos))
                 result, c, r = timed_train(train, keys)
@@ -385,20 +486,18 @@ def classic_control(s: dict) -> dict:
                     ).tolist()
                     for i in range(s["seeds"])
                 ]
-                cells[m][str(n)] = {
+                cells[m][str(n)] = cell = {
                     "eval_returns": evals,
                     "compile_seconds": c,
                     "run_seconds": r,
                     "eval_seconds": time.perf_counter() - start,
-                    "curve": curve(result.metrics["episode_return"]),
-                    "final_discriminator_accuracy": [
-                        float(np.nanmean(np.asarray(result.metrics[k])[:, -10:]))
-                        for k in (
-                            "discriminator_accuracy_expert",
-                            "discriminator_accuracy_policy",
-                        )
-                    ],
                 }
+                if m != "bc":  # BC has no env steps and no discriminator
+                    cell["curve"] = curve(result.metrics["episode_return"])
+                    cell["final_discriminator_accuracy"] = [
+                        float(np.nanmean(np.asarray(result.metrics[k])[:, -10:]))
+                        for k in ("discriminator_accuracy_expert", "discriminator_accuracy_policy")
+                    ]
                 means = [float(np.mean(x)) for x in evals]
                 log(f"  {name} {m} N={n}: {np.round(means, 1)} compile {c:.0f}s run {r:.0f}s")
         entry["cells"] = cells
@@ -596,9 +695,10 @@ def maze(s: dict) -> dict:
 
     # GAIL and AIRL (state-only reward) on the left maze, the expert's PPO as generator.
     gen = maze_ppo_config(s["maze_irl_steps"])
+    disc = maze_discriminator(gen)
     configs = {
-        "airl": (airl, airl.AIRLConfig(generator=gen, reward_inputs="state")),
-        "gail": (gail, gail.GAILConfig(generator=gen)),
+        "airl": (airl, airl.AIRLConfig(generator=gen, reward_inputs="state", **disc)),
+        "gail": (gail, gail.GAILConfig(generator=gen, **disc)),
     }
     learned, out["irl"] = {}, {}
     for i, (m, (module, config)) in enumerate(configs.items()):
@@ -630,7 +730,7 @@ def maze(s: dict) -> dict:
 
     # PPO from scratch on the right maze, on the true and on the learned rewards; seed k of
     # a learned reward is seed k of its method.
-    transfer_config = maze_ppo_config(s["maze_transfer_steps"])
+    transfer_config = maze_transfer_config(s["maze_transfer_steps"])
     out["transfer_config"] = config_dict(transfer_config)
     out["transfer"] = {}
     rewards = {
@@ -734,6 +834,11 @@ def _pm(values, digits: int = 1) -> str:
     return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
 
 
+def _classic_methods(entry: dict) -> dict:
+    """The classic-control methods an env's entry holds (BC only in runs since it landed)."""
+    return {**METHODS, **({"bc": "BC"} if "bc" in entry["cells"] else {})}
+
+
 def _classic_scores(entry: dict, method: str, n: str) -> np.ndarray:
     return normalised(
         seed_scores(entry["cells"][method][n]), entry["random_return"], entry["expert_return"]
@@ -810,7 +915,8 @@ def _reductions(record: dict) -> list[str]:
             why = (
                 f" (a cell's compilation took {np.mean([c for c, _ in cells]):.0f} s on "
                 f"average here, and each N cost {per_n / 60:.1f} minutes of compiling and "
-                "training over the 3 envs and 2 methods)"
+                f"training over the {len(record['classic'])} envs and "
+                f"{len(next(iter(record['classic'].values()))['cells'])} methods)"
             )
         items.append(
             f"Classic control runs N = {', '.join(map(str, s['trajectories']))} trajectories, "
@@ -848,18 +954,26 @@ def _reductions(record: dict) -> list[str]:
 
 def _classic_section(classic: dict, s: dict) -> list[str]:
     seeds = s["seeds"]
+    reward_inputs = next(iter(classic.values()))["configs"]["airl"].get("reward_inputs", "state")
+    airl_options = "" if reward_inputs == "state" else f'reward_inputs="{reward_inputs}"'
     lines = [
         "## 1. Ho & Ermon (2016): classic control",
         "",
-        f"GAIL (`GAILConfig()`) and AIRL (`AIRLConfig()`) with their defaults except the "
-        f"generator's `total_steps`; {seeds} seeds per cell in one vmapped call. Each seed's "
+        f"GAIL (`GAILConfig()`) and AIRL (`AIRLConfig({airl_options})`) with their defaults "
+        f"except the generator's `total_steps`; {seeds} seeds per cell in one vmapped call. "
+        "Each seed's "
         f"final policy is evaluated on {EVAL_EPISODES} fresh episodes (stochastic policy, true "
         "reward); the table gives mean ± std over seeds of those means, and of the normalised "
         "score (score − random) / (expert − random), beside the mean return of the N "
         "demonstrations themselves. Expert and random returns are means over "
         f"{REFERENCE_EPISODES} episodes. The paper's column is its 1-trajectory result "
-        "(its CartPole is v0, capped at 200 steps; ours is v1, capped at 500). Neural BC is "
-        "not yet in irlax.",
+        "(its CartPole is v0, capped at 200 steps; ours is v1, capped at 500). "
+        + (
+            f"BC is `bc.NeuralBCConfig(epochs={s['bc_epochs']})` on the same demos and seeds "
+            "(as in `imitation.md`)."
+            if "bc_epochs" in s
+            else "Neural BC was not yet in irlax when this was run."
+        ),
         "",
     ]
     for name, e in classic.items():
@@ -872,6 +986,13 @@ def _classic_section(classic: dict, s: dict) -> list[str]:
             )
         elif name == "CartPole-v1":
             expert = f"the scripted controller `action = obs · {list(CARTPOLE_GAINS)} > 0`"
+        elif e["expert_kind"] == "value_iteration":
+            expert = (
+                "a planner: value iteration on a "
+                f"{e.get('planner_grid', MOUNTAIN_CAR_GRID)}² grid of (position, velocity) with "
+                "the env's own dynamics, acting greedily on a one-step lookahead "
+                "(`mountain_car_planner`)"
+            )
         else:
             expert = "the scripted energy-pumping controller `action = 2 if velocity > 0 else 0`"
         paper = e["paper"]
@@ -884,38 +1005,41 @@ def _classic_section(classic: dict, s: dict) -> list[str]:
             f"{', '.join(_f(x, 0) for x in e['demo_returns'])}.",
             "",
         ]
-        header = [
-            "N",
-            "demos' return (normalised)",
-            "GAIL return",
-            "GAIL normalised",
-            "AIRL return",
-            "AIRL normalised",
-        ]
+        methods = _classic_methods(e)
+        header = ["N", "demos' return (normalised)"]
+        for label in methods.values():
+            header += [f"{label} return", f"{label} normalised"]
         rows = []
         for n in s["trajectories"]:
             demo = float(np.mean(e["demo_returns"][:n]))
             norm = normalised(demo, e["random_return"], e["expert_return"])
             n = str(n)
             row = [n, f"{demo:.1f} ({norm:.2f})"]
-            for method in METHODS:
+            for method in methods:
                 row += [
                     _pm(seed_scores(e["cells"][method][n])),
                     _pm(_classic_scores(e, method, n), 2),
                 ]
             rows.append(row)
         lines += _report.table(header, rows)
+        n = str(min(s["trajectories"]))
+        ours = (
+            f"irlax at N = {n}: GAIL {float(seed_scores(e['cells']['gail'][n]).mean()):.1f}, "
+            f"BC {float(seed_scores(e['cells']['bc'][n]).mean()):.1f}"
+            if "bc" in e["cells"]
+            else "irlax BC: not yet in irlax"
+        )
         lines += [
             "",
             f"Paper (1 trajectory): expert {paper['expert']}, GAIL {paper['gail']}, BC "
-            f"{paper['bc']}; irlax BC: not yet in irlax.",
+            f"{paper['bc']}; {ours}.",
             "",
         ]
     lines += ["### Times (seconds; all seeds of a cell together)", ""]
     header = ["env", "method"] + [f"N={n} compile / run" for n in s["trajectories"]]
     rows = []
     for name, e in classic.items():
-        for method, label in METHODS.items():
+        for method, label in _classic_methods(e).items():
             cells = e["cells"][method]
             rows.append(
                 [name, label]
@@ -1047,6 +1171,28 @@ def _maze_rows(mz: dict) -> list[tuple]:
     return rows
 
 
+def _maze_discriminator_text(mz: dict) -> str:
+    c = mz["irl"]["airl"]["config"]
+    if c["policy_buffer_size"] is None:
+        return ""
+    return (
+        f" and a discriminator taking {c['discriminator_steps']} steps per update on samples "
+        f"of the last {c['policy_buffer_size']:,} policy transitions (Fu et al.'s `max_itrs` and "
+        "fusion)"
+    )
+
+
+def _maze_transfer_text(mz: dict) -> str:
+    t, e = mz["transfer_config"], mz["expert"]["config"]
+    changed = [
+        f"{k} {t[k]} (expert's: {e[k]})" for k in ("init_log_std", "entropy_coef") if t[k] != e[k]
+    ]
+    what = f"{t['total_steps']:,} steps"
+    return f" are PPO from scratch, {what}" + (
+        f", exploring more: {', '.join(changed)}" if changed else ", the expert's settings"
+    )
+
+
 def _maze_section(mz: dict, s: dict) -> list[str]:
     ex = mz["expert"]
     chosen = ex["evals_left"][ex["chosen_seed"]]
@@ -1061,7 +1207,8 @@ def _maze_section(mz: dict, s: dict) -> list[str]:
         f"{mz['demos']['n']} demonstrations from it (stochastic), "
         f"{sum(mz['demos']['reached'])} reaching the goal, returns {_pm(mz['demos']['returns'])}. "
         f"AIRL (state-only reward) and GAIL trained on the left maze with the same PPO as "
-        f"generator, {mz['seeds']} seeds each; every policy evaluated on {n_eval} fresh episodes "
+        f"generator{_maze_discriminator_text(mz)}, {mz['seeds']} seeds each; the transfer "
+        f"runs{_maze_transfer_text(mz)}. Every policy is evaluated on {n_eval} fresh episodes "
         "per seed (stochastic). Reach: fraction of episodes whose last position is within "
         "`goal_radius` of the goal, over all seeds' episodes; return: mean ± std over seeds.",
         "",
@@ -1171,6 +1318,18 @@ def _targets(record: dict) -> list[str]:
                         _report.verdict(score >= TARGET_SCORE),
                     ]
                 )
+            if "bc" in e["cells"]:
+                bc = float(_classic_scores(e, "bc", n).mean())
+                best = max(float(_classic_scores(e, m, n).mean()) for m in METHODS)
+                rows.append(
+                    [
+                        f"BC on {name}, {n} trajectory, below GAIL and AIRL as in Ho & "
+                        "Ermon: normalised (the better one's lead)",
+                        f"lead ≥ {BC_GAP}",
+                        f"{bc:.2f} ({best - bc:+.2f})",
+                        "reproduced" if best - bc >= BC_GAP else "**not reproduced**",
+                    ]
+                )
     if "maze" in record:
         t = record["maze"]["transfer"]
         airl_reach, gail_reach = _reach(t["airl"]["right"]), _reach(t["gail"]["right"])
@@ -1237,7 +1396,7 @@ def plot(record: dict, path: Path) -> None:
     s = record["settings"]
     for ax, (name, e) in zip(axes[0], record.get("classic", {}).items(), strict=False):
         counts = s["trajectories"]
-        for method, label in METHODS.items():
+        for method, label in _classic_methods(e).items():
             scores = [_classic_scores(e, method, str(n)) for n in counts]
             ax.errorbar(
                 counts,

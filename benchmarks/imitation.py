@@ -5,10 +5,10 @@ trajectories. Here neural behaviour cloning (`bc.NeuralBCConfig`), DAgger (`dagg
 expert labelling every state its learner visits) and IQ-Learn (`iqlearn`, offline from the
 demos alone, and online with the learner's own transitions) learn from the same demos and
 experts as `benchmarks/adversarial.py` (CartPole: the scripted linear controller; Acrobot: a
-PPO expert trained here, the best of a few seeds; MountainCar: the scripted energy-pumping
-controller), 5 seeds per cell in one `jax.vmap`-ed call. Each seed's final policy is evaluated
-on 10 fresh episodes (true reward); reported: mean ± std over seeds of that return and of the
-normalised score `(score − random) / (expert − random)`, beside GAIL and AIRL from
+PPO expert trained here, the best of a few seeds; MountainCar: value iteration on a fine grid
+of its known dynamics), 5 seeds per cell in one `jax.vmap`-ed call. Each seed's final policy
+is evaluated on 10 fresh episodes (true reward); reported: mean ± std over seeds of that return
+and of the normalised score `(score − random) / (expert − random)`, beside GAIL and AIRL from
 `results/adversarial.json` where that run exists.
 
 Targets (the issue's): IQ-Learn offline ≥ 0.95 normalised from one CartPole trajectory;
@@ -133,7 +133,7 @@ def classic_control(s: dict, envs) -> dict:
             entry["expert_training"] = info
             act = expert.policy
         else:
-            act = scripted_expert(name)
+            act = scripted_expert(name, params)
         expert_returns = returns_of(env, act, REFERENCE_EPISODES, jax.random.key(200 + e), params)
         random_returns = returns_of(
             env, random_policy(env, params), REFERENCE_EPISODES, jax.random.key(300 + e), params
