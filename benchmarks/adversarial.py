@@ -55,7 +55,7 @@ HERE = Path(__file__).resolve().parent
 # --------------------------------------------------------------------------- the settings
 
 # Ho & Ermon (2016), 1 trajectory, from the authors' released results (their CartPole is v0,
-# capped at 200 steps; ours is v1, capped at 500). BC is not yet in irlax.
+# capped at 200 steps; ours is v1, capped at 500). irlax's BC runs beside them.
 HO_ERMON = {
     "CartPole-v1": {"expert": 200.0, "bc": 72.0, "gail": 200.0},
     "Acrobot-v1": {"expert": -75.3, "bc": -130.6, "gail": -77.3},
