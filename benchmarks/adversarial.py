@@ -308,7 +308,7 @@ def log(*parts) -> None:
 # --------------------------------------------------------------------------- 1. classic control
 
 
-def scripted_expert(name: str, params=None):
+def fixed_expert(name: str, params):
     """The expert that is not learned: CartPole's linear controller, MountainCar's planner."""
     import jax.numpy as jnp
 
@@ -437,7 +437,7 @@ def classic_control(s: dict) -> dict:
             entry["expert_training"] = info
             act = expert.policy
         else:
-            act = scripted_expert(name, params)
+            act = fixed_expert(name, params)
         expert_returns = returns_of(env, act, REFERENCE_EPISODES, jax.random.key(200 + e), params)
         random_returns = returns_of(
             env, random_policy(env, params), REFERENCE_EPISODES, jax.random.key(300 + e), params

@@ -40,11 +40,11 @@ from adversarial import (
     TARGET_SCORE,
     acrobot_expert_config,
     config_dict,
+    fixed_expert,
     log,
     normalised,
     random_policy,
     returns_of,
-    scripted_expert,
     seed_keys,
     take,
     timed_train,
@@ -133,7 +133,7 @@ def classic_control(s: dict, envs) -> dict:
             entry["expert_training"] = info
             act = expert.policy
         else:
-            act = scripted_expert(name, params)
+            act = fixed_expert(name, params)
         expert_returns = returns_of(env, act, REFERENCE_EPISODES, jax.random.key(200 + e), params)
         random_returns = returns_of(
             env, random_policy(env, params), REFERENCE_EPISODES, jax.random.key(300 + e), params

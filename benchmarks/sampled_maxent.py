@@ -40,10 +40,10 @@ from _report import source_state, sources_line
 from adversarial import (
     REFERENCE_EPISODES,
     config_dict,
+    fixed_expert,
     log,
     random_policy,
     returns_of,
-    scripted_expert,
     seed_keys,
     take,
 )
@@ -466,7 +466,7 @@ def control(s: dict, record: dict, write) -> None:
     out = record.setdefault("control", {})
     for e, name in enumerate(("Pendulum-v1", "CartPole-v1")):
         env, params = make(name)
-        act = pendulum_expert if name == "Pendulum-v1" else scripted_expert(name)
+        act = pendulum_expert if name == "Pendulum-v1" else fixed_expert(name, params)
         expert_returns = returns_of(env, act, REFERENCE_EPISODES, jax.random.key(20 + e), params)
         random_returns = returns_of(
             env, random_policy(env, params), REFERENCE_EPISODES, jax.random.key(30 + e), params
