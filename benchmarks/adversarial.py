@@ -79,7 +79,8 @@ CARTPOLE_GAINS = (0.1, 0.5, 10.0, 2.0)
 # reaches f = g(s) + γh(s') − h(s) only through s', which one step of Acrobot or MountainCar
 # barely moves: state-only AIRL scored 0.91 on Acrobot at N = 1 (the run before this one),
 # state-action 1.01 (probe, 5 seeds). On CartPole at N = 1 state-only scored 0.99 and
-# state-action 0.85 (one seed of 5 at 218); on MountainCar neither reaches 0.7 (probes).
+# state-action 0.85 (one seed of 5 at 218); on MountainCar neither reaches 0.7 in 1M steps
+# (probes; state-only reached 0.85 in 2M).
 CLASSIC_AIRL_REWARD = "state_action"
 TARGET_SCORE = 0.95  # normalised, one trajectory
 BC_GAP = 0.05  # "BC visibly below" GAIL and AIRL at one trajectory: by this much, normalised
