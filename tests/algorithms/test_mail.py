@@ -188,11 +188,15 @@ def test_the_imitation_weight_decays_linearly_to_zero():
     np.testing.assert_allclose(result.metrics["imitation_weight"], expected, rtol=1e-6)
     assert expected[0] == 2.0 and expected[-1] == 0.0
     # the decayed weight is the one the loss used: loss = td_loss + w_t · imitation_loss (means
-    # over an update's gradient steps, w_t constant within it), imitation alone before TD starts
+    # over an update's gradient steps, w_t constant within it), imitation alone while the
+    # buffer holds fewer than learning_starts transitions (td_loss NaN then, and only then)
     m = {
         k: np.asarray(result.metrics[k], np.float64) for k in ("loss", "td_loss", "imitation_loss")
     }
-    td = np.nan_to_num(m["td_loss"])
+    waiting = steps < config.learning_starts
+    np.testing.assert_array_equal(np.isnan(m["td_loss"]), waiting)
+    assert waiting.any() and not waiting.all()
+    td = np.where(waiting, 0.0, m["td_loss"])
     np.testing.assert_allclose(m["loss"], td + expected * m["imitation_loss"], rtol=1e-5)
     constant = jax.jit(mail.make_train(TINY, ENV, PARAMS, _demos()))(jax.random.key(0))
     np.testing.assert_array_equal(constant.metrics["imitation_weight"], TINY.imitation_weight)
