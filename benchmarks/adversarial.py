@@ -315,6 +315,8 @@ def fixed_expert(name: str, params):
 
     if name == "MountainCar-v0":
         return mountain_car_planner(params)
+    if name != "CartPole-v1":
+        raise ValueError(f"no fixed expert for {name!r}: CartPole-v1 and MountainCar-v0 have one")
     gains = jnp.asarray(CARTPOLE_GAINS)
 
     def act(obs, key):
@@ -326,26 +328,35 @@ def fixed_expert(name: str, params):
 def mountain_car_planner(params, cells: int = MOUNTAIN_CAR_GRID, sweeps: int = 400):
     """A near-optimal MountainCar-v0 policy: value iteration on a (position, velocity) grid.
 
-    The dynamics are deterministic and known (gymnax's, with `params`), and the reward is −1 per
-    step until the goal, so the value is minus the steps to go. `sweeps` finite-horizon backups
-    of `V(s) = max_a −1 + [s' not terminal] V(s')`, with `V(s')` interpolated bilinearly between
-    the grid's `cells × cells` points, give the value; the policy acts greedily on the one-step
-    lookahead from the exact continuous state. On 200 episodes it returns −98 (Ho & Ermon's
-    TRPO expert: −98.8), where the energy-pumping rule `action = 2 if velocity > 0 else 0`
-    returns −131.
+    The dynamics are deterministic and known (the env's own `step_env`, with `params`), and the
+    reward is −1 per step until the goal, so the value is minus the steps to go. `sweeps`
+    finite-horizon backups of `V(s) = max_a −1 + [s' not terminal] V(s')`, with `V(s')`
+    interpolated bilinearly between the grid's `cells × cells` points, give the value; the
+    policy acts greedily on the one-step lookahead from the exact continuous state. On 200
+    episodes it returns −98 (Ho & Ermon's TRPO expert: −98.8), where the energy-pumping rule
+    `action = 2 if velocity > 0 else 0` returns −131.
     """
     import jax
     import jax.numpy as jnp
 
+    from irlax.envs import make
+
+    env, _ = make("MountainCar-v0")
     p = params
     low = jnp.asarray([p.min_position, -p.max_speed])
     high = jnp.asarray([p.max_position, p.max_speed])
+    start = env.reset_env(jax.random.key(0), p)[1]  # a state to fill in (the step is not random)
 
     def step(x, v, a):
-        v = jnp.clip(v + (a - 1) * p.force - jnp.cos(3 * x) * p.gravity, -p.max_speed, p.max_speed)
-        x = jnp.clip(x + v, p.min_position, p.max_position)
-        v = jnp.where((x == p.min_position) & (v < 0), 0.0, v)
-        return x, v, (x >= p.goal_position) & (v >= p.goal_velocity)
+        """The env's transition from (x, v) under action `a`, elementwise over any shape."""
+
+        def one(x, v):
+            _, state, _, done, _ = env.step_env(
+                jax.random.key(0), start.replace(position=x, velocity=v, time=0), a, p
+            )
+            return state.position, state.velocity, done
+
+        return jnp.vectorize(one)(x, v)
 
     def lookahead(value, x, v):
         def one(a):
