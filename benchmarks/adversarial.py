@@ -1002,7 +1002,7 @@ def _classic_section(classic: dict, s: dict) -> list[str]:
         elif e["expert_kind"] == "value_iteration":
             expert = (
                 "a planner: value iteration on a "
-                f"{e.get('planner_grid', MOUNTAIN_CAR_GRID)}² grid of (position, velocity) with "
+                f"{e['planner_grid']}² grid of (position, velocity) with "
                 "the env's own dynamics, acting greedily on a one-step lookahead "
                 "(`mountain_car_planner`)"
             )
