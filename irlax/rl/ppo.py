@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import optax
 
 from irlax._checks import check_callable, check_env, check_key
-from irlax._pytree import pytree_dataclass
+from irlax._pytree import float_dtype, pytree_dataclass
 from irlax.config import (
     check_config,
     require_bool,
@@ -101,6 +101,14 @@ class PPOConfig:
         normalize_observations: standardise observations by a running mean and variance held
             in the train state (frozen during a rollout, updated after it) and clip them to ±10;
             `Result.params["obs_norm"]` then holds the statistics, which `act_fn` applies.
+        normalize_rewards: divide the rewards learned from by the running standard deviation
+            of their discounted sum (per env, restarted at each episode's end), as Gymnasium's
+            `NormalizeReward` and Stable-Baselines3's `VecNormalize(norm_reward=True)` do; the
+            statistics are held in the train state and updated after each rollout, before the
+            rollout's rewards are scaled. A positive scale leaves the optimal policy unchanged
+            and keeps the value targets near unit scale, so that a reward of large magnitude
+            (a learned one, e.g. AIRL's `f − log π`) cannot swamp the policy's gradient in the
+            clipped global norm with the value loss's. `mean_reward` stays unscaled.
         clip_value_loss: clip the value update to `clip_eps` around the rollout's values and
             take the larger of the clipped and unclipped squared errors (as PPO2 and PureJaxRL
             do); otherwise plain squared error.
@@ -124,6 +132,7 @@ class PPOConfig:
     activation: Activation = "tanh"
     normalize_advantages: bool = True
     normalize_observations: bool = False
+    normalize_rewards: bool = False
     clip_value_loss: bool = True
     init_log_std: float = 0.0
 
@@ -141,6 +150,7 @@ class PPOConfig:
             "anneal_lr",
             "normalize_advantages",
             "normalize_observations",
+            "normalize_rewards",
             "clip_value_loss",
         ):
             require_bool(self, name)
@@ -216,6 +226,44 @@ def generalized_advantages(
     return advantages, advantages + values
 
 
+def scale_rewards(
+    statistics: RunningMeanVar,
+    discounted: jnp.ndarray,
+    rewards: jnp.ndarray,
+    done: jnp.ndarray,
+    discount: float,
+) -> tuple[RunningMeanVar, jnp.ndarray, jnp.ndarray]:
+    """Rewards divided by the running standard deviation of their discounted sums.
+
+    The reward scaling of Gymnasium's `NormalizeReward` and Stable-Baselines3's `VecNormalize`
+    (Engstrom et al. 2020, "Implementation matters in deep policy gradients", §3): each env
+    keeps `G ← γ G + r_t`, restarted at 0 after a step that ends its episode; the running
+    variance of every `G` of the rollout is updated, and each reward is divided by
+    `√(var + 1e-8)`. The mean is not subtracted: a shift of the rewards would change which
+    episode lengths the policy prefers, a positive scale changes nothing optimal.
+
+    Args:
+        statistics: the running statistics (shape `()`) of the sums so far.
+        discounted: `[...]` each env's sum before the rollout.
+        rewards: `[T, ...]` the rollout's rewards.
+        done: `[T, ...]` bool, the episode ended (terminated or truncated) at step t.
+        discount: γ.
+
+    Returns:
+        `(statistics, discounted, scaled_rewards)`: the updated statistics, each env's sum
+        after the rollout, and `rewards / √(var + 1e-8)` under the updated variance.
+    """
+
+    def step(total, x):
+        reward, ended = x
+        total = discount * total + reward
+        return jnp.where(ended, jnp.zeros_like(total), total), total
+
+    discounted, sums = jax.lax.scan(step, discounted, (rewards, done))
+    statistics = statistics.update(sums.reshape(-1))
+    return statistics, discounted, rewards / jnp.sqrt(statistics.var + 1e-8)
+
+
 def clipped_surrogate_loss(
     log_prob: jnp.ndarray,
     old_log_prob: jnp.ndarray,
@@ -257,6 +305,10 @@ class PPOState:
         env_state: the envs' states.
         obs: `[num_envs, ...]` current observations (raw, not normalised).
         obs_norm: running observation statistics (unchanged when not normalising).
+        reward_norm: running statistics of the discounted reward sums (unchanged when not
+            normalising rewards).
+        discounted_reward: `[num_envs]` each env's discounted reward sum of its current
+            episode so far (zeros when not normalising rewards).
         stats: episode statistics of the env reward.
         env_steps: env steps taken so far.
         key: the PRNG key of what comes next.
@@ -267,6 +319,8 @@ class PPOState:
     env_state: Any
     obs: jnp.ndarray
     obs_norm: RunningMeanVar
+    reward_norm: RunningMeanVar
+    discounted_reward: jnp.ndarray
     stats: EpisodeStats
     env_steps: jnp.ndarray
     key: jax.Array
@@ -340,6 +394,8 @@ def make_trainer(
             env_state=env_state,
             obs=obs,
             obs_norm=RunningMeanVar.zeros((x.shape[-1],), x.dtype),
+            reward_norm=RunningMeanVar.zeros(()),
+            discounted_reward=jnp.zeros((n_envs,), float_dtype()),
             stats=EpisodeStats.zeros(n_envs),
             env_steps=jnp.zeros((), jnp.int32),
             key=key,
@@ -411,6 +467,16 @@ def make_trainer(
         both = value(params, jnp.concatenate([x, final_x]))
         old_value, next_value = both[:length], both[length:]
         reward = reward.astype(old_value.dtype)
+        mean_reward = jnp.mean(reward)
+        reward_norm, discounted_reward = state.reward_norm, state.discounted_reward
+        if config.normalize_rewards:
+            reward_norm, discounted_reward, reward = scale_rewards(
+                reward_norm,
+                discounted_reward,
+                reward,
+                jnp.logical_or(transitions.terminated, transitions.truncated),
+                config.discount,
+            )
         advantages, returns = generalized_advantages(
             reward,
             old_value,
@@ -453,6 +519,8 @@ def make_trainer(
             env_state=env_state,
             obs=obs,
             obs_norm=obs_norm,
+            reward_norm=reward_norm,
+            discounted_reward=discounted_reward,
             stats=stats,
             env_steps=env_steps,
             key=key,
@@ -460,7 +528,7 @@ def make_trainer(
         metrics = {k: jnp.mean(v) for k, v in aux.items()}
         metrics["episode_return"] = stats.mean_return()
         metrics["env_steps"] = env_steps
-        metrics["mean_reward"] = jnp.mean(reward)
+        metrics["mean_reward"] = mean_reward
         return new_state, metrics, transitions
 
     def features(params, obs):

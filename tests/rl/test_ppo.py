@@ -78,6 +78,29 @@ def test_gae_with_lambda_one_is_the_discounted_return_minus_the_value():
     np.testing.assert_allclose(advantages, np.asarray(mc) - values, rtol=1e-12)
 
 
+def test_reward_scaling_equals_a_python_loop():
+    """Each env's discounted sum `G ← γG + r`, restarted after an episode ends, carried across
+    rollouts; the rewards divided by the standard deviation of every sum seen so far."""
+    rng = np.random.default_rng(3)
+    gamma, shape = 0.9, (6, 3)
+    statistics = ppo.RunningMeanVar.zeros(())
+    carried = jnp.zeros(3)
+    sums_seen, total = [], np.zeros(3)
+    for _ in range(2):  # two rollouts: the sums and the statistics carry over
+        rewards = rng.normal(2.0, 3.0, shape)
+        done = rng.random(shape) < 0.3
+        statistics, carried, scaled = ppo.scale_rewards(
+            statistics, carried, jnp.asarray(rewards), jnp.asarray(done), gamma
+        )
+        for t in range(shape[0]):
+            total = gamma * total + rewards[t]
+            sums_seen.extend(total)
+            total = np.where(done[t], 0.0, total)
+        np.testing.assert_allclose(carried, total, rtol=1e-12)
+        np.testing.assert_allclose(statistics.var, np.var(sums_seen), rtol=1e-12)
+        np.testing.assert_allclose(scaled, rewards / np.sqrt(np.var(sums_seen) + 1e-8), rtol=1e-12)
+
+
 def test_clipped_surrogate_by_hand():
     # ratios 1.5, 0.5, 1.1, 0.7 with advantages +2, +1, -1, -3 and ε = 0.2:
     #   +2: min(3.0, 1.2·2 = 2.4) = 2.4      +1: min(0.5, 0.8·1 = 0.8) = 0.5
@@ -167,6 +190,29 @@ def test_reward_fn_replaces_the_env_reward_and_its_params_are_traced(cartpole):
     assert np.all(rewarded[-3:] > 100), rewarded[-3:]
     # CartPole cannot end much before 8 steps.
     assert np.all(punished[-5:] < 12), punished[-5:]
+
+
+def test_normalized_rewards_make_training_blind_to_the_reward_scale(cartpole):
+    """With `normalize_rewards`, the env's reward and 1000 times it train the same policy (the
+    scale divides out of every reward the learner sees, up to the 1e-8 under the square root,
+    whose trace 256 Adam steps grow to ~1e-5 relative); without it they do not."""
+    env, params = cartpole
+    scaled = lambda c, o, a, n: c  # noqa: E731  CartPole's +1 per step, times c
+    finals = {}
+    for normalize in (True, False):
+        config = PPOConfig(total_steps=4096, normalize_rewards=normalize)
+        train = jax.jit(ppo.make_train(config, env, params, reward_fn=scaled))
+        finals[normalize] = [train(jax.random.key(1), jnp.asarray(c)) for c in (1.0, 1000.0)]
+    one, thousand = finals[True]
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-6),
+        one.params,
+        thousand.params,
+    )
+    np.testing.assert_array_equal(thousand.metrics["mean_reward"], 1000.0)  # unscaled
+    one, thousand = finals[False]
+    differences = jax.tree.map(lambda a, b: np.max(np.abs(a - b)), one.params, thousand.params)
+    assert max(jax.tree.leaves(differences)) > 0.1, differences
 
 
 @struct.dataclass
@@ -362,6 +408,7 @@ def test_trainer_pieces_driven_from_a_host_loop_equal_train(cartpole, small_runs
         ("activation", "gelu"),
         ("normalize_advantages", "yes"),
         ("normalize_observations", None),
+        ("normalize_rewards", "no"),
         ("clip_value_loss", 0),
         ("init_log_std", float("nan")),
     ],
