@@ -82,6 +82,7 @@ def add_options(
     skip: tuple[str, ...] = (),
     prefix: str = "",
     prefixed: tuple[str, ...] = (),
+    defaults: Any = None,
 ) -> None:
     """Add one `--option` per field of the dataclass `cls`, in a group of their own.
 
@@ -93,6 +94,8 @@ def add_options(
         prefix: put before the option names of the fields in `prefixed` (a nested config's
             fields that its parent has too: `--generator-learning-rate`).
         prefixed: the fields whose options get `prefix`.
+        defaults: an instance of `cls` whose values `--help` shows as the defaults (a nested
+            config's, which its parent's default sets); None for the class's own defaults.
 
     Raises:
         TypeError: a field without a description, or of a type the command line cannot read.
@@ -107,7 +110,7 @@ def add_options(
         if not docs.get(field.name):
             raise TypeError(f"{cls.__name__}.{field.name} has no entry under Attributes:")
         kwargs = _argument(hints[field.name], f"{cls.__name__}.{field.name}")
-        default = _default(field)
+        default = _default(field) if defaults is None else getattr(defaults, field.name)
         if default is dataclasses.MISSING:
             kwargs["required"] = True
             note = ""

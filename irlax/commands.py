@@ -443,7 +443,14 @@ def parser() -> argparse.ArgumentParser:
             taken = {f.name for c in (*classes, method.config) for f in dataclasses.fields(c)}
             shared = tuple(f.name for f in dataclasses.fields(inner) if f.name in taken)
             title = f"the {method.nested} ({inner.__module__}.{inner.__name__})"
-            add_options(sub, inner, title=title, prefix=f"{method.nested}_", prefixed=shared)
+            add_options(
+                sub,
+                inner,
+                title=title,
+                prefix=f"{method.nested}_",
+                prefixed=shared,
+                defaults=getattr(method.config(), method.nested),
+            )
         config = functools.partial(_imitation_config, method)
         run = functools.partial(_imitate, name, method)
         sub.set_defaults(run=run, classes=(*classes, config), prog=sub.prog)

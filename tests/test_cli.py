@@ -17,7 +17,7 @@ import pytest
 
 import irlax
 from irlax import cli
-from irlax._cli_options import add_options, build, field_docs
+from irlax._cli_options import _show, add_options, build, field_docs
 from irlax.cli import main, parser
 from irlax.commands import EXPERTS, IMITATION_METHODS, IRL_METHODS
 
@@ -228,6 +228,22 @@ def test_the_list_of_commands_imports_neither_jax_nor_the_methods():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "COMMAND" in done.stdout
     assert done.stdout.strip().endswith("['irlax.cli']"), done.stdout
+
+
+@pytest.mark.parametrize("name", sorted(IMITATION_METHODS))
+def test_help_shows_the_nested_configs_defaults_of_the_method(name):
+    """A nested config's options show the values the method's default sets (AIRL's PPO has no
+    entropy bonus and scales its rewards), not the nested class's own defaults."""
+    method = IMITATION_METHODS[name]
+    if method.nested_class is None:
+        pytest.skip(f"{name} has no nested config")
+    nested = getattr(method.config(), method.nested)
+    sub = dict(_leaves(parser()))[("imitate", name)]
+    shown = {a.dest: a.help for a in sub._actions}
+    for field in dataclasses.fields(nested):
+        text = shown[f"{type(nested).__module__}.{type(nested).__qualname__}.{field.name}"]
+        value = _show(getattr(nested, field.name))
+        assert text.endswith(f"(default: {value})"), (field.name, text[-40:])
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "irlax")
