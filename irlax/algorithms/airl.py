@@ -14,7 +14,11 @@ trained on `g` under *new* dynamics behaves as the expert would there: the rewar
 After training, `ImitationResult.reward_fn` is `g` alone.
 
 The policy's own entropy bonus is already in its reward (`− log π`), so the default generator is
-PPO without an entropy term (`entropy_coef=0`). A SAC generator is given `f` alone: its soft
+PPO without an entropy term (`entropy_coef=0`). That reward has no fixed scale (`f` grows as the
+discriminator sharpens), so the default PPO also divides it by the running standard deviation
+of its discounted sums (`normalize_rewards`): without it, PPO's value loss (~7,500 at the end
+of a CartPole run, against GAIL's ~3) fills the clipped gradient norm and the policy barely
+learns. A SAC generator is given `f` alone: its soft
 objective adds `−α log π` itself, under the policy of each gradient step (a replayed batch's
 `log π` would be stale), which is AIRL's objective exactly at temperature α = 1.
 
@@ -45,9 +49,9 @@ class AIRLConfig(AdversarialConfig):
     """Options of AIRL (those of every adversarial method, and these).
 
     Attributes:
-        generator: the policy's trainer and its options (PPO without an entropy bonus by
-            default: AIRL's reward `f − log π` holds the entropy already); see
-            `AdversarialConfig`.
+        generator: the policy's trainer and its options (by default PPO without an entropy
+            bonus, AIRL's reward `f − log π` holding the entropy already, and with
+            `normalize_rewards`, that reward having no fixed scale); see `AdversarialConfig`.
         reward_inputs: what the reward `g` reads: "state" (the disentangled reward of Fu et
             al. 2018, which transfers to new dynamics) or "state_action".
         potential_hidden: widths of the hidden layers of the shaping potential `h(s)`.
@@ -57,7 +61,9 @@ class AIRLConfig(AdversarialConfig):
             A SAC generator's temperature plays this part, so with SAC it must stay 1.
     """
 
-    generator: Any = dataclasses.field(default_factory=lambda: ppo.PPOConfig(entropy_coef=0.0))
+    generator: Any = dataclasses.field(
+        default_factory=lambda: ppo.PPOConfig(entropy_coef=0.0, normalize_rewards=True)
+    )
     reward_inputs: RewardInputs = "state"
     potential_hidden: tuple[int, ...] = (64, 64)
     entropy_weight: float = 1.0
