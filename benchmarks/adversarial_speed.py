@@ -121,7 +121,11 @@ MATCHED_ROWS = [
         "n_disc_updates_per_round=8, demo_batch_size=1024",
         "discriminator_steps=8, discriminator_batch_size=1024",
     ),
-    ("policy samples kept", "gen_replay_buffer_capacity=512", "policy_buffer_size=512"),
+    (
+        "policy samples kept",
+        "gen_replay_buffer_capacity=512",
+        "policy_buffer_size=16384 (one round's)",
+    ),
     ("discriminator Adam", "lr 1e-3 (torch default)", "discriminator_learning_rate=1e-3"),
     (
         "reward network",
@@ -136,7 +140,10 @@ MATCHED_DIFFERENCES = (
     "`discriminator_hidden`), and its shaping term uses γ = 0.99 (`BasicShapedRewardNet`'s "
     "default) where irlax uses the generator's 0.95; imitation's RunningNorm updates on each "
     "batch the discriminator sees, irlax's on the expert and policy observations it is trained "
-    "on. The matched row is for time per env step; its learning is not a claim."
+    "on. imitation's discriminator samples the last 512 of a round's 16,384 policy transitions; "
+    "irlax refuses a buffer smaller than one generator update (a ring buffer would drop part "
+    "of the update it is given at once), so its discriminator samples the whole round's. "
+    "The matched row is for time per env step; its learning is not a claim."
 )
 
 
@@ -183,7 +190,8 @@ def irlax_config(algo: str, variant: str, total_steps: int | None = None):
         "discriminator_learning_rate": z["disc_learning_rate"],
         "discriminator_steps": z["n_disc_updates_per_round"],
         "discriminator_batch_size": z["demo_batch_size"],
-        "policy_buffer_size": z["gen_replay_buffer_capacity"],
+        # imitation keeps the last 512; irlax's buffer holds at least one update (see above).
+        "policy_buffer_size": max(z["gen_replay_buffer_capacity"], z["n_envs"] * z["n_steps"]),
         "discriminator_normalize_observations": True,
         "absorbing": False,
     }
