@@ -490,7 +490,6 @@ def classic_control(s: dict) -> dict:
             * airl_generator.num_envs
             * airl_generator.rollout_length,
         }
-        entry["airl_options"] = airl_options
         configs = {
             "gail": gail.GAILConfig(generator=ppo.PPOConfig(total_steps=steps)),
             "airl": airl.AIRLConfig(generator=airl_generator, **airl_options),
@@ -644,19 +643,26 @@ def maze_eval(env, policy, params, key, n: int) -> dict:
 MAP_POINTS = 20  # the learned rewards are mapped on a MAP_POINTS × MAP_POINTS grid
 
 
-def plan_on_grid(reward, params, gap: str, discount: float) -> bool:
-    """Does the optimal policy for a state reward reach the maze's goal? Finite-horizon value
-    iteration on the `MAP_POINTS`² grid of `reward_map` (`reward[i, j]` at row i = y, column
-    j = x), moving at most one cell per axis per step (a cell is `max_speed` wide by default),
+def map_axis() -> np.ndarray:
+    """The coordinates of the reward maps' cell centres, along x and along y."""
+    return (np.arange(MAP_POINTS) + 0.5) / MAP_POINTS
+
+
+def plan_on_grid(reward, params, discount: float) -> bool:
+    """Does the optimal policy for a state reward reach the goal of the maze `params`?
+    Finite-horizon value iteration on the `MAP_POINTS`² grid of `reward_map` (`reward[i, j]`
+    at row i = y, column j = x), moving at most one cell per axis per step (a cell is
+    `max_speed` wide by default),
     the wall between the rows below and above `wall_y` except where both columns lie in the
     gap; the reward of the final position is counted too, so the last move is not a tie.
     From the cell nearest the start, it acts greedily for `max_steps_in_episode` steps and
     reports whether it ends within `goal_radius` of the goal: an exact check of the reward,
     apart from the learner trained on it (up to the grid)."""
-    n = reward.shape[0]
-    xs = (np.arange(n) + 0.5) / n
+    if reward.shape != (MAP_POINTS, MAP_POINTS):
+        raise ValueError(f"reward must be a {MAP_POINTS}x{MAP_POINTS} map, got {reward.shape}")
+    n, xs = MAP_POINTS, map_axis()
     width = float(params.gap_width)
-    in_gap = xs <= width if gap == "left" else xs >= 1 - width
+    in_gap = xs <= width if float(params.gap_side) < 0 else xs >= 1 - width
     below = xs < float(params.wall_y)
     rows, cols = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     moves = []
@@ -677,15 +683,16 @@ def plan_on_grid(reward, params, gap: str, discount: float) -> bool:
     return bool(np.hypot(xs[c] - goal[0], xs[r] - goal[1]) < float(params.goal_radius))
 
 
-def reward_map(result, seeds: int, params, discount: float) -> dict:
+def reward_map(result, seeds: int, mazes: dict, discount: float) -> dict:
     """A learned maze reward on a grid of positions (averaged over the 9 actions of
     {−1, 0, 1}²; AIRL's state-only `g` ignores them) and, per seed, its Pearson correlation with
     the true state reward `−‖p − goal‖` over the grid and whether its optimal policy reaches
-    the goal in either maze (`plan_on_grid`, discounted by `discount`); the map of seed 0."""
+    the goal in each of `mazes` (params by gap side; `plan_on_grid`, discounted by `discount`);
+    the map of seed 0."""
     import jax
     import jax.numpy as jnp
 
-    xs = (np.arange(MAP_POINTS) + 0.5) / MAP_POINTS
+    xs = map_axis()
     gx, gy = np.meshgrid(xs, xs)  # row i: y = xs[i]
     points = jnp.asarray(np.stack([gx, gy], -1).reshape(-1, 2), jnp.float32)
     moves = jnp.asarray([[a, b] for a in (-1, 0, 1) for b in (-1, 0, 1)], jnp.float32)
@@ -697,15 +704,14 @@ def reward_map(result, seeds: int, params, discount: float) -> dict:
 
         return jax.vmap(at)(points)
 
-    truth = -np.linalg.norm(np.asarray(points) - np.asarray(params.goal), axis=-1)
+    truth = _true_map(np.asarray(mazes["left"].goal)).ravel()
     maps = [np.asarray(grid(take(result, k)), np.float64) for k in range(seeds)]
     grids = [m.reshape(MAP_POINTS, MAP_POINTS) for m in maps]
     return {
         "reward_correlation": [float(np.corrcoef(m, truth)[0, 1]) for m in maps],
         "reward_map_seed0": grids[0].tolist(),
         "planner_reach": {
-            gap: [plan_on_grid(g, params, gap, discount) for g in grids]
-            for gap in ("left", "right")
+            gap: [plan_on_grid(g, maze, discount) for g in grids] for gap, maze in mazes.items()
         },
     }
 
@@ -765,8 +771,9 @@ def maze(s: dict) -> dict:
     # The planner's check of the true reward, at the transfer runs' discount.
     transfer_config = maze_transfer_config(s["maze_transfer_steps"])
     truth = _true_map(out["geometry"]["goal"])
+    mazes = {"left": left, "right": right}
     out["true_planner_reach"] = {
-        gap: plan_on_grid(truth, left, gap, transfer_config.discount) for gap in ("left", "right")
+        gap: plan_on_grid(truth, maze, transfer_config.discount) for gap, maze in mazes.items()
     }
 
     # GAIL and AIRL (state-only reward) on the left maze, the expert's PPO as generator.
@@ -796,7 +803,7 @@ def maze(s: dict) -> dict:
                 )
                 for k in range(seeds)
             ],
-            **reward_map(result, seeds, left, transfer_config.discount),
+            **reward_map(result, seeds, mazes, transfer_config.discount),
         }
         log(
             f"  maze {m} left {out['irl'][m]['left']} right {out['irl'][m]['right']} "
@@ -1029,7 +1036,8 @@ def _reductions(record: dict) -> list[str]:
 
 def _classic_section(classic: dict, s: dict) -> list[str]:
     seeds = s["seeds"]
-    options = next(iter(classic.values()))["airl_options"]
+    config = next(iter(classic.values()))["configs"]["airl"]
+    options = {k: config[k] for k in ("reward_inputs", "policy_buffer_size")}
     airl_options = ", ".join(
         f'{k}="{v}"' if isinstance(v, str) else f"{k}={v}" for k, v in options.items()
     )
@@ -1372,7 +1380,7 @@ def _maze_reward_note(mz: dict) -> list[str]:
     """Where each learned reward (seed 0's map) is high: the side of the training maze's gap,
     or the side of the test maze's, beside the true reward, which is the same on both."""
     gap = mz["geometry"]["gap_width"]
-    xs = (np.arange(MAP_POINTS) + 0.5) / MAP_POINTS
+    xs = map_axis()
     left, right = xs <= gap, xs >= 1 - gap
     truth = _true_map(mz["geometry"]["goal"])
 
@@ -1513,7 +1521,7 @@ def _targets(record: dict) -> list[str]:
 
 def _true_map(goal) -> np.ndarray:
     """The maze's true state reward on the grid of `reward_map`."""
-    xs = (np.arange(MAP_POINTS) + 0.5) / MAP_POINTS
+    xs = map_axis()
     gx, gy = np.meshgrid(xs, xs)
     return -np.hypot(gx - goal[0], gy - goal[1])
 
