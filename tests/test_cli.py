@@ -17,7 +17,7 @@ import pytest
 
 import irlax
 from irlax import cli
-from irlax._cli_options import _show, add_options, build, field_docs
+from irlax._cli_options import _dest, _show, add_options, build, field_docs
 from irlax.cli import main, parser
 from irlax.commands import EXPERTS, IMITATION_METHODS, IRL_METHODS
 
@@ -239,7 +239,7 @@ def test_help_shows_the_nested_configs_defaults_of_the_method(name):
     sub = dict(_leaves(parser()))[("imitate", name)]
     shown = {a.dest: a.help for a in sub._actions}
     for field in dataclasses.fields(nested):
-        text = shown[f"{type(nested).__module__}.{type(nested).__qualname__}.{field.name}"]
+        text = shown[_dest(type(nested), field.name)]
         value = _show(getattr(nested, field.name))
         assert text.endswith(f"(default: {value})"), (field.name, text[-40:])
 
