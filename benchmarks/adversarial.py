@@ -435,100 +435,125 @@ def train_ppo_expert(env, params, config, n_seeds: int, key_base: int, select_ep
     return take(result, best), info
 
 
-def classic_control(s: dict) -> dict:
+def classic_expert(name: str, s: dict) -> tuple:
+    """The expert of a classic-control env and its demonstrations: `(env, params, act, entry,
+    demos_all)`: `act(obs, key)` the expert's policy, `entry` the expert's and a random
+    policy's returns (the normalisation) and the demos' statistics, `demos_all` the
+    `max(s["trajectories"])` demos (the first N are the N-trajectory set). Keys are fixed per
+    env, so every run (and `imitation.py`) sees the same expert and demos."""
     import jax
 
-    from irlax.algorithms import airl, bc, gail
     from irlax.data import rollout
     from irlax.data.rollout import episode_returns
     from irlax.envs import make
+
+    e = list(CLASSIC_STEPS).index(name)
+    env, params = make(name)
+    entry = {"expert_kind": CLASSIC_EXPERT[name]}
+    start = time.perf_counter()
+    if CLASSIC_EXPERT[name] == "ppo":
+        expert, info = train_ppo_expert(
+            env,
+            params,
+            acrobot_expert_config(s["acrobot_expert_steps"]),
+            s["expert_seeds"],
+            100 + e,
+            20,
+        )
+        entry["expert_training"] = info
+        act = expert.policy
+    else:
+        act = fixed_expert(name, params)
+    expert_returns = returns_of(env, act, REFERENCE_EPISODES, jax.random.key(200 + e), params)
+    random_returns = returns_of(
+        env, random_policy(env, params), REFERENCE_EPISODES, jax.random.key(300 + e), params
+    )
+    demos_all = rollout(env, act, max(s["trajectories"]), jax.random.key(400 + e), params)
+    entry.update(
+        expert_return=float(expert_returns.mean()),
+        expert_return_std=float(expert_returns.std()),
+        random_return=float(random_returns.mean()),
+        random_return_std=float(random_returns.std()),
+        demo_returns=np.asarray(episode_returns(demos_all)).tolist(),
+        demo_lengths=np.asarray(demos_all.lengths).tolist(),
+        demo_terminated=np.asarray(demos_all.terminated).tolist(),
+        experts_seconds=time.perf_counter() - start,
+    )
+    if CLASSIC_EXPERT[name] == "value_iteration":
+        entry["planner_grid"] = MOUNTAIN_CAR_GRID
+    log(name, f"expert {entry['expert_return']:.1f} random {entry['random_return']:.1f}")
+    return env, params, act, entry, demos_all
+
+
+def classic_configs(name: str, s: dict) -> dict:
+    """The configs of GAIL, AIRL and BC on a classic-control env (see the constants above)."""
+    from irlax.algorithms import airl, bc, gail
     from irlax.rl import ppo
+
+    steps = s["classic_steps"][name]
+    airl_generator = dataclasses.replace(airl.AIRLConfig().generator, total_steps=steps)
+    airl_options = {
+        "reward_inputs": CLASSIC_AIRL_REWARD,
+        "policy_buffer_size": CLASSIC_AIRL_FUSION
+        * airl_generator.num_envs
+        * airl_generator.rollout_length,
+    }
+    return {
+        "gail": gail.GAILConfig(generator=ppo.PPOConfig(total_steps=steps)),
+        "airl": airl.AIRLConfig(generator=airl_generator, **airl_options),
+        "bc": bc.NeuralBCConfig(epochs=s["bc_epochs"]),
+    }
+
+
+def classic_cell(method: str, env, params, config, demos, keys) -> dict:
+    """Train `method` ("gail", "airl" or "bc") on `demos`, one seed per key in one vmapped
+    call, and evaluate each seed's final policy on `EVAL_EPISODES` fresh episodes."""
+    import importlib
+
+    import jax
+
+    module = importlib.import_module(f"irlax.algorithms.{method}")
+    train = jax.vmap(module.make_train(config, env, params, demos))
+    result, c, r = timed_train(train, keys)
+    start = time.perf_counter()
+    evals = [
+        returns_of(
+            env, take(result.policy, i).policy, EVAL_EPISODES, jax.random.key(5000 + i), params
+        ).tolist()
+        for i in range(len(keys))
+    ]
+    cell = {
+        "eval_returns": evals,
+        "compile_seconds": c,
+        "run_seconds": r,
+        "eval_seconds": time.perf_counter() - start,
+    }
+    if method != "bc":  # BC has no env steps and no discriminator
+        cell["curve"] = curve(result.metrics["episode_return"])
+        cell["final_discriminator_accuracy"] = [
+            float(np.nanmean(np.asarray(result.metrics[k])[:, -10:]))
+            for k in ("discriminator_accuracy_expert", "discriminator_accuracy_policy")
+        ]
+    means = [float(np.mean(x)) for x in evals]
+    log(f"  {method} N={len(demos.lengths)}: {np.round(means, 1)} compile {c:.0f}s run {r:.0f}s")
+    return cell
+
+
+def classic_control(s: dict) -> dict:
+    import jax
 
     out = {}
     for e, name in enumerate(CLASSIC_STEPS):
-        env, params = make(name)
-        entry = {"expert_kind": CLASSIC_EXPERT[name]}
-        start = time.perf_counter()
-        if CLASSIC_EXPERT[name] == "ppo":
-            expert, info = train_ppo_expert(
-                env,
-                params,
-                acrobot_expert_config(s["acrobot_expert_steps"]),
-                s["expert_seeds"],
-                100 + e,
-                20,
-            )
-            entry["expert_training"] = info
-            act = expert.policy
-        else:
-            act = fixed_expert(name, params)
-        expert_returns = returns_of(env, act, REFERENCE_EPISODES, jax.random.key(200 + e), params)
-        random_returns = returns_of(
-            env, random_policy(env, params), REFERENCE_EPISODES, jax.random.key(300 + e), params
-        )
-        demos_all = rollout(env, act, max(s["trajectories"]), jax.random.key(400 + e), params)
-        entry.update(
-            expert_return=float(expert_returns.mean()),
-            expert_return_std=float(expert_returns.std()),
-            random_return=float(random_returns.mean()),
-            random_return_std=float(random_returns.std()),
-            demo_returns=np.asarray(episode_returns(demos_all)).tolist(),
-            demo_lengths=np.asarray(demos_all.lengths).tolist(),
-            demo_terminated=np.asarray(demos_all.terminated).tolist(),
-            experts_seconds=time.perf_counter() - start,
-            total_steps=s["classic_steps"][name],
-            paper=HO_ERMON[name],
-        )
-        if CLASSIC_EXPERT[name] == "value_iteration":
-            entry["planner_grid"] = MOUNTAIN_CAR_GRID
-        log(name, f"expert {entry['expert_return']:.1f} random {entry['random_return']:.1f}")
-        steps = s["classic_steps"][name]
-        airl_generator = dataclasses.replace(airl.AIRLConfig().generator, total_steps=steps)
-        airl_options = {
-            "reward_inputs": CLASSIC_AIRL_REWARD,
-            "policy_buffer_size": CLASSIC_AIRL_FUSION
-            * airl_generator.num_envs
-            * airl_generator.rollout_length,
-        }
-        configs = {
-            "gail": gail.GAILConfig(generator=ppo.PPOConfig(total_steps=steps)),
-            "airl": airl.AIRLConfig(generator=airl_generator, **airl_options),
-            "bc": bc.NeuralBCConfig(epochs=s["bc_epochs"]),
-        }
+        env, params, _, entry, demos_all = classic_expert(name, s)
+        entry.update(total_steps=s["classic_steps"][name], paper=HO_ERMON[name])
+        configs = classic_configs(name, s)
         entry["configs"] = {m: config_dict(c) for m, c in configs.items()}
         cells = {m: {} for m in configs}
         for n in s["trajectories"]:
             demos = jax.tree.map(lambda x, n=n: x[:n], demos_all)
             for m, config in configs.items():
-                module = {"gail": gail, "airl": airl, "bc": bc}[m]
                 keys = seed_keys(1000 * (e + 1) + n, s["seeds"])
-                train = jax.vmap(module.make_train(config, env, params, demos))
-                result, c, r = timed_train(train, keys)
-                start = time.perf_counter()
-                evals = [
-                    returns_of(
-                        env,
-                        take(result.policy, i).policy,
-                        EVAL_EPISODES,
-                        jax.random.key(5000 + i),
-                        params,
-                    ).tolist()
-                    for i in range(s["seeds"])
-                ]
-                cells[m][str(n)] = cell = {
-                    "eval_returns": evals,
-                    "compile_seconds": c,
-                    "run_seconds": r,
-                    "eval_seconds": time.perf_counter() - start,
-                }
-                if m != "bc":  # BC has no env steps and no discriminator
-                    cell["curve"] = curve(result.metrics["episode_return"])
-                    cell["final_discriminator_accuracy"] = [
-                        float(np.nanmean(np.asarray(result.metrics[k])[:, -10:]))
-                        for k in ("discriminator_accuracy_expert", "discriminator_accuracy_policy")
-                    ]
-                means = [float(np.mean(x)) for x in evals]
-                log(f"  {name} {m} N={n}: {np.round(means, 1)} compile {c:.0f}s run {r:.0f}s")
+                cells[m][str(n)] = classic_cell(m, env, params, config, demos, keys)
         entry["cells"] = cells
         out[name] = entry
     return out

@@ -34,21 +34,17 @@ import _report
 import numpy as np
 from _report import source_state, sources_line
 from adversarial import (
-    CLASSIC_EXPERT,
     EVAL_EPISODES,
     REFERENCE_EPISODES,
     TARGET_SCORE,
-    acrobot_expert_config,
+    classic_expert,
     config_dict,
-    fixed_expert,
     log,
     normalised,
-    random_policy,
     returns_of,
     seed_keys,
     take,
     timed_train,
-    train_ppo_expert,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -110,43 +106,13 @@ def make_train(method: str, config, env, params, demos, expert):
 def classic_control(s: dict, envs) -> dict:
     import jax
 
-    from irlax.data import rollout
-    from irlax.data.rollout import episode_returns
-    from irlax.envs import make
-
     configs = method_configs(s)
     out = {}
     for e, name in enumerate(ENVS):
         if name not in envs:
             continue
-        env, params = make(name)
-        entry = {"expert_kind": CLASSIC_EXPERT[name]}
-        if CLASSIC_EXPERT[name] == "ppo":
-            expert, info = train_ppo_expert(
-                env,
-                params,
-                acrobot_expert_config(s["acrobot_expert_steps"]),
-                s["expert_seeds"],
-                100 + e,
-                20,
-            )
-            entry["expert_training"] = info
-            act = expert.policy
-        else:
-            act = fixed_expert(name, params)
-        expert_returns = returns_of(env, act, REFERENCE_EPISODES, jax.random.key(200 + e), params)
-        random_returns = returns_of(
-            env, random_policy(env, params), REFERENCE_EPISODES, jax.random.key(300 + e), params
-        )
-        demos_all = rollout(env, act, max(s["trajectories"]), jax.random.key(400 + e), params)
-        entry.update(
-            expert_return=float(expert_returns.mean()),
-            random_return=float(random_returns.mean()),
-            demo_returns=np.asarray(episode_returns(demos_all)).tolist(),
-            demo_lengths=np.asarray(demos_all.lengths).tolist(),
-            configs={m: config_dict(c) for m, c in configs.items()},
-        )
-        log(name, f"expert {entry['expert_return']:.1f} random {entry['random_return']:.1f}")
+        env, params, act, entry, demos_all = classic_expert(name, s)
+        entry["configs"] = {m: config_dict(c) for m, c in configs.items()}
         cells = {m: {} for m in configs}
         for n in s["trajectories"]:
             demos = jax.tree.map(lambda x, n=n: x[:n], demos_all)
