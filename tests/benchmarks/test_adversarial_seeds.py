@@ -1,0 +1,71 @@
+"""The many-seed report's verdict on the one-trajectory target follows the numbers: met, missed
+or undecided by where the mean's t interval lies, and a record renders from its JSON alone."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+import adversarial_seeds as seeds
+
+
+def test_the_interval_is_students_t_over_the_seeds():
+    x = np.array([0.90, 0.95, 1.00, 0.97])
+    mean, se, half = seeds.interval(x)
+    assert mean == pytest.approx(0.955)
+    assert se == pytest.approx(np.std(x, ddof=1) / 2)
+    assert half == pytest.approx(stats.t.ppf(0.975, 3) * se)
+    assert np.isnan(seeds.interval(np.array([1.0]))[2])
+
+
+@pytest.mark.parametrize(
+    ("x", "verdict"),
+    [
+        (np.full(20, 0.97) + np.linspace(-0.01, 0.01, 20), "met"),
+        (np.full(20, 0.93) + np.linspace(-0.01, 0.01, 20), "missed"),
+        (np.full(20, 0.95) + np.linspace(-0.1, 0.1, 20), "not decided by these seeds"),
+        (np.array([1.0]), "one seed: not decided"),
+    ],
+)
+def test_the_target_verdict_follows_the_interval(x, verdict):
+    assert seeds.decision(x) == verdict
+
+
+def test_a_record_renders_its_scores_normalised():
+    entry = {
+        "expert_return": 100.0,
+        "random_return": 0.0,
+        "demo_returns": [96.0],
+        "cells": {
+            "gail": {"eval_returns": [[99.0, 97.0], [98.0, 98.0], [97.0, 99.0]]},
+            "airl": {"eval_returns": [[10.0], [20.0], [30.0]]},
+            "bc": {"eval_returns": [[50.0], [50.0], [50.0]]},
+        },
+    }
+    record = {
+        "settings": {"seeds": 3},
+        "machine": {
+            "platform": "x86_64",
+            "cpu": "cpu",
+            "cores": 2,
+            "load_before": 0.0,
+            "load_after": 0.0,
+            "minutes": 1.0,
+            "python": "3.11",
+            "jax": "0",
+            "jax_backend": "cpu",
+        },
+        "command": "python benchmarks/adversarial_seeds.py",
+        "sources": "irlax: made up.",
+        "classic": {"CartPole-v1": entry},
+    }
+    np.testing.assert_allclose(seeds.scores(entry, "gail"), [0.98, 0.98, 0.98])
+    text = seeds.render(record)
+    assert "| CartPole-v1 | GAIL | 0.980 ± 0.000 |" in text
+    assert "| CartPole-v1 | AIRL | 0.200 ± 0.058 |" in text
+    assert "| met |" in text and "| missed |" in text
+    assert "the demo 96.0 (0.96 normalised)" in text
