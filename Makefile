@@ -69,6 +69,8 @@ bench: install $(PEERS_STAMP) $(ECONIRL_STAMP) $(SB3_STAMP) $(SBX_STAMP)
 	$(BIN)/python benchmarks/rl.py --peer-python $(SB3)/bin/python --sbx-python $(SBX)/bin/python
 	$(BIN)/python benchmarks/adversarial_speed.py --peer-python $(PEERS)/bin/python
 	$(BIN)/python benchmarks/imitation_speed.py --peer-python $(PEERS)/bin/python
+	$(BIN)/python benchmarks/adversarial.py
+	$(BIN)/python benchmarks/adversarial_seeds.py
 	$(BIN)/python benchmarks/imitation.py
 	$(BIN)/python benchmarks/mail.py
 	$(BIN)/python benchmarks/sampled_maxent.py
