@@ -208,6 +208,11 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         """The absorbing state's features, shaped like `x`: zeros, flag 1."""
         return jnp.zeros_like(x).at[..., -1].set(1.0)
 
+    def stay_logit(network_params, x, a):
+        """The network's value of `s_a → s_a` (no action there: zeros), shaped like `x[..., 0]`."""
+        ax = absorbing_like(x)
+        return method.network.apply(network_params, ax, jnp.zeros_like(a), ax)
+
     # AIRL's generator reward is `f − log π`. An on-policy generator (PPO) is given it whole,
     # with log π of the policy that acts; an off-policy one (SAC) is given `f` alone, since
     # its soft objective adds `−α log π` itself, under the policy of each gradient step rather
@@ -228,8 +233,7 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
             value = value - method.policy_weight * log_pi
         reward = method.reward_of_logit(value)
         if terminal:
-            ax = absorbing_like(x)
-            stay = method.network.apply(reward_params["discriminator"], ax, jnp.zeros_like(a), ax)
+            stay = stay_logit(reward_params["discriminator"], x, a)
             reward = reward + discount / (1.0 - discount) * method.reward_of_logit(stay)
         return reward
 
@@ -307,8 +311,7 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         losses = jax.nn.softplus(-sign * real)  # −log D for experts, −log(1 − D) for policy
         if config.absorbing:
             # s_a → s_a: the policy has no choice there (log π = 0).
-            ax = absorbing_like(x)
-            stay = method.network.apply(params, ax, jnp.zeros_like(a), ax)
+            stay = stay_logit(params, x, a)
             losses = jnp.concatenate([losses, jax.nn.softplus(-sign * stay)])
             weights = jnp.concatenate([weights, term.astype(weights.dtype)])
         loss = jnp.sum(weights * losses) / jnp.sum(weights)
@@ -401,6 +404,12 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
                 disc_key,
                 expert,
             )
+        if config.absorbing:
+            # The generator's per-step reward in s_a; a terminal transition gets γ/(1 − γ) of it.
+            x = features(state.obs_norm, expert.obs[0], 0)
+            a = action_features(head, expert.action[0])
+            stay = method.reward_of_logit(stay_logit(state.discriminator, x, a))
+            disc_metrics["absorbing_reward"] = stay.astype(jnp.float32)
         return state, {**gen_metrics, **disc_metrics}, taken
 
     def learned_reward(reward_params, obs, action, next_obs):

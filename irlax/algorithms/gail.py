@@ -107,7 +107,9 @@ def make_trainer(config: GAILConfig, env, env_params, demos) -> Trainer:
         policy's reward (`config.reward` of the logit, no absorbing term). Metrics per update:
         the generator's (`episode_return` under the env's reward, `env_steps`, ...), and the
         discriminator's after its last step: `discriminator_loss`,
-        `discriminator_accuracy_expert`, `discriminator_accuracy_policy`, `gradient_penalty`.
+        `discriminator_accuracy_expert`, `discriminator_accuracy_policy`, `gradient_penalty`,
+        and with absorbing states `absorbing_reward` (the per-step reward of the absorbing
+        state; a terminal transition's reward adds γ/(1 − γ) times it).
 
     Raises:
         ValueError: a bad config, or demos that do not fit the env or hold no transition.

@@ -1,6 +1,7 @@
 """What GAIL and AIRL share: determinism, vmap, resume, the host loop, absorbing states, bad
 demos, and the learned reward as a trainer's `reward_fn`."""
 
+import dataclasses
 import functools
 
 import jax
@@ -105,7 +106,7 @@ def test_absorbing_states_and_the_gradient_penalty_in_closed_form():
         trainer = gail.make_trainer(config, env, params, demos)
         state = trainer.init(jax.random.key(0))
         reward_params = trainer.result(state, {}).reward_params
-        _, metrics, taken = jax.jit(trainer.update)(state, None)
+        new_state, metrics, taken = jax.jit(trainer.update)(state, None)
         norm = reward_params["obs_norm"]
 
         def features(obs):
@@ -120,12 +121,44 @@ def test_absorbing_states_and_the_gradient_penalty_in_closed_form():
         terminal = d(features(taken.obs), action, absorbing) + gamma / (1 - gamma) * stay
         expected = jnp.mean(jnp.where(taken.terminated, terminal, plain))
         (w,) = [x for x in jax.tree.leaves(reward_params["discriminator"]) if x.ndim == 2]
+        updated = trainer.result(new_state, {}).reward_params["discriminator"]
+        stay_after = net.apply(updated, absorbing, jnp.zeros(2), absorbing)
     assert np.asarray(taken.terminated).any()  # an untrained CartPole policy falls
+    # The metric is the absorbing state's reward after this update's discriminator step (here
+    # Adam's first step moves the bias and the flag's weight by ±lr each: it may cancel).
+    np.testing.assert_allclose(metrics["absorbing_reward"], stay_after, rtol=1e-5)
     np.testing.assert_allclose(metrics["mean_reward"], expected, rtol=1e-5)
     assert abs(float(stay)) > 1e-3  # the absorbing term is not negligible here
     penalty = (float(jnp.linalg.norm(w)) - 1.0) ** 2
     np.testing.assert_allclose(metrics["gradient_penalty"], penalty, rtol=1e-5)
     assert penalty > 1e-3
+
+
+def test_the_absorbing_reward_metric_follows_the_discriminator():
+    # GAIL's default reward softplus(d) of the absorbing state s_a → s_a, with the
+    # discriminator after each update; the metric is absent without absorbing states.
+    env, params, demos = cartpole_demos()
+    config = gail.GAILConfig(generator=TINY, discriminator_hidden=(8,))
+    absorbing = jnp.zeros(5).at[-1].set(1.0)
+    with jax.enable_x64(False):
+        trainer = gail.make_trainer(config, env, params, demos)
+        update = jax.jit(trainer.update)
+        state = trainer.init(jax.random.key(0))
+        seen = []
+        for _ in range(3):
+            state, metrics, _ = update(state, None)
+            net = trainer.result(state, {}).reward_params["discriminator"]
+            logit = TransitionReward("state_action", (8,)).apply(
+                net, absorbing, jnp.zeros(2), absorbing
+            )
+            np.testing.assert_allclose(
+                metrics["absorbing_reward"], jax.nn.softplus(logit), rtol=1e-5
+            )
+            seen.append(float(metrics["absorbing_reward"]))
+        off = gail.make_trainer(dataclasses.replace(config, absorbing=False), env, params, demos)
+        _, metrics, _ = jax.jit(off.update)(off.init(jax.random.key(0)), None)
+    assert len(set(seen)) == 3
+    assert "absorbing_reward" not in metrics
 
 
 @pytest.mark.parametrize("weight", [1.0, 0.3])
