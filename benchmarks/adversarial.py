@@ -85,14 +85,19 @@ CARTPOLE_GAINS = (0.1, 0.5, 10.0, 2.0)
 # normalize_rewards (the run before), state-action scored 0.85 / 1.01 / 0.51.
 CLASSIC_AIRL_REWARD = "state_action"
 # AIRL's discriminator samples the last 8 generator updates' transitions (Fu et al.'s "fusion",
-# as in the maze below), not the last update's alone. On MountainCar the absorbing state's
-# learned reward, worth γ/(1 − γ) = 99 times a step's, is fitted from the few terminations in
-# a batch (2-5 of 512): with the last update alone one seed in five flipped it, stopped
-# reaching the goal and never came back (its logit ended at +14, fed by the expert's
-# terminations only). Probes at N = 1, 5 seeds: MountainCar 0.77 -> 0.95 (every seed ≥ 0.9),
-# Acrobot 1.00 -> 1.01, CartPole 0.93 -> 0.92 (one seed at 0.64, as before). Without absorbing
-# states MountainCar also scored 0.96 but CartPole 0.59 (two seeds fall at once: a survival
-# bias); PPO's entropy bonus 0.01 on top gave CartPole 1.00 but MountainCar 0.58.
+# as in the maze below), not the last update's alone. Probes at N = 1, 5 seeds: MountainCar
+# 0.77 -> 0.95, Acrobot 1.00 -> 1.01, CartPole 0.93 -> 0.92. On 20 seeds
+# (adversarial_seeds.md) MountainCar still loses 4 seeds of 20 (3 of 20 with 32 updates'
+# worth), so fusion made the 5-seed table lucky rather than AIRL stable. What a lost seed
+# does (the `absorbing_reward` metric, 20 seeds): it reaches the goal for ~450-600 updates
+# with the absorbing reward at +0.1 to +0.4, then its policy's entropy climbs from ~0.1 to
+# ~0.6 within ~30 updates, it stops reaching the goal, and never does again; the absorbing
+# reward then climbs to +10 and more, fed by the expert's terminations alone (the +14 seen
+# before is this aftermath, not the cause). The entropy comes from the −log π in AIRL's
+# generator reward: entropy_weight 0.5 lost 3 seeds of 20, 0.1 lost 6 (5 never found the
+# goal); a state-only g lost 1 but scored 0.87. Without absorbing states MountainCar scored
+# 0.96 on 5 seeds but CartPole 0.59 (a survival bias); PPO's entropy bonus 0.01 on top gave
+# CartPole 1.00 but MountainCar 0.58.
 CLASSIC_AIRL_FUSION = 8
 TARGET_SCORE = 0.95  # normalised, one trajectory
 BC_GAP = 0.05  # "BC visibly below" GAIL and AIRL at one trajectory: by this much, normalised
