@@ -48,12 +48,10 @@ METHODS = {"gail": "GAIL", "airl": "AIRL", "bc": "BC"}
 
 
 def run(s: dict) -> dict:
-    import jax
-
     out = {}
     for e, name in enumerate(CLASSIC_STEPS):
-        env, params, _, entry, demos_all = classic_expert(name, s)
-        demos = jax.tree.map(lambda x: x[:1], demos_all)
+        # `s["trajectories"]` is [1]: the demos are adversarial.py's first trajectory.
+        env, params, _, entry, demos = classic_expert(name, s)
         configs = classic_configs(name, s)
         entry["configs"] = {m: config_dict(c) for m, c in configs.items()}
         keys = seed_keys(KEY_BASE + 1000 * (e + 1) + 1, s["seeds"])
