@@ -99,6 +99,16 @@ CLASSIC_AIRL_REWARD = "state_action"
 # 0.96 on 5 seeds but CartPole 0.59 (a survival bias); PPO's entropy bonus 0.01 on top gave
 # CartPole 1.00 but MountainCar 0.58.
 CLASSIC_AIRL_FUSION = 8
+# On MountainCar, AIRL's PPO generator steps at learning rate 1e-3, not PPO's default 2.5e-3
+# (CleanRL's CartPole setting, for 100k-step runs; annealed over MountainCar's 1M steps it is
+# still 1.8e-3 when seeds are lost). GAIL keeps the default. The MountainCar seeds that AIRL
+# lost (above) were lost at 2.5e-3: probes on adversarial_seeds.py's 20 seeds at N = 1 lost
+# none at 1e-3 (mean 0.967) and none at 3e-4, which is too slow for the budget (0.79). On
+# CartPole's 100k steps 1e-3 is too slow (2 seeds of 20 not learning), so it stays there.
+# Chosen on those 20 seeds: the 5-seed table here (other seeds) is the check that does not
+# select on its own outcome.
+CLASSIC_AIRL_LEARNING_RATE = {"MountainCar-v0": 1e-3}
+PPO_DEFAULT_LEARNING_RATE = 2.5e-3  # the PPOConfig default, for the report's wording
 TARGET_SCORE = 0.95  # normalised, one trajectory
 BC_GAP = 0.05  # "BC visibly below" GAIL and AIRL at one trajectory: by this much, normalised
 
@@ -497,6 +507,10 @@ def classic_configs(name: str, s: dict) -> dict:
 
     steps = s["classic_steps"][name]
     airl_generator = dataclasses.replace(airl.AIRLConfig().generator, total_steps=steps)
+    if name in CLASSIC_AIRL_LEARNING_RATE:
+        airl_generator = dataclasses.replace(
+            airl_generator, learning_rate=CLASSIC_AIRL_LEARNING_RATE[name]
+        )
     airl_options = {
         "reward_inputs": CLASSIC_AIRL_REWARD,
         "policy_buffer_size": CLASSIC_AIRL_FUSION
@@ -1064,6 +1078,22 @@ def _reductions(record: dict) -> list[str]:
     return ["## What was reduced, and why", "", *[f"- {x}" for x in items], ""]
 
 
+def _airl_rate_text(classic: dict) -> str:
+    """The clause naming AIRL's generator learning rate on the envs where it is not PPO's
+    default (from the recorded configs)."""
+    rates = {
+        name: e["configs"]["airl"]["generator"]["learning_rate"] for name, e in classic.items()
+    }
+    changed = {n: r for n, r in rates.items() if r != PPO_DEFAULT_LEARNING_RATE}
+    if not changed:
+        return ""
+    where = ", ".join(f"{r:g} on {n}" for n, r in changed.items())
+    return (
+        f" and, for AIRL, the generator's learning rate ({where}; PPO's default "
+        f"{PPO_DEFAULT_LEARNING_RATE:g} elsewhere and for GAIL: see `adversarial_seeds.md`)"
+    )
+
+
 def _classic_section(classic: dict, s: dict) -> list[str]:
     seeds = s["seeds"]
     config = next(iter(classic.values()))["configs"]["airl"]
@@ -1078,7 +1108,8 @@ def _classic_section(classic: dict, s: dict) -> list[str]:
         "reward, and a discriminator sampling the last "
         f"{options['policy_buffer_size']:,} policy transitions, {CLASSIC_AIRL_FUSION} generator "
         "updates' worth, Fu et al.'s fusion) with their defaults "
-        f"except the generator's `total_steps`; {seeds} seeds per cell in one vmapped call. "
+        f"except the generator's `total_steps`{_airl_rate_text(classic)}; {seeds} seeds per "
+        "cell in one vmapped call. "
         "Each seed's "
         f"final policy is evaluated on {EVAL_EPISODES} fresh episodes (stochastic policy, true "
         "reward); the table gives mean ± std over seeds of those means, and of the normalised "

@@ -69,3 +69,26 @@ def test_a_record_renders_its_scores_normalised():
     assert "| CartPole-v1 | AIRL | 0.200 ± 0.058 |" in text
     assert "| met |" in text and "| missed |" in text
     assert "the demo 96.0 (0.96 normalised)" in text
+
+
+def test_the_report_names_airls_learning_rate_only_where_it_is_not_ppos_default():
+    import adversarial
+
+    from irlax.rl import ppo
+
+    def classic(rates):
+        return {
+            name: {"configs": {"airl": {"generator": {"learning_rate": rate}}}}
+            for name, rate in rates.items()
+        }
+
+    assert adversarial.PPO_DEFAULT_LEARNING_RATE == ppo.PPOConfig().learning_rate
+    assert adversarial._airl_rate_text(classic({"CartPole-v1": 2.5e-3})) == ""
+    text = adversarial._airl_rate_text(classic({"CartPole-v1": 2.5e-3, "MountainCar-v0": 1e-3}))
+    assert "0.001 on MountainCar-v0" in text and "CartPole" not in text
+    s = adversarial.settings(False)
+    for name in adversarial.CLASSIC_STEPS:
+        configs = adversarial.classic_configs(name, s)
+        expected = adversarial.CLASSIC_AIRL_LEARNING_RATE.get(name, ppo.PPOConfig().learning_rate)
+        assert configs["airl"].generator.learning_rate == expected
+        assert configs["gail"].generator.learning_rate == ppo.PPOConfig().learning_rate
