@@ -4,7 +4,8 @@
    GAIL and AIRL with their default configs (`gail.GAILConfig()`, `airl.AIRLConfig()`; only
    the generator's `total_steps` is raised per env, the same for both methods, and AIRL's
    reward reads the action and its discriminator samples the last 8 updates' policy
-   transitions, as in Fu et al.'s experiments), and BC, learn from 1,
+   transitions, as in Fu et al.'s experiments, and on MountainCar its generator steps at
+   learning rate 1e-3, see `CLASSIC_AIRL_LEARNING_RATE`), and BC, learn from 1,
    4, 7 and 10 expert trajectories, 5 seeds in one `jax.vmap`-ed call per cell. Each seed's
    final policy is evaluated on 10 fresh episodes (stochastic policy, true env reward);
    reported: mean ± std over seeds of that return and of the normalised score
