@@ -83,6 +83,23 @@ def machine(load_before: float, load_after: float, seconds: float) -> dict:
     }
 
 
+def jax_machine(load_before: float, seconds: float) -> dict:
+    """`machine` for a run that ends now (the load average now is its `load_after`), with JAX's
+    version and backend.
+
+    Args:
+        load_before: the 1-minute load average when the run started.
+        seconds: the run's wall time.
+    """
+    import jax
+
+    return {
+        **machine(load_before, os.getloadavg()[0], seconds),
+        "jax": jax.__version__,
+        "jax_backend": jax.default_backend(),
+    }
+
+
 # --------------------------------------------------------------------------- measurements
 
 

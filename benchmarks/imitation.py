@@ -180,11 +180,7 @@ def main(argv=None) -> None:
     if adversarial.exists():
         record["adversarial"] = _adversarial_scores(_report.load(adversarial))
     elapsed = time.perf_counter() - start
-    record["machine"] = {
-        **_report.machine(load_before, os.getloadavg()[0], elapsed),
-        "jax": jax.__version__,
-        "jax_backend": jax.default_backend(),
-    }
+    record["machine"] = _report.jax_machine(load_before, elapsed)
     record["sources"] = sources_line((source_before, source_state()))
     _report.save(record, render, out)
     plot(record, out.with_suffix(".png"))

@@ -525,8 +525,6 @@ def main() -> None:
     if args.imitation_steps is None:
         args.imitation_steps = args.steps
 
-    import jax
-
     load_before, source_before = os.getloadavg(), source_state()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -536,11 +534,7 @@ def main() -> None:
     record = {
         "benchmark": "irl_speed",
         "command": "python benchmarks/irl_speed.py " + " ".join(sys.argv[1:]),
-        "machine": {
-            **_report.machine(load_before[0], os.getloadavg()[0], elapsed),
-            "jax": jax.__version__,
-            "jax_backend": jax.default_backend(),
-        },
+        "machine": _report.jax_machine(load_before[0], elapsed),
         "sources": sources_line((source_before, source_state())),
         "steps": args.steps,
         "repeats": args.repeats,

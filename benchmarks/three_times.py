@@ -251,19 +251,13 @@ def main(argv=None) -> None:
 
 
 def save(out, runs, repeats, names, load_before, source_before, start) -> None:
-    import jax
-
     record = {
         "benchmark": "three_times",
         "command": "python benchmarks/three_times.py " + " ".join(sys.argv[1:]),
         "repeats": repeats,
         "programs": {name: PROGRAMS[name] for name in names},
         "runs": runs,
-        "machine": {
-            **_report.machine(load_before, os.getloadavg()[0], time.perf_counter() - start),
-            "jax": jax.__version__,
-            "jax_backend": jax.default_backend(),
-        },
+        "machine": _report.jax_machine(load_before, time.perf_counter() - start),
         "sources": sources_line((source_before, source_state())),
     }
     _report.save(record, render, out)
