@@ -70,6 +70,8 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--render-only", nargs="?", help="re-render the report from a JSON")
     args = parser.parse_args(argv)
+    if args.seeds < 2:
+        parser.error(f"--seeds must be at least 2 (the interval needs a spread), got {args.seeds}")
     import jax
 
     jax.config.update("jax_enable_x64", False)
@@ -93,11 +95,7 @@ def main(argv=None) -> None:
         "classic": run(s),
     }
     elapsed = time.perf_counter() - start
-    record["machine"] = {
-        **_report.machine(load_before, os.getloadavg()[0], elapsed),
-        "jax": jax.__version__,
-        "jax_backend": jax.default_backend(),
-    }
+    record["machine"] = _report.jax_machine(load_before, elapsed)
     record["sources"] = sources_line((source_before, source_state()))
     _report.save(record, render, out)
     log(f"wrote {out}, {out.with_suffix('.md')} ({elapsed / 60:.1f} min)")

@@ -92,3 +92,22 @@ def test_the_report_names_airls_learning_rate_only_where_it_is_not_ppos_default(
         expected = adversarial.CLASSIC_AIRL_LEARNING_RATE.get(name, ppo.PPOConfig().learning_rate)
         assert configs["airl"].generator.learning_rate == expected
         assert configs["gail"].generator.learning_rate == ppo.PPOConfig().learning_rate
+
+
+@pytest.mark.parametrize("count", ["1", "0", "-3"])
+def test_fewer_than_two_seeds_are_refused_before_anything_runs(count, capsys):
+    with pytest.raises(SystemExit):
+        seeds.main(["--seeds", count])
+    assert f"--seeds must be at least 2 (the interval needs a spread), got {count}" in (
+        capsys.readouterr().err
+    )
+
+
+def test_jax_machine_is_the_machine_with_jax_and_the_load_now():
+    import _report
+    import jax
+
+    record = _report.jax_machine(0.5, 90.0)
+    assert record["jax"] == jax.__version__ and record["jax_backend"] == jax.default_backend()
+    assert record["load_before"] == 0.5 and record["minutes"] == 1.5
+    assert set(_report.machine(0.5, 0.0, 90.0)) | {"jax", "jax_backend"} == set(record)
