@@ -136,6 +136,7 @@ def settings(quick: bool) -> dict:
             "maze_demos": 4,
             "maze_irl_steps": 32_768,
             "maze_transfer_steps": 65_536,
+            "maze_sac_transfer_steps": 8192,
             "maze_seeds": 2,
         }
     return {
@@ -154,6 +155,7 @@ def settings(quick: bool) -> dict:
         "maze_demos": 10,
         "maze_irl_steps": 500_000,
         "maze_transfer_steps": 1_000_000,
+        "maze_sac_transfer_steps": 200_000,
         "maze_seeds": 3,
     }
 
@@ -248,6 +250,25 @@ def maze_transfer_config(steps: int):
     wall under the goal, held 1 of 3 seeds with the expert's settings (67% reach); with these
     all 3 reach the goal (probe). The same for every reward."""
     return dataclasses.replace(maze_ppo_config(steps), init_log_std=0.0, entropy_coef=0.01)
+
+
+def maze_sac_transfer_config(steps: int):
+    """SAC for a second set of transfer runs: a maximum-entropy learner, the kind AIRL's reward
+    is defined for (Fu et al. re-optimise with entropy-regularised TRPO), off-policy, with
+    its own exploration (automatic temperature), at the expert's discount; small networks
+    and 8 envs, as for Pendulum's generator. On the true reward it reaches the goal in all
+    3 seeds in 200,000 steps (probe). If a learned reward fails with both PPO and SAC, the
+    failure is the reward's shape, not one learner's exploration."""
+    from irlax.rl import sac
+
+    return sac.SACConfig(
+        total_steps=steps,
+        num_envs=8,
+        hidden=(64, 64),
+        learning_rate=1e-3,
+        learning_starts=2000,
+        discount=maze_ppo_config(steps).discount,
+    )
 
 
 def config_dict(config) -> dict:
@@ -768,7 +789,7 @@ def maze(s: dict) -> dict:
     from irlax.data import rollout
     from irlax.data.rollout import episode_returns
     from irlax.envs import PointMaze
-    from irlax.rl import ppo
+    from irlax.rl import ppo, sac
 
     env = PointMaze()
     left, right = PointMaze.params("left"), PointMaze.params("right")
@@ -856,35 +877,39 @@ def maze(s: dict) -> dict:
             f"compile {c:.0f}s run {r:.0f}s"
         )
 
-    # PPO from scratch on the right maze, on the true and on the learned rewards; seed k of
-    # a learned reward is seed k of its method.
+    # PPO (and SAC) from scratch on the right maze, on the true and on the learned rewards;
+    # seed k of a learned reward is seed k of its method.
+    sac_config = maze_sac_transfer_config(s["maze_sac_transfer_steps"])
     out["transfer_config"] = config_dict(transfer_config)
-    out["transfer"] = {}
+    out["transfer_sac_config"] = config_dict(sac_config)
     rewards = {
         "true": (None, None),
         "airl": (learned["airl"].reward_fn, learned["airl"].reward_params),
         "gail": (learned["gail"].reward_fn, learned["gail"].reward_params),
     }
-    for i, (label, (reward_fn, reward_params)) in enumerate(rewards.items()):
-        make = ppo.make_train(transfer_config, env, right, reward_fn)
-        keys = seed_keys(740 + i, seeds)
-        if reward_fn is None:
-            result, c, r = timed_train(jax.vmap(make), keys)
-        else:
-            result, c, r = timed_train(jax.vmap(make), keys, reward_params)
-        out["transfer"][label] = {
-            "compile_seconds": c,
-            "run_seconds": r,
-            "curve": curve(result.metrics["episode_return"]),
-            "right": [
-                maze_eval(env, take(result, k).policy, right, jax.random.key(750 + k), n_eval)
-                for k in range(seeds)
-            ],
-        }
-        log(
-            f"  maze transfer {label}: {out['transfer'][label]['right']} "
-            f"compile {c:.0f}s run {r:.0f}s"
-        )
+    learners = {"transfer": (ppo, transfer_config, 740), "transfer_sac": (sac, sac_config, 760)}
+    for field, (module, config, key_base) in learners.items():
+        out[field] = {}
+        for i, (label, (reward_fn, reward_params)) in enumerate(rewards.items()):
+            make = jax.vmap(module.make_train(config, env, right, reward_fn))
+            extra = () if reward_fn is None else (reward_params,)
+            result, c, r = timed_train(make, seed_keys(key_base + i, seeds), *extra)
+            out[field][label] = {
+                "compile_seconds": c,
+                "run_seconds": r,
+                "curve": curve(result.metrics["episode_return"]),
+                "right": [
+                    maze_eval(
+                        env,
+                        take(result, k).policy,
+                        right,
+                        jax.random.key(key_base + 10 + k),
+                        n_eval,
+                    )
+                    for k in range(seeds)
+                ],
+            }
+            log(f"  maze {field} {label}: {out[field][label]['right']} ({c:.0f}s + {r:.0f}s)")
     return out
 
 
@@ -1280,6 +1305,9 @@ def _reach(evals: list) -> float:
     return float(np.mean([x["reach"] for x in evals]))
 
 
+MAZE_LEARNERS = {"transfer": "PPO", "transfer_sac": "SAC"}  # record field: the learner
+
+
 def _maze_rows(mz: dict) -> list[tuple]:
     """(what, trained on, reward, evals on the right maze, plot label) for Fu et al.'s Table 1
     layout: the policies trained on the left maze run directly, then PPO trained anew on the
@@ -1306,14 +1334,21 @@ def _maze_rows(mz: dict) -> list[tuple]:
                 )
             )
     names = {
-        "true": ("true reward", "PPO\ntrue r"),
-        "airl": ("AIRL's state-only reward g(s)", "PPO\nAIRL r"),
-        "gail": ("GAIL's reward −log(1 − D(s, a))", "PPO\nGAIL r"),
+        "true": ("true reward", "true r"),
+        "airl": ("AIRL's state-only reward g(s)", "AIRL r"),
+        "gail": ("GAIL's reward −log(1 − D(s, a))", "GAIL r"),
     }
-    for label, t in mz["transfer"].items():
-        rows.append(
-            ("PPO from scratch", "right maze", names[label][0], t["right"], names[label][1])
-        )
+    for field, learner in MAZE_LEARNERS.items():
+        for label, t in mz.get(field, {}).items():
+            rows.append(
+                (
+                    f"{learner} from scratch",
+                    "right maze",
+                    names[label][0],
+                    t["right"],
+                    f"{learner}\n{names[label][1]}",
+                )
+            )
     return rows
 
 
@@ -1334,9 +1369,18 @@ def _maze_transfer_text(mz: dict) -> str:
         f"{k} {t[k]} (expert's: {e[k]})" for k in ("init_log_std", "entropy_coef") if t[k] != e[k]
     ]
     what = f"{t['total_steps']:,} steps"
-    return f" are PPO from scratch, {what}" + (
+    text = f" are PPO from scratch, {what}" + (
         f", exploring more: {', '.join(changed)}" if changed else ", the expert's settings"
     )
+    if "transfer_sac" in mz:
+        c = mz["transfer_sac_config"]
+        text += (
+            f", and SAC from scratch, {c['total_steps']:,} steps ({c['num_envs']} envs, "
+            f"{'×'.join(map(str, c['hidden']))} networks, automatic temperature, discount "
+            f"{c['discount']}): a maximum-entropy learner with its own exploration, so a reward "
+            "that fails with both fails by its shape, not by one learner's exploration"
+        )
+    return text
 
 
 def _maze_section(mz: dict, s: dict) -> list[str]:
@@ -1423,9 +1467,11 @@ def _maze_section(mz: dict, s: dict) -> list[str]:
     lines += _report.table(["reward", "left (training) maze", "right (test) maze"], rows)
     lines += ["", "Transfer runs' times (all seeds together):", ""]
     rows = [
-        [k, _f(t["compile_seconds"], 0), _f(t["run_seconds"], 0)] for k, t in mz["transfer"].items()
+        [learner, k, _f(t["compile_seconds"], 0), _f(t["run_seconds"], 0)]
+        for field, learner in MAZE_LEARNERS.items()
+        for k, t in mz.get(field, {}).items()
     ]
-    lines += _report.table(["reward", "compile s", "run s"], rows)
+    lines += _report.table(["learner", "reward", "compile s", "run s"], rows)
     lines += [""]
     return lines
 
@@ -1458,23 +1504,31 @@ def _maze_reward_note(mz: dict) -> list[str]:
         f"(seed 0): {', '.join(parts)}.",
     ]
     airl = mz["irl"].get("airl")
-    if airl and _reach(mz["transfer"]["airl"]["right"]) <= 0.5:
+    failed = [
+        learner
+        for field, learner in MAZE_LEARNERS.items()
+        if field in mz and _reach(mz[field]["airl"]["right"]) <= 0.5
+    ]
+    if airl and "PPO" in failed:
+        learners = " and ".join(failed)
         bias = sides(airl["reward_map_seed0"])
         lines[-1] += (
             " AIRL's reward favours the side the expert went through"
             if bias > sides(truth) + 0.1
             else " AIRL's reward does not favour the training gap's side"
         ) + (
-            f" and correlates with the true reward at only "
-            f"{np.mean(airl['reward_correlation']):.2f} (mean over seeds), which fits PPO on it "
-            "not reaching the goal in the test maze, whose gap is on the other side."
+            " and correlates with the true reward at only "
+            f"{np.mean(airl['reward_correlation']):.2f} (mean over seeds), which fits "
+            f"{learners} on it not reaching the goal in the test maze, whose gap is on the "
+            "other side."
         )
         planned = airl["planner_reach"]["right"]
         if sum(planned) > len(planned) / 2:
             lines[-1] += (
                 f" Yet the optimal policy for it in the test maze reaches the goal ({sum(planned)} "
-                f"of {len(planned)} seeds, below): the reward transfers by that measure, and PPO "
-                "from the start settles on the side where the reward rises first."
+                f"of {len(planned)} seeds, below): the reward transfers by that measure, and "
+                f"{learners} from the start {'settle' if len(failed) > 1 else 'settles'} on the "
+                "side where the reward rises first."
             )
     return lines
 
@@ -1516,33 +1570,34 @@ def _targets(record: dict) -> list[str]:
                     ]
                 )
     if "maze" in record:
-        t = record["maze"]["transfer"]
-        airl_reach, gail_reach = _reach(t["airl"]["right"]), _reach(t["gail"]["right"])
-        true_reach = _reach(t["true"]["right"])
-        rows.append(
-            [
-                "(reference) PPO on the true reward reaches the goal in the right maze",
-                "> 50%",
-                f"{true_reach:.0%}",
-                _report.verdict(true_reach > 0.5),
+        for field, learner in MAZE_LEARNERS.items():
+            if field not in record["maze"]:
+                continue
+            t = record["maze"][field]
+            reach = {k: _reach(t[k]["right"]) for k in ("true", "airl", "gail")}
+            if field == "transfer":
+                true_reach = reach["true"]
+            rows += [
+                [
+                    f"(reference) {learner} on the true reward reaches the goal in the right maze",
+                    "> 50%",
+                    f"{reach['true']:.0%}",
+                    _report.verdict(reach["true"] > 0.5),
+                ],
+                [
+                    f"{learner} on AIRL's state-only reward reaches the goal in the right maze "
+                    "(reach rate)",
+                    "> 50%",
+                    f"{reach['airl']:.0%}",
+                    _report.verdict(reach["airl"] > 0.5),
+                ],
+                [
+                    f"{learner} on GAIL's reward does not (reach rate)",
+                    "≤ 50%",
+                    f"{reach['gail']:.0%}",
+                    _report.verdict(reach["gail"] <= 0.5),
+                ],
             ]
-        )
-        rows.append(
-            [
-                "PPO on AIRL's state-only reward reaches the goal in the right maze (reach rate)",
-                "> 50%",
-                f"{airl_reach:.0%}",
-                _report.verdict(airl_reach > 0.5),
-            ]
-        )
-        rows.append(
-            [
-                "PPO on GAIL's reward does not (reach rate)",
-                "≤ 50%",
-                f"{gail_reach:.0%}",
-                _report.verdict(gail_reach <= 0.5),
-            ]
-        )
         for m, wanted in (("airl", True), ("gail", False)):
             planned = record["maze"]["irl"][m]["planner_reach"]["right"]
             share = sum(planned) / len(planned)
