@@ -1617,6 +1617,13 @@ def _targets(record: dict) -> list[str]:
         "Normalised scores: each seed's mean return over its evaluation episodes, normalised, "
         "then averaged over seeds. Reach rates: over all seeds' evaluation episodes."
     ]
+    if "classic" in record:
+        notes.append(
+            f"With {record['settings']['seeds']} seeds a mean near {TARGET_SCORE} is decided by "
+            "the seeds drawn (and by the machine: XLA's CPU code differs between CPUs); "
+            "`adversarial_seeds.md` judges the one-trajectory cells on 20 seeds, by the 95% "
+            "interval of the mean."
+        )
     if "maze" in record and not true_reach > 0.5:
         notes.append(
             "PPO did not reach the goal on the true reward either, so the maze's targets say "
