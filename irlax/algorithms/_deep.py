@@ -141,10 +141,9 @@ def expert_transitions(env, env_params, demos: Trajectories) -> ExpertTransition
     check_demos(env, env_params, demos)
     mask = np.asarray(demos.mask)
     if not mask.any():
-        raise ValueError(
-            "demos hold no transitions (every trajectory has length 0); imitation needs at "
-            "least one action"
-        )
+        n = demos.n_trajectories
+        what = "no trajectories" if n == 0 else f"{n} trajectories, each of length 0"
+        raise ValueError(f"demos hold no transitions ({what}); imitation needs at least one action")
     obs = np.asarray(demos.observations)
     lengths = np.asarray(demos.lengths)
     unknown = demos.terminated is None  # taken as truncated (time limits)

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from irlax._checks import check_key
+from irlax._checks import check_env, check_key
 from irlax.data.trajectories import Trajectories
 
 Policy = Callable[[jnp.ndarray, jax.Array], jnp.ndarray]
@@ -123,7 +123,9 @@ def check_against_space(
             f"got {values.dtype}"
         )
     mask = np.broadcast_to(np.asarray(mask, bool), values.shape[:lead])
-    flat = values.reshape(*values.shape[:lead], -1)
+    # The element size is explicit: `-1` cannot be inferred when a leading axis is 0 (no
+    # demos, or no steps), which must reach the caller's own "no transitions" check.
+    flat = values.reshape(*values.shape[:lead], int(np.prod(shape)))
     if info.kind == "discrete":
         ok = (values >= info.start) & (values < info.start + info.n)
         what = f"in [{info.start}, {info.start + info.n})"
@@ -164,8 +166,10 @@ def check_demos(env: Any, env_params: Any, demos: Trajectories) -> None:
         demos: the demonstrations.
 
     Raises:
-        ValueError: naming what differs (shape, dtype or out-of-range entry and its index).
+        ValueError: naming what differs (shape, dtype or out-of-range entry and its index), or
+            an `env` that is not a gymnax-style env.
     """
+    check_env(env)
     if not isinstance(demos, Trajectories):
         raise ValueError(f"demos must be Trajectories, got {type(demos).__name__}")
     params = env.default_params if env_params is None else env_params

@@ -214,6 +214,25 @@ def test_bad_demos_are_refused_by_name(name):
         module.make_trainer(config, env, params, {"observations": obs})
 
 
+def test_empty_demos_and_what_is_not_an_env_are_refused_by_name():
+    # No trajectory at all (N = 0) or no step (T = 0) once failed inside numpy's reshape.
+    module, config = METHODS["gail"]
+    env, params, demos = cartpole_demos()
+    obs, actions = np.asarray(demos.observations), np.asarray(demos.actions)
+    empty = {
+        "no trajectories": Trajectories(obs[:0], actions[:0], np.asarray(demos.lengths)[:0]),
+        "each of length 0": Trajectories(obs[:, :1], actions[:, :0], np.zeros(4, np.int32)),
+    }
+    for match, trajs in empty.items():
+        with pytest.raises(ValueError, match=f"demos hold no transitions .*{match}"):
+            module.make_trainer(config, env, params, trajs)
+    # An env id or None, not an env: refused by name, not an AttributeError in the demo check.
+    with pytest.raises(ValueError, match="env must be an env object, got the string"):
+        module.make_trainer(config, "CartPole-v1", params, demos)
+    with pytest.raises(ValueError, match="env must be a gymnax-style env, got None"):
+        module.make_trainer(config, None, params, demos)
+
+
 def test_the_learned_reward_is_a_trainers_reward_fn():
     # ImitationResult.reward_fn plugs into any irlax.rl trainer: PPO's first update learns
     # from exactly the learned reward of the transitions it collected.
