@@ -80,7 +80,8 @@ class AdversarialConfig:
         discriminator_learning_rate: Adam's step size for the discriminator.
         discriminator_steps: discriminator gradient steps after each generator update.
         discriminator_every: train the discriminator after every this many generator updates
-            (1 for PPO; larger for SAC, whose update is a single env step).
+            (1 for PPO; larger for SAC, whose update is a single env step); at most the
+            generator's number of updates.
         discriminator_batch_size: expert and policy transitions in each discriminator step
             (each side); None for the transitions of one generator update
             (`num_envs * rollout_length` for PPO, `num_envs` for SAC).
@@ -246,6 +247,13 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
     generator = make_generator(
         gen_config, env, env_params, reward_fn, terminal_reward_fn if config.absorbing else None
     )
+
+    if config.discriminator_every > generator.n_updates:
+        raise ValueError(
+            f"discriminator_every must be at most the generator's {generator.n_updates} updates "
+            "(its step budget), or the discriminator never trains and the reward stays its "
+            f"random initialisation; got {config.discriminator_every}"
+        )
 
     def current_policy(gen_state):
         return generator.result(gen_state, {})

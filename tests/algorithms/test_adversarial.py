@@ -233,6 +233,21 @@ def test_empty_demos_and_what_is_not_an_env_are_refused_by_name():
         module.make_trainer(config, None, params, demos)
 
 
+def test_a_discriminator_that_would_never_train_is_refused():
+    # discriminator_every beyond the generator's updates once trained the policy on the
+    # random initial discriminator, its metrics all NaN, without a word.
+    env, params, demos = cartpole_demos()
+    for module, config in METHODS.values():
+        n_updates = module.make_trainer(config, env, params, demos).n_updates
+        module.make_trainer(
+            dataclasses.replace(config, discriminator_every=n_updates), env, params, demos
+        )
+        with pytest.raises(ValueError, match=f"discriminator_every must be at most .*{n_updates}"):
+            module.make_trainer(
+                dataclasses.replace(config, discriminator_every=n_updates + 1), env, params, demos
+            )
+
+
 def test_the_learned_reward_is_a_trainers_reward_fn():
     # ImitationResult.reward_fn plugs into any irlax.rl trainer: PPO's first update learns
     # from exactly the learned reward of the transitions it collected.
