@@ -272,6 +272,9 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
             f"(num_envs * rollout_length), got {buffer_size}"
         )
     obs_dim = flat_obs(given.obs[:1], 1).shape[-1] + 1  # the features and the absorbing flag
+    if config.reward_network is not None and config.reward_network is not method.network:
+        # AIRL's g on its own: inside f = g + γh' − h a g of the wrong shape would broadcast.
+        check_reward_network(config.reward_network, obs_dim, head.n)
     check_reward_network(method.network, obs_dim, head.n)
     optimizer = optax.adam(config.discriminator_learning_rate)
 

@@ -207,7 +207,8 @@ def train_from_demos(trainer: Trainer) -> Callable:
 def check_reward_network(network, obs_dim: int, action_dim: int) -> None:
     """Refuse a reward network that cannot be called as `network(obs, action, next_obs)` on
     feature batches `[B, obs_dim]`, `[B, action_dim]`, `[B, obs_dim]` or does not return one
-    value per transition, before anything is traced (Flax would fail deep inside `init`).
+    floating-point value per transition, before anything is traced (Flax would fail deep
+    inside `init`).
 
     Raises:
         ValueError: naming the module and the shapes it was called with.
@@ -226,4 +227,10 @@ def check_reward_network(network, obs_dim: int, action_dim: int) -> None:
         raise ValueError(
             f"reward_network must return one value per transition, shape [B]; for B = 2 it "
             f"returned {getattr(out, 'shape', type(out).__name__)}"
+        )
+    # An integer or bool output has no gradient: the network would never learn.
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise ValueError(
+            f"reward_network must return floating-point values (an integer or bool output has "
+            f"no gradient and never learns), got dtype {out.dtype}"
         )

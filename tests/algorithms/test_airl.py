@@ -3,6 +3,7 @@ CartPole from four demonstrations."""
 
 import dataclasses
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -88,3 +89,21 @@ def test_bad_airl_options_are_refused_by_name():
         airl.AIRLConfig(entropy_weight=0.0)
     with pytest.raises(ValueError, match=r"generator\.temperature"):
         airl.AIRLConfig(generator=sac.SACConfig(), entropy_weight=0.5)
+
+
+class _OneValuePerBatch(nn.Module):
+    @nn.compact
+    def __call__(self, obs, action, next_obs):
+        return jnp.sum(nn.Dense(1)(obs))
+
+
+def test_a_reward_network_g_of_the_wrong_shape_is_refused_by_name():
+    # AIRL's own g: inside f = g(s) + γh(s') − h(s) a g returning one value for the whole batch
+    # broadcast against h's [B] and trained without a word.
+    env, params, demos = cartpole_demos()
+    small = airl.AIRLConfig(generator=ppo.PPOConfig(num_envs=2, rollout_length=8, total_steps=16))
+    config = dataclasses.replace(small, reward_network=_OneValuePerBatch())
+    with pytest.raises(
+        ValueError, match=r"reward_network must return one value per transition.*\(\)"
+    ):
+        airl.make_trainer(config, env, params, demos)

@@ -144,6 +144,7 @@ def test_bad_gail_options_are_refused_by_name():
     bad_networks = {
         "cannot be called": MLPReward(),  # reads one features array, not (obs, action, next)
         "one value per transition": _TwoOutputs(),
+        "must return floating-point values.*got dtype int32": _IntegerOutput(),  # no gradient
     }
     for match, network in bad_networks.items():
         with pytest.raises(ValueError, match=match):
@@ -156,3 +157,9 @@ class _TwoOutputs(nn.Module):
     @nn.compact
     def __call__(self, obs, action, next_obs):
         return nn.Dense(2)(obs)
+
+
+class _IntegerOutput(nn.Module):
+    @nn.compact
+    def __call__(self, obs, action, next_obs):
+        return (nn.Dense(1)(obs)[..., 0] > 0).astype(jnp.int32)
