@@ -20,7 +20,11 @@ of its discounted sums (`normalize_rewards`): without it, PPO's value loss (~7,5
 of a CartPole run, against GAIL's ~3) fills the clipped gradient norm and the policy barely
 learns. A SAC generator is given `f` alone: its soft
 objective adds `−α log π` itself, under the policy of each gradient step (a replayed batch's
-`log π` would be stale), which is AIRL's objective exactly at temperature α = 1.
+`log π` would be stale), which is AIRL's objective exactly at temperature α = 1. So its
+temperature must be fixed (`learn_temperature=False`; SAC's default tunes it towards a target
+entropy, another objective each step): on Pendulum-v1 from 10 demos, AIRL with SAC at α = 1
+reached 0.95 of the expert's normalised return, with the tuned temperature 0.34 (5 seeds,
+`benchmarks/adversarial.py`).
 
 Usage:
 
@@ -39,7 +43,7 @@ from irlax.algorithms._adversarial import AdversarialConfig, Method, make_advers
 from irlax.algorithms._deep import train_from_demos
 from irlax.config import check_config, require_choice, require_hidden, require_real
 from irlax.nets.reward import ShapedReward, TransitionReward
-from irlax.rl import Trainer, ppo
+from irlax.rl import Trainer, ppo, sac
 
 RewardInputs = Literal["state", "state_action"]
 
@@ -52,6 +56,8 @@ class AIRLConfig(AdversarialConfig):
         generator: the policy's trainer and its options (by default PPO without an entropy
             bonus, AIRL's reward `f − log π` holding the entropy already, and with
             `normalize_rewards`, that reward having no fixed scale); see `AdversarialConfig`.
+            A SAC generator needs a fixed temperature (`learn_temperature=False`; 1 is AIRL's
+            objective exactly).
         reward_inputs: what the reward `g` reads: "state" (the disentangled reward of Fu et
             al. 2018, which transfers to new dynamics) or "state_action".
         potential_hidden: widths of the hidden layers of the shaping potential `h(s)`.
@@ -78,6 +84,13 @@ class AIRLConfig(AdversarialConfig):
                 "entropy_weight applies to a PPO generator; a SAC generator's entropy weight is "
                 f"its temperature (set generator.temperature), got entropy_weight="
                 f"{self.entropy_weight}"
+            )
+        if isinstance(self.generator, sac.SACConfig) and self.generator.learn_temperature:
+            raise ValueError(
+                "generator: AIRL's policy objective is entropy-regularised RL at a fixed "
+                "temperature (1 for D = exp f / (exp f + π) exactly); a SAC generator that tunes "
+                "its temperature optimises another: give the SACConfig learn_temperature=False "
+                "(and temperature=1.0, its default)"
             )
 
 

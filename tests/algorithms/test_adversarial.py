@@ -274,7 +274,9 @@ def test_a_sac_generator_with_a_sparser_discriminator():
             actions=jnp.zeros((2, 8, 1)),
             lengths=jnp.asarray([8, 8]),
         )
-        generator = sac.SACConfig(total_steps=24, learning_starts=8, batch_size=8, hidden=(8,))
+        generator = sac.SACConfig(
+            total_steps=24, learning_starts=8, batch_size=8, hidden=(8,), learn_temperature=False
+        )
         config = airl.AIRLConfig(
             generator=generator,
             reward_network=TransitionReward("state_action", (8,)),  # any module will do

@@ -89,6 +89,10 @@ def test_bad_airl_options_are_refused_by_name():
         airl.AIRLConfig(entropy_weight=0.0)
     with pytest.raises(ValueError, match=r"generator\.temperature"):
         airl.AIRLConfig(generator=sac.SACConfig(), entropy_weight=0.5)
+    with pytest.raises(ValueError, match="learn_temperature=False"):
+        airl.AIRLConfig(generator=sac.SACConfig())  # SAC's default tunes its temperature
+    fixed = sac.SACConfig(learn_temperature=False, temperature=0.5)  # a fixed one is AIRL's w
+    assert airl.AIRLConfig(generator=fixed).generator.temperature == 0.5
 
 
 class _OneValuePerBatch(nn.Module):
