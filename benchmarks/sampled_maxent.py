@@ -370,7 +370,11 @@ def pendulum_expert(obs, key):
 
 def control_configs(name: str, s: dict) -> dict:
     """Each method's config on `name`, at the step budgets of `s`."""
-    from adversarial import pendulum_sac_discriminator, pendulum_sac_generator
+    from adversarial import (
+        pendulum_airl_sac_generator,
+        pendulum_sac_discriminator,
+        pendulum_sac_generator,
+    )
 
     from irlax.algorithms import airl, gail, gcl, maxent_sampled
     from irlax.rl import ppo, sac, soft_q
@@ -425,7 +429,7 @@ def control_configs(name: str, s: dict) -> dict:
             generator=gen(steps["gail"]), **pendulum_sac_discriminator(steps["gail"])
         ),
         "airl": airl.AIRLConfig(
-            generator=gen(steps["airl"]),
+            generator=pendulum_airl_sac_generator(steps["airl"]),
             reward_inputs="state_action",
             **pendulum_sac_discriminator(steps["airl"]),
         ),
