@@ -48,6 +48,7 @@ from irlax.algorithms._deep import (
     ExpertTransitions,
     ImitationResult,
     check_reward_network,
+    check_transition,
     expert_argument,
     expert_transitions,
     make_generator,
@@ -423,7 +424,10 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
             disc_metrics["absorbing_reward"] = stay.astype(jnp.float32)
         return state, {**gen_metrics, **disc_metrics}, taken
 
+    action_space = env.action_space(env_params)
+
     def learned_reward(reward_params, obs, action, next_obs):
+        check_transition(given, action_space, obs, action, next_obs)
         norm = reward_params["obs_norm"]
         x, next_x = features(norm, obs, 0), features(norm, next_obs, 0)
         return method.learned_reward(

@@ -35,6 +35,7 @@ import numpy as np
 from irlax._pytree import pytree_dataclass, static_field
 from irlax.data import Trajectories
 from irlax.data.rollout import check_demos
+from irlax.envs.core import check_in_space
 from irlax.rl import Result, Trainer, ppo, sac, soft_pg, soft_q
 
 GENERATORS = {
@@ -234,3 +235,34 @@ def check_reward_network(network, obs_dim: int, action_dim: int) -> None:
             f"reward_network must return floating-point values (an integer or bool output has "
             f"no gradient and never learns), got dtype {out.dtype}"
         )
+
+
+def check_transition(expert: ExpertTransitions, action_space, obs, action, next_obs) -> None:
+    """Refuse arguments of a learned `reward_fn` that are not one transition of the env the
+    demos are for: observations and an action of another shape (a batch among them: the
+    reward is of one transition, `jax.vmap` it), or, where the action is concrete, one outside
+    the action space (a discrete index out of range would be one-hot encoded as no action).
+    Shapes are checked under `jax.jit` and `jax.vmap` too.
+
+    Args:
+        expert: the demos' transitions, whose `obs[0]` and `action[0]` give the shapes.
+        action_space: the env's action space.
+        obs, action, next_obs: the arguments given.
+
+    Raises:
+        ValueError: naming the argument, the shape expected and the one given.
+    """
+    obs_shape, action_shape = expert.obs.shape[1:], expert.action.shape[1:]
+    given = (
+        ("obs", obs, "observation", obs_shape),
+        ("action", action, "action", action_shape),
+        ("next_obs", next_obs, "observation", obs_shape),
+    )
+    for name, value, what, shape in given:
+        if value is None or jnp.shape(value) != shape:
+            got = "None" if value is None else f"shape {jnp.shape(value)}"
+            raise ValueError(
+                f"reward_fn's {name} must be one {what} of shape {shape} (the reward is of one "
+                f"transition; jax.vmap it for a batch), got {got}"
+            )
+    check_in_space(action_space, action, name="action")

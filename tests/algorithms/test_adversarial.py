@@ -264,6 +264,40 @@ def test_the_learned_reward_is_a_trainers_reward_fn():
     assert float(jnp.std(rewards)) > 0  # a learned reward, not a constant
 
 
+@pytest.mark.parametrize("name", METHODS)
+def test_the_learned_reward_refuses_what_is_not_one_transition(name):
+    # A batch or another env's shapes once failed deep inside JAX (a broadcasting TypeError);
+    # an action index out of range was one-hot encoded as no action, a silent wrong reward.
+    _, _, demos = cartpole_demos()
+    with jax.enable_x64(False):
+        result = _jitted_train(name)(jax.random.key(0))
+    obs, action = demos.observations[0], demos.actions[0]
+    reward = result.reward(obs[0], action[0], obs[1])
+    assert reward.shape == () and np.isfinite(reward)
+    bad = {
+        r"obs must be one observation of shape \(4,\).*jax.vmap.*got shape \(5, 4\)": (
+            obs[:5],
+            action[0],
+            obs[1],
+        ),
+        r"next_obs must be one observation of shape \(4,\).*got shape \(3,\)": (
+            obs[0],
+            action[0],
+            obs[1, :3],
+        ),
+        r"action must be one action of shape \(\).*got shape \(2,\)": (obs[0], action[:2], obs[1]),
+        r"action 7 is outside the action space.*\[0, 2\)": (obs[0], 7, obs[1]),
+        "obs must be one observation .* got None": (None, action[0], obs[1]),
+    }
+    for match, transition in bad.items():
+        with pytest.raises(ValueError, match=match):
+            result.reward(*transition)
+    with pytest.raises(ValueError, match=r"jax\.vmap it for a batch"):  # shapes, also traced
+        jax.jit(result.reward)(obs[:5], action[:5], obs[1:6])
+    batch = jax.vmap(result.reward)(obs[:5], action[:5], obs[1:6])
+    assert batch.shape == (5,)
+
+
 def test_a_sac_generator_with_a_sparser_discriminator():
     # Off-policy: one env step per generator update, the discriminator every 4th update on a
     # buffer of recent policy transitions; its metrics are NaN on the updates it skips.
