@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import inspect
 import io
 import json
@@ -795,6 +796,9 @@ def _imitate(name: str, method: Imitator, options: ImitateRun, *more) -> int:
         "env": options.env,
         "method": name,
         "demos": str(options.demos),
+        # The path names the file, not what is in it: demos rewritten at the same path (a new
+        # `irlax expert` run) would otherwise resume a run that learned from the old ones.
+        "demos_sha256": _demos_digest(demos),
         "seed": options.seed,
         "config": repr(config),
         **({"expert": str(asked[0].expert)} if asked else {}),
@@ -858,6 +862,21 @@ def _imitate(name: str, method: Imitator, options: ImitateRun, *more) -> int:
         )
         print(f"results: {folder}/ ({', '.join(written)})")
     return 0
+
+
+def _demos_digest(demos) -> str:
+    """The sha256 of the demos' arrays (shapes and dtypes included): what a resumed run must
+    have learned from."""
+    digest = hashlib.sha256()
+    for name in ("observations", "actions", "lengths", "terminated"):
+        value = getattr(demos, name)
+        array = np.ascontiguousarray(np.asarray(value)) if value is not None else None
+        digest.update(
+            f"{name}:{None if array is None else (array.dtype.str, array.shape)};".encode()
+        )
+        if array is not None:
+            digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def _imitation_curve(name: str, options: ImitateRun, summary: dict, path: Path) -> None:

@@ -637,3 +637,34 @@ def test_imitate_trains_writes_and_resumes(tmp_path, capsys):
         # Run again: the finished checkpoint is resumed, nothing is trained twice.
         assert main(argv) == 0
     assert json.loads((out / "metrics.json").read_text())["per_update"] == summary["per_update"]
+
+
+def test_imitate_does_not_resume_a_run_of_other_demos_at_the_same_path(tmp_path, capsys):
+    # The checkpoint's fingerprint named the demos by path only: demos rewritten there were
+    # "resumed" with the policy and reward learned from the old ones, and reported as theirs.
+    import jax
+
+    from irlax.data import Trajectories
+    from tests.algorithms.deep import cartpole_demos
+
+    _, _, demos = cartpole_demos(2)
+    path = tmp_path / "demos.npz"
+    demos.save(path)
+    out = tmp_path / "out"
+    argv = ["imitate", "gail", "--env", "CartPole-v1", "--demos", str(path), "--out", str(out)]
+    argv += ["--total-steps", "128", "--num-envs", "2", "--rollout-length", "32"]
+    argv += ["--update-epochs", "1", "--hidden", "8", "--discriminator-hidden", "8"]
+    argv += ["--episodes", "1"]
+    with jax.enable_x64(False):
+        assert main(argv) == 0
+        capsys.readouterr()
+        written = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+        fewer = Trajectories(
+            demos.observations, demos.actions, demos.lengths // 2, terminated=demos.terminated
+        )
+        fewer.save(path)
+        assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("irlax imitate gail: error: ") and "Traceback" not in err
+    assert "belongs to another run" in err and "demos_sha256" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == written

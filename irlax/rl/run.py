@@ -89,9 +89,13 @@ def run(
     if path is not None and path.exists():
         saved = read_checkpoint_metadata(path)
         if saved.get("fingerprint") != fingerprint or saved.get("n_updates") != total:
+            theirs = {**(saved.get("fingerprint") or {}), "n_updates": saved.get("n_updates")}
+            ours = {**fingerprint, "n_updates": total}
+            differ = sorted(k for k in {*theirs, *ours} if theirs.get(k) != ours.get(k))
             raise ValueError(
                 f"the checkpoint {path} belongs to another run (its settings differ from "
-                "this one's); use another output folder or delete it to start afresh"
+                f"this one's: {', '.join(differ)}); use another output folder or delete it to "
+                "start afresh"
             )
         fresh = state
         (state, metrics), meta = load_checkpoint(path, like=(state, metrics))
