@@ -197,7 +197,9 @@ def _argument(hint: Any, where: str) -> dict:
             raise TypeError(f"{where}: the choices of a Literal must share one type")
         metavar = "{" + ",".join(map(str, choices)) + "}"
         return {"type": kind, "choices": choices, "metavar": metavar}
-    if hint in (int, float, str, Path):
+    if hint is Path:
+        return {"type": _named(_path, Path), "metavar": "PATH"}
+    if hint in (int, float, str):
         return {"type": hint, "metavar": hint.__name__.upper()}
     if typing.get_origin(hint) is tuple:
         item, *rest = typing.get_args(hint)
@@ -224,6 +226,16 @@ def _named(convert, kind):
     """`convert` under the name of `kind`, for argparse's "invalid int value: 'x'" messages."""
     convert.__name__ = getattr(kind, "__name__", str(kind))
     return convert
+
+
+def _path(text: str) -> Path:
+    """A path; an empty one (an unset shell variable, `--out $OUT`) is refused, since `Path("")`
+    is the current folder and a command would write its files there."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected a path, got {text!r} (an empty path would be the current folder)"
+        )
+    return Path(text)
 
 
 def _tuple_of(kind):

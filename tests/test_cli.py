@@ -581,6 +581,23 @@ def test_an_output_folder_that_is_a_file_is_refused(command, tmp_path, capsys):
     assert (tmp_path / "taken").read_text() == "a user's file"
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["demo"],
+        ["expert", "ppo", "--env", "CartPole-v1"],
+        ["imitate", "gail", "--env", "CartPole-v1", "--demos", "d.npz"],
+    ],
+)
+def test_an_empty_output_path_is_refused(command, tmp_path, capsys, monkeypatch):
+    # `--out ""` (an unset shell variable) was Path(""), the current folder: the command wrote
+    # its checkpoint and results among whatever was there.
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, "--out", ""]) == 2
+    _one_line(capsys, "argument --out: expected a path, got ''", "current folder")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_imitate_bc_writes_a_policy_and_no_reward(tmp_path, capsys):
     import jax
 
