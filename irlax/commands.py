@@ -709,6 +709,8 @@ def _train_in_chunks(trainer, options, fingerprint: dict, name: str, shown: dict
         fingerprint = {**fingerprint, "seeds": list(options.seeds)}
     chunk = options.chunk or max(1, trainer.n_updates // 20)
     checkpoint = options.out / "checkpoint.msgpack"
+    if not checkpoint.exists():
+        _refuse_other_results(options.out)
     done = _updates_done(checkpoint, fingerprint)
     if done:
         print(f"resuming from {checkpoint}: {done} of {trainer.n_updates} updates done")
@@ -759,6 +761,20 @@ def _sweep(sweep, options: SweepOptions) -> int:
         print(f"irlax sweep: {len(failed)} runs failed (see summary.md)", file=sys.stderr)
         return 1
     return 0
+
+
+def _refuse_other_results(out: Path) -> None:
+    """Refuse to start a run in a folder holding results (`metrics.json`, also of `--seeds`'
+    OUT/seed=K) but no checkpoint: another command's, or a run whose checkpoint was deleted.
+    This run would overwrite them, and a checkpoint, the only proof of whose they are, is
+    not there to compare."""
+    found = [out / "metrics.json", *sorted(out.glob("seed=*/metrics.json"))]
+    found = [str(path.relative_to(out)) for path in found if path.exists()]
+    if found:
+        raise ValueError(
+            f"--out {out} holds the results of another run ({', '.join(found)}) and no "
+            "checkpoint to resume; use another output folder, or move them away to start afresh"
+        )
 
 
 def _updates_done(checkpoint: Path, fingerprint: dict) -> int:

@@ -598,6 +598,25 @@ def test_an_empty_output_path_is_refused(command, tmp_path, capsys, monkeypatch)
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("results", ["metrics.json", "seed=3/metrics.json"])
+def test_results_without_a_checkpoint_are_not_overwritten(results, tmp_path, capsys):
+    # A folder holding another command's results, or a run's whose checkpoint was deleted,
+    # was trained into and its metrics.json, policy and pictures silently replaced.
+    from tests.algorithms.deep import cartpole_demos
+
+    out = tmp_path / "out"
+    (out / results).parent.mkdir(parents=True)
+    (out / results).write_text("a previous run's results")
+    _, _, demos = cartpole_demos(2)
+    demos.save(tmp_path / "demos.npz")
+    argv = ["imitate", "gail", "--env", "CartPole-v1", "--demos", str(tmp_path / "demos.npz")]
+    argv += ["--total-steps", "64", "--num-envs", "2", "--rollout-length", "32"]
+    assert main([*argv, "--out", str(out)]) == 2
+    _one_line(capsys, "holds the results of another run", results, "no checkpoint")
+    assert (out / results).read_text() == "a previous run's results"
+    assert not (out / "checkpoint.msgpack").exists()
+
+
 def test_imitate_bc_writes_a_policy_and_no_reward(tmp_path, capsys):
     import jax
 
