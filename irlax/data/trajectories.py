@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from pathlib import Path
 
 import jax
@@ -167,6 +168,13 @@ class Trajectories:
                 inconsistent (naming the path and the array).
         """
         path = _check_path(path)
+        # np.load reads a file that is not a zip archive as .npy or, failing that, as a pickle,
+        # and refuses it with advice to unpickle it: never what a damaged .npz needs.
+        if path.is_file() and not zipfile.is_zipfile(path):
+            raise ValueError(
+                f"{path}: not a readable .npz trajectories file (not a zip archive: damaged, or "
+                "not written by Trajectories.save or irlax expert)"
+            )
         try:
             with np.load(path, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in f.files}
