@@ -349,6 +349,19 @@ def test_rl_trainers_refuse_no_env_a_bad_reward_fn_and_an_integer_key(module, co
         module.make_trainer(config, env, params).init(0)
 
 
+@pytest.mark.parametrize("module,config", TRAINERS, ids=lambda x: getattr(x, "__name__", ""))
+def test_rl_trainers_refuse_another_envs_params_by_name(module, config):
+    # A name, or Pendulum's params for CartPole, failed with an AttributeError inside gymnax's
+    # step (env_params_or_default, shared by every trainer and deep method, now checks).
+    env, params = make("CartPole-v1")
+    _, pendulum = make("Pendulum-v1")
+    for wrong, given in (("CartPole-v1", "builtins.str"), (pendulum, "pendulum.EnvParams")):
+        with pytest.raises(ValueError, match=f"env_params must be the env's parameters.*{given}"):
+            module.make_trainer(config, env, wrong)
+    module.make_trainer(config, env, params)
+    module.make_trainer(config, env, None)
+
+
 # --- forecasting ----------------------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from irlax._checks import check_env
 from irlax._pytree import pytree_dataclass, static_field
 
 RewardFn = Callable[[Any, jnp.ndarray, jnp.ndarray, jnp.ndarray], jnp.ndarray]
@@ -251,8 +252,25 @@ def flat_obs(obs: jnp.ndarray, batch_ndim: int) -> jnp.ndarray:
 
 
 def env_params_or_default(env, env_params):
-    """`env_params`, or the env's defaults when None."""
-    return env.default_params if env_params is None else env_params
+    """`env_params`, or the env's defaults when None.
+
+    Raises:
+        ValueError: `env` is not an env (`check_env`), or `env_params` is not of the type of
+            its `default_params` (another env's, or a name), which would fail deep inside the
+            env's `step`.
+    """
+    check_env(env)
+    default = env.default_params
+    if env_params is None:
+        return default
+    if default is not None and not isinstance(env_params, type(default)):
+        name = lambda x: f"{type(x).__module__}.{type(x).__qualname__}"  # noqa: E731
+        raise ValueError(
+            f"env_params must be the env's parameters, of type {name(default)} (its "
+            f"default_params, or those irlax.envs.make returns), or None for the defaults; "
+            f"got {name(env_params)}"
+        )
+    return env_params
 
 
 def reset_envs(env, env_params, key: jax.Array, num_envs: int):
