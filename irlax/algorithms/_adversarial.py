@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from irlax._checks import check_key
 from irlax._pytree import pytree_dataclass
 from irlax.algorithms._deep import (
     ExpertTransitions,
@@ -286,6 +287,7 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         return params
 
     def init(key: jax.Array, expert: ExpertTransitions | None = None) -> AdversarialState:
+        check_key(key)
         expert = expert_argument(expert, given)
         key, gen_key, disc_key = jax.random.split(key, 3)
         gen_state = generator.init(gen_key)

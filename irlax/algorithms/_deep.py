@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from irlax._checks import check_key
 from irlax._pytree import pytree_dataclass, static_field
 from irlax.data import Trajectories
 from irlax.data.rollout import check_demos
@@ -196,6 +197,7 @@ def train_from_demos(trainer: Trainer) -> Callable:
     those given to `make_trainer`) an argument of each (see the module docstring)."""
 
     def train(key: jax.Array, expert: ExpertTransitions | None = None) -> ImitationResult:
+        check_key(key)
         state = trainer.init(key, expert)
         state, metrics = jax.lax.scan(
             lambda s, _: trainer.update(s, expert)[:2], state, None, trainer.n_updates

@@ -248,6 +248,16 @@ def test_a_discriminator_that_would_never_train_is_refused():
             )
 
 
+def test_an_integer_key_is_refused_by_name():
+    # train(0) failed inside jax.random.split with "invalid PRNG key data".
+    env, params, demos = cartpole_demos()
+    for module, config in METHODS.values():
+        with pytest.raises(ValueError, match=r"key must be a JAX PRNG key.*got int"):
+            module.make_train(config, env, params, demos)(0)
+        with pytest.raises(ValueError, match=r"key must be a JAX PRNG key.*got int"):
+            module.make_trainer(config, env, params, demos).init(0)
+
+
 def test_the_learned_reward_is_a_trainers_reward_fn():
     # ImitationResult.reward_fn plugs into any irlax.rl trainer: PPO's first update learns
     # from exactly the learned reward of the transitions it collected.
