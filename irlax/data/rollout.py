@@ -157,8 +157,9 @@ def check_demos(env: Any, env_params: Any, demos: Trajectories) -> None:
     """Refuse demonstrations that do not fit an env, before anything trains on them.
 
     Checks the observations' element shape and dtype kind (and that real float observations
-    are finite) against `env.observation_space(env_params)`, and the actions' element shape,
-    dtype kind and range against `env.action_space(env_params)`; padding is ignored.
+    are finite) against `env.observation_space(env_params)`, the actions' element shape,
+    dtype kind and range against `env.action_space(env_params)`, and that rewards, where
+    given, are finite; padding is ignored.
 
     Args:
         env: a gymnax-style env (JAX or host vector env).
@@ -179,6 +180,12 @@ def check_demos(env: Any, env_params: Any, demos: Trajectories) -> None:
         "demo observations", demos.observations, obs_info, 2, observation_mask(demos), False
     )
     check_against_space("demo actions", demos.actions, act_info, 2, demos.mask, True)
+    if demos.rewards is not None:
+        # Not learned from, but they give the expert's return that results are measured by:
+        # a NaN there would turn it, and every score normalised by it, into NaN.
+        rewards = np.asarray(demos.rewards)
+        scalars = SpaceInfo("box", (), rewards.dtype)
+        check_against_space("demo rewards", rewards, scalars, 2, demos.mask, False)
 
 
 # --------------------------------------------------------------------------- returns

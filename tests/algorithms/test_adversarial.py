@@ -199,6 +199,8 @@ def test_bad_demos_are_refused_by_name(name):
     module, config = METHODS[name]
     env, params, demos = cartpole_demos()
     obs = np.asarray(demos.observations)
+    nan_reward = np.array(demos.rewards)
+    nan_reward[1, 7] = np.nan
     bad = {
         "observation": Trajectories(obs[..., :3], demos.actions, demos.lengths),
         "action": Trajectories(demos.observations, demos.actions + 2, demos.lengths),
@@ -206,6 +208,13 @@ def test_bad_demos_are_refused_by_name(name):
             demos.observations, demos.actions, np.zeros_like(demos.lengths)
         ),
         "finite": Trajectories(np.where(obs > 0, np.nan, obs), demos.actions, demos.lengths),
+        # The expert's return (irlax imitate's "expert" and metrics.json) was NaN.
+        r"demo rewards must be finite; 1 entries .* \(1, 7\): nan": Trajectories(
+            demos.observations,
+            demos.actions,
+            demos.lengths,
+            rewards=nan_reward,
+        ),
     }
     for match, trajs in bad.items():
         with pytest.raises(ValueError, match=match):
