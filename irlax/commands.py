@@ -643,10 +643,9 @@ def _forecast(data_options: ForecastData, run: ForecastRun, config: ForecastConf
 
 def _expert(algo: str, make_trainer, options: ExpertRun, config) -> int:
     from irlax.data import episode_returns, rollout
-    from irlax.envs import make
     from irlax.rl.run import save_policy
 
-    env, env_params = make(options.env)
+    env, env_params = _make_env(options.env, config.num_envs)
     trainer = make_trainer(config, env, env_params)
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
@@ -691,6 +690,18 @@ def _expert(algo: str, make_trainer, options: ExpertRun, config) -> int:
         )
         print(f"params: {folder / 'params.msgpack'}\ndemos:  {folder / 'demos.npz'}")
     return 0
+
+
+def _make_env(name: str, num_envs: int):
+    """`irlax.envs.make(name)`; a Gymnasium env (host-stepped, one vector env) holding the
+    `num_envs` copies the trainer steps together, which the command line cannot give it
+    otherwise (`make` builds one copy by default, and the trainer refuses a mismatch)."""
+    from irlax.envs import make
+    from irlax.envs.core import GYMNASIUM_PREFIX
+
+    if name.startswith(GYMNASIUM_PREFIX):
+        return make(name, num_envs=num_envs)
+    return make(name)
 
 
 def _train_in_chunks(trainer, options, fingerprint: dict, name: str, shown: dict, data=None):
@@ -793,11 +804,11 @@ def _imitate(name: str, method: Imitator, options: ImitateRun, *more) -> int:
     from irlax.algorithms import expert_transitions
     from irlax.checkpoint import save_checkpoint
     from irlax.data import Trajectories, episode_returns, load_minari, rollout
-    from irlax.envs import make
     from irlax.rl.run import load_policy, save_policy
 
     *asked, config = more  # (ExpertPolicy,) for a method that asks an expert
-    env, env_params = make(options.env)
+    generator = getattr(config, "generator", None)
+    env, env_params = _make_env(options.env, getattr(generator, "num_envs", 1))
     if options.demos.endswith(".npz"):
         demos = Trajectories.load(options.demos)
     else:

@@ -617,6 +617,28 @@ def test_results_without_a_checkpoint_are_not_overwritten(results, tmp_path, cap
     assert not (out / "checkpoint.msgpack").exists()
 
 
+def test_imitate_gail_on_a_gymnasium_env_with_several_envs(tmp_path, capsys):
+    # The command made a Gymnasium env of one copy, and the trainer refused it for any
+    # --num-envs but 1 (PPO's default is 4), advising to "build it with num_envs=4", which
+    # no option could.
+    import jax
+
+    from tests.algorithms.deep import cartpole_demos
+
+    _, _, demos = cartpole_demos(2)
+    demos.save(tmp_path / "demos.npz")
+    out = tmp_path / "out"
+    argv = ["imitate", "gail", "--env", "gymnasium:CartPole-v1", "--demos"]
+    argv += [str(tmp_path / "demos.npz"), "--out", str(out), "--total-steps", "64"]
+    argv += ["--num-envs", "2", "--rollout-length", "16", "--update-epochs", "1", "--hidden", "8"]
+    argv += ["--discriminator-hidden", "8", "--episodes", "1"]
+    with jax.enable_x64(False):
+        assert main(argv) == 0
+    assert "policy return over 1 episodes" in capsys.readouterr().out
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["steps"] == 64 and len(summary["per_update"]["discriminator_loss"]) == 2
+
+
 def test_imitate_bc_writes_a_policy_and_no_reward(tmp_path, capsys):
     import jax
 
