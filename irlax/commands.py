@@ -775,11 +775,14 @@ def _sweep(sweep, options: SweepOptions) -> int:
 
 
 def _refuse_other_results(out: Path) -> None:
-    """Refuse to start a run in a folder holding results (`metrics.json`, also of `--seeds`'
-    OUT/seed=K) but no checkpoint: another command's, or a run whose checkpoint was deleted.
-    This run would overwrite them, and a checkpoint, the only proof of whose they are, is
-    not there to compare."""
-    found = [out / "metrics.json", *sorted(out.glob("seed=*/metrics.json"))]
+    """Refuse to start a run in a folder holding results (`metrics.json` of `irlax imitate`,
+    `summary.json` and `demos.npz` of `irlax expert`, also in `--seeds`' OUT/seed=K) but no
+    checkpoint: another command's, or a run whose checkpoint was deleted. This run would
+    overwrite them, and a checkpoint, the only proof of whose they are, is not there to
+    compare."""
+    names = ("metrics.json", "summary.json", "demos.npz")
+    found = [out / name for name in names]
+    found += sorted(path for name in names for path in out.glob(f"seed=*/{name}"))
     found = [str(path.relative_to(out)) for path in found if path.exists()]
     if found:
         raise ValueError(

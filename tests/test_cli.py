@@ -598,7 +598,7 @@ def test_an_empty_output_path_is_refused(command, tmp_path, capsys, monkeypatch)
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("results", ["metrics.json", "seed=3/metrics.json"])
+@pytest.mark.parametrize("results", ["metrics.json", "seed=3/metrics.json", "demos.npz"])
 def test_results_without_a_checkpoint_are_not_overwritten(results, tmp_path, capsys):
     # A folder holding another command's results, or a run's whose checkpoint was deleted,
     # was trained into and its metrics.json, policy and pictures silently replaced.
