@@ -415,3 +415,36 @@ def test_forecast_entry_points_refuse_integer_keys_and_bad_counts(scene_and_goal
         destinations_from_endpoints([np.array([[0, 0], [0, -1]])], scene.passable)
     with pytest.raises(ValueError, match="paths holds no track"):
         to_trajectories([], scene.shape)
+
+
+@pytest.mark.parametrize(
+    "build, field, value",
+    [
+        ("gail", "discriminator_inputs", "state"),
+        ("gail", "discriminator_hidden", (8,)),
+        ("airl", "reward_inputs", "state_action"),
+        ("airl", "discriminator_hidden", [8]),
+        ("gcl", "reward_hidden", (8,)),
+        ("maxent_sampled", "reward_inputs", "state"),
+    ],
+)
+def test_options_a_given_reward_network_would_ignore_are_refused(build, field, value):
+    # With a reward_network, the options that build the default network did nothing, without
+    # a word: a user asking for a state-only discriminator kept the module's inputs.
+    from irlax.algorithms import airl, gail, gcl, maxent_sampled
+
+    configs = {
+        "gail": gail.GAILConfig,
+        "airl": airl.AIRLConfig,
+        "gcl": gcl.GCLConfig,
+        "maxent_sampled": lambda **kw: maxent_sampled.MaxEntSampledConfig(
+            generator=sac.SACConfig(learn_temperature=False), **kw
+        ),
+    }
+    network = TransitionReward("state", (4,))
+    with pytest.raises(ValueError, match=rf"^{field}=.* would be ignored.*reward_network"):
+        configs[build](reward_network=network, **{field: value})
+    configs[build](**{field: value})  # the default network uses it
+    configs[build](reward_network=network)  # the module alone
+    with pytest.raises(ValueError, match="reward_network must be a Flax module or None"):
+        configs[build](reward_network="mlp")

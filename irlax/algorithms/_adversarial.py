@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -54,7 +54,13 @@ from irlax.algorithms._deep import (
     expert_transitions,
     make_generator,
 )
-from irlax.config import require_bool, require_hidden, require_int, require_real
+from irlax.config import (
+    require_bool,
+    require_hidden,
+    require_int,
+    require_real,
+    require_reward_network,
+)
 from irlax.envs.wrappers import RunningMeanVar
 from irlax.nets.policies import action_features, head_for_space
 from irlax.rl import ReplayBuffer, Trainer, ppo, sac
@@ -109,6 +115,9 @@ class AdversarialConfig:
     discriminator_normalize_observations: bool = True
     absorbing: bool = True
 
+    # The fields that only build the default network (unused with a `reward_network`).
+    _network_fields: ClassVar[tuple[str, ...]] = ("discriminator_hidden",)
+
     def __post_init__(self) -> None:
         if not isinstance(self.generator, ppo.PPOConfig | sac.SACConfig):
             raise ValueError(
@@ -116,17 +125,13 @@ class AdversarialConfig:
                 f"{type(self.generator).__name__}"
             )
         require_hidden(self, "discriminator_hidden")
-        if self.reward_network is not None and not isinstance(self.reward_network, nn.Module):
-            raise ValueError(
-                "reward_network must be a Flax module or None, got "
-                f"{type(self.reward_network).__name__}"
-            )
         require_real(self, "discriminator_learning_rate", lambda x: x > 0, "> 0")
         require_int(self, "discriminator_steps", minimum=1)
         require_int(self, "discriminator_every", minimum=1)
         for name in ("discriminator_batch_size", "policy_buffer_size"):
             if getattr(self, name) is not None:
                 require_int(self, name, minimum=1)
+        require_reward_network(self, self._network_fields)
         require_real(self, "gradient_penalty", lambda x: x >= 0, ">= 0")
         require_bool(self, "discriminator_normalize_observations")
         require_bool(self, "absorbing")

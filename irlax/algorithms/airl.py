@@ -37,7 +37,7 @@ Usage:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from irlax.algorithms._adversarial import AdversarialConfig, Method, make_adversarial_trainer
 from irlax.algorithms._deep import train_from_demos
@@ -73,6 +73,8 @@ class AIRLConfig(AdversarialConfig):
     reward_inputs: RewardInputs = "state"
     potential_hidden: tuple[int, ...] = (64, 64)
     entropy_weight: float = 1.0
+
+    _network_fields: ClassVar[tuple[str, ...]] = ("discriminator_hidden", "reward_inputs")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -30,7 +30,7 @@ Usage:
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import ClassVar, Literal
 
 import jax
 
@@ -71,6 +71,8 @@ class GAILConfig(AdversarialConfig):
 
     discriminator_inputs: DiscriminatorInputs = "state_action"
     reward: RewardForm = "positive"
+
+    _network_fields: ClassVar[tuple[str, ...]] = ("discriminator_hidden", "discriminator_inputs")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -105,6 +105,7 @@ from irlax.config import (
     require_hidden,
     require_int,
     require_real,
+    require_reward_network,
 )
 from irlax.nets.policies import Actor, action_features, head_for_space
 from irlax.nets.reward import TRANSITION_INPUTS, TransitionReward
@@ -178,13 +179,9 @@ class GCLConfig:
                 "generator must be an irlax.rl.ppo.PPOConfig, soft_pg.SoftPGConfig or "
                 f"sac.SACConfig, got {type(self.generator).__name__}"
             )
-        if self.reward_network is not None and not isinstance(self.reward_network, nn.Module):
-            raise ValueError(
-                "reward_network must be a Flax module or None, got "
-                f"{type(self.reward_network).__name__}"
-            )
         require_choice(self, "reward_inputs", TRANSITION_INPUTS)
         require_hidden(self, "reward_hidden")
+        require_reward_network(self, ("reward_inputs", "reward_hidden"))
         require_hidden(self, "demo_fit_hidden")
         require_real(self, "reward_learning_rate", lambda x: x > 0, "> 0")
         for name in (

@@ -83,6 +83,7 @@ from irlax.config import (
     require_hidden,
     require_int,
     require_real,
+    require_reward_network,
 )
 from irlax.data import Trajectories
 from irlax.nets.policies import action_features, head_for_space
@@ -165,13 +166,9 @@ class MaxEntSampledConfig:
         require_int(self, "samples", minimum=1)
         if self.episode_steps is not None:
             require_int(self, "episode_steps", minimum=1)
-        if self.reward_network is not None and not isinstance(self.reward_network, nn.Module):
-            raise ValueError(
-                "reward_network must be a Flax module or None, got "
-                f"{type(self.reward_network).__name__}"
-            )
         require_choice(self, "reward_inputs", TRANSITION_INPUTS)
         require_hidden(self, "reward_hidden")
+        require_reward_network(self, ("reward_inputs", "reward_hidden"))
         require_real(self, "learning_rate", lambda x: x > 0, "> 0")
         require_choice(self, "optimizer", OPTIMIZERS)
         require_bool(self, "anneal_lr")
