@@ -704,6 +704,15 @@ def _make_env(name: str, num_envs: int):
     return make(name)
 
 
+def _env_copies(config) -> int:
+    """The env copies a deep method's trainer steps together: its generator's `num_envs`, or
+    its own (DAgger, MAIL, online IQ-Learn); one for a method that steps none of a host env
+    (BC, offline IQ-Learn)."""
+    if getattr(config, "online", True) is False:
+        return 1
+    return getattr(getattr(config, "generator", config), "num_envs", 1)
+
+
 def _train_in_chunks(trainer, options, fingerprint: dict, name: str, shown: dict, data=None):
     """`irlax.rl.run.run` into `options.out/checkpoint.msgpack` (resuming it), with a progress
     bar showing the metrics `shown` (label: metric) of each chunk's last update; `data` is
@@ -810,8 +819,7 @@ def _imitate(name: str, method: Imitator, options: ImitateRun, *more) -> int:
     from irlax.rl.run import load_policy, save_policy
 
     *asked, config = more  # (ExpertPolicy,) for a method that asks an expert
-    generator = getattr(config, "generator", None)
-    env, env_params = _make_env(options.env, getattr(generator, "num_envs", 1))
+    env, env_params = _make_env(options.env, _env_copies(config))
     if options.demos.endswith(".npz"):
         demos = Trajectories.load(options.demos)
     else:

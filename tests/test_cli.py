@@ -639,6 +639,36 @@ def test_imitate_gail_on_a_gymnasium_env_with_several_envs(tmp_path, capsys):
     assert summary["steps"] == 64 and len(summary["per_update"]["discriminator_loss"]) == 2
 
 
+GYMNASIUM_RUNS = {
+    "mail": ["--total-steps", "48", "--rollout-length", "8", "--hidden", "8"],
+    "iqlearn": ["--online", "--updates", "2", "--rollout-length", "8", "--hidden", "8"],
+    "dagger": ["--rounds", "2", "--rollout-length", "8", "--epochs", "1", "--hidden", "8"],
+}
+
+
+@pytest.mark.parametrize("method", GYMNASIUM_RUNS)
+def test_imitate_methods_without_a_generator_on_a_gymnasium_env_with_several_envs(
+    method, tmp_path, capsys
+):
+    # The env was made with the generator's copies only: DAgger, MAIL and online IQ-Learn
+    # step their own num_envs and were refused for any but 1; DAgger's expert, a PPO policy
+    # saved with 2 envs, was refused by an env of 3 copies although its networks fit.
+    import jax
+
+    expert = ["expert", "ppo", "--env", "CartPole-v1", "--total-steps", "64", "--num-envs"]
+    expert += ["2", "--rollout-length", "16", "--update-epochs", "1", "--hidden", "8"]
+    expert += ["--episodes", "2", "--out", str(tmp_path / "expert")]
+    argv = ["imitate", method, "--env", "gymnasium:CartPole-v1", "--num-envs", "3"]
+    argv += ["--demos", str(tmp_path / "expert" / "demos.npz"), "--episodes", "1"]
+    argv += ["--out", str(tmp_path / "out"), *GYMNASIUM_RUNS[method]]
+    if method == "dagger":
+        argv += ["--expert", str(tmp_path / "expert" / "params.msgpack")]
+    with jax.enable_x64(False):
+        assert main(expert) == 0
+        assert main(argv) == 0
+    assert "policy return over 1 episodes" in capsys.readouterr().out
+
+
 def test_imitate_bc_writes_a_policy_and_no_reward(tmp_path, capsys):
     import jax
 

@@ -216,6 +216,10 @@ def load_policy(path: str | Path, env, env_params: Any = None) -> Result:
         config = cls(**_fields_from_json(cls, meta["config"]))
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: its saved {cls.__name__} is not valid here ({e})") from e
+    if getattr(env, "is_vector", False) and config.num_envs != env.num_envs:
+        # A host vector env holds a fixed number of copies; the trainer built here only gives
+        # the parameters' shapes, which the number of envs it was trained with does not change.
+        config = dataclasses.replace(config, num_envs=env.num_envs)
     trainer = make_trainer(config, env, env_params)
     template = jax.eval_shape(lambda key: trainer.result(trainer.init(key), {}), jax.random.key(0))
     like = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), template.params)
