@@ -1103,8 +1103,9 @@ def _reductions(record: dict) -> list[str]:
     )
     items.append(
         f"Maze: {s['maze_seeds']} seeds (not 5), GAIL and AIRL {s['maze_irl_steps']:,} env "
-        f"steps, the transfer runs {s['maze_transfer_steps']:,}; {s['maze_demos']} "
-        "demonstrations."
+        f"steps, the transfer runs {s['maze_transfer_steps']:,} (PPO)"
+        + (f" and {s['maze_sac_transfer_steps']:,} (SAC)" if "maze_sac_transfer_steps" in s else "")
+        + f"; {s['maze_demos']} demonstrations."
     )
     return ["## What was reduced, and why", "", *[f"- {x}" for x in items], ""]
 
