@@ -590,6 +590,11 @@ def main(argv=None) -> None:
     if args.keep and out.exists():
         record = _report.load(out)
         record["parts_done"] = [p for p in record.get("parts_done", []) if p not in parts]
+        # Which irlax each kept part ran: the run that wrote it (its record's last line).
+        earlier = record.get("sources_by_part", {})
+        record["sources_by_part"] = {
+            p: earlier.get(p, record.get("sources", "")) for p in record["parts_done"]
+        }
         for part in parts:
             record.pop(part, None)
         command = f"{record['command']}; then {command}"
@@ -599,6 +604,9 @@ def main(argv=None) -> None:
         elapsed = time.perf_counter() - start
         record["machine"] = _report.jax_machine(load_before, elapsed)
         record["sources"] = sources_line((source_before, source_state()))
+        for part in parts:
+            if part in record["parts_done"]:
+                record.setdefault("sources_by_part", {})[part] = record["sources"]
         _report.save(record, render, out)
 
     for part, fn in (("tabular", tabular), ("control", control)):
@@ -646,6 +654,14 @@ def render(record: dict) -> str:
             f"{m['python']}, JAX {m['jax']} on {m['jax_backend']}, float32. " + _minutes(record),
             "",
             record.get("sources", ""),
+            "",
+        ]
+    by_part = record.get("sources_by_part", {})
+    if len(set(by_part.values())) > 1:
+        lines += [
+            "The parts come from different runs (`--keep`); the irlax each ran:",
+            "",
+            *[f"- {part}: {line}" for part, line in by_part.items()],
             "",
         ]
     done = record.get("parts_done", [])
