@@ -91,10 +91,13 @@ class AdversarialConfig:
             (1 for PPO; larger for SAC, whose update is a single env step); at most the
             generator's number of updates.
         discriminator_batch_size: expert and policy transitions in each discriminator step
-            (each side); None for the transitions of one generator update
-            (`num_envs * rollout_length` for PPO, `num_envs` for SAC).
+            (each side); None for the transitions of one generator update with PPO
+            (`num_envs * rollout_length`), SAC's `batch_size` with SAC (one update is only
+            `num_envs` transitions).
         policy_buffer_size: the most recent policy transitions the discriminator samples from;
-            None for those of the latest generator update only (on-policy).
+            None for those of the latest generator update only with PPO (on-policy), as many
+            as SAC's replay buffer holds with SAC (`buffer_size`; Kostrikov et al. 2019 sample
+            the replay buffer).
         gradient_penalty: weight λ of the gradient penalty on the discriminator's logit; 0 for
             none.
         discriminator_normalize_observations: standardise the discriminator's observations by
@@ -271,8 +274,13 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
     policy_log_prob = jax.eval_shape(current_policy, probe_state).log_prob_fn
     # Transitions per generator update: a PPO rollout, or one step of SAC's envs.
     per_update = gen_config.num_envs * getattr(gen_config, "rollout_length", 1)
-    batch_size = config.discriminator_batch_size or per_update
-    buffer_size = config.policy_buffer_size or per_update
+    off_policy = isinstance(gen_config, sac.SACConfig)
+    batch_size = config.discriminator_batch_size or (
+        gen_config.batch_size if off_policy else per_update
+    )
+    buffer_size = config.policy_buffer_size or (
+        max(gen_config.buffer_size, per_update) if off_policy else per_update
+    )
     if buffer_size < per_update:
         raise ValueError(
             f"policy_buffer_size must hold one generator update's {per_update} transitions "

@@ -317,6 +317,29 @@ def test_the_learned_reward_refuses_what_is_not_one_transition(name):
     assert batch.shape == (5,)
 
 
+@pytest.mark.parametrize("module, cls", [(gail, gail.GAILConfig), (airl, airl.AIRLConfig)])
+def test_a_sac_generators_discriminator_samples_its_replay_buffer_by_default(module, cls):
+    # The on-policy default (the last update's transitions) gave a SAC generator, whose update
+    # is one env step, a discriminator buffer of num_envs transitions: here, of one.
+    env, params = make("Pendulum-v1")
+    demos = Trajectories(
+        observations=jnp.zeros((2, 9, 3)).at[..., 0].set(1.0),
+        actions=jnp.zeros((2, 8, 1)),
+        lengths=jnp.asarray([8, 8]),
+    )
+    generator = sac.SACConfig(
+        total_steps=24, learning_starts=8, batch_size=8, buffer_size=64, learn_temperature=False
+    )
+    with jax.enable_x64(False):
+        state = module.make_trainer(cls(generator=generator), env, params, demos).init(
+            jax.random.key(0)
+        )
+        assert state.policy_buffer.obs.shape == (64, 3)
+        given = cls(generator=generator, policy_buffer_size=16)
+        state = module.make_trainer(given, env, params, demos).init(jax.random.key(0))
+        assert state.policy_buffer.obs.shape == (16, 3)
+
+
 def test_a_sac_generator_with_a_sparser_discriminator():
     # Off-policy: one env step per generator update, the discriminator every 4th update on a
     # buffer of recent policy transitions; its metrics are NaN on the updates it skips.
