@@ -18,14 +18,15 @@
    N-trajectory demos are the first N of one set of expert episodes.
 2. **Fu, Luo & Levine (2018)**:
    (a) Pendulum-v1 (one of their imitation benchmarks): GAIL and AIRL with a state-action
-   reward against a SAC expert trained here; generator SAC (`GAILConfig(generator=SACConfig)`,
-   with a discriminator step every `discriminator_every` env steps on batches from a buffer of
-   recent policy transitions), and PPO as a second, reduced try.
+   reward against a SAC expert trained here; generator SAC (`GAILConfig(generator=SACConfig)`;
+   AIRL's at a fixed temperature of 1, its objective), with a discriminator step every
+   `discriminator_every` env steps on batches from a buffer of recent policy transitions, and
+   PPO as a second, reduced try.
    (b) The shifting maze (their reward-transfer experiment, `irlax.envs.PointMaze`): a PPO
    expert in the maze whose wall gap is on the left, demos from it, AIRL with a state-only
-   reward and GAIL trained there; then PPO from scratch in the maze whose gap is on the right
-   with (i) the true reward, (ii) AIRL's learned reward, (iii) GAIL's discriminator reward,
-   and the policies trained on the left maze run directly on the right one; reach rate
+   reward and GAIL trained there; then PPO, and SAC, from scratch in the maze whose gap is on
+   the right with (i) the true reward, (ii) AIRL's learned reward, (iii) GAIL's discriminator
+   reward, and the policies trained on the left maze run directly on the right one; reach rate
    (`PointMaze.reached_goal` of the episode's last position) and mean true return, their
    Table 1 layout; and each learned reward mapped over the maze beside the true one.
 
@@ -1311,8 +1312,8 @@ MAZE_LEARNERS = {"transfer": "PPO", "transfer_sac": "SAC"}  # record field: the 
 
 def _maze_rows(mz: dict) -> list[tuple]:
     """(what, trained on, reward, evals on the right maze, plot label) for Fu et al.'s Table 1
-    layout: the policies trained on the left maze run directly, then PPO trained anew on the
-    right maze with each reward."""
+    layout: the policies trained on the left maze run directly, then PPO and SAC (where the
+    record has it) trained anew on the right maze with each reward."""
     rows = [
         (
             "PPO expert (true reward)",
