@@ -839,7 +839,12 @@ def _imitate(name: str, method: Imitator, options: ImitateRun, *more) -> int:
         "demos_sha256": _demos_digest(demos),
         "seed": options.seed,
         "config": repr(config),
-        **({"expert": str(asked[0].expert)} if asked else {}),
+        # The expert too by content: a policy rewritten at the same path is another teacher.
+        **(
+            {"expert": str(asked[0].expert), "expert_sha256": _file_digest(asked[0].expert)}
+            if asked
+            else {}
+        ),
     }
     print(
         f"irlax imitate: {name} on {options.env} from {demos.n_trajectories} demos, "
@@ -900,6 +905,15 @@ def _imitate(name: str, method: Imitator, options: ImitateRun, *more) -> int:
         )
         print(f"results: {folder}/ ({', '.join(written)})")
     return 0
+
+
+def _file_digest(path: Path) -> str:
+    """The sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _demos_digest(demos) -> str:

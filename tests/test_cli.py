@@ -669,6 +669,33 @@ def test_imitate_methods_without_a_generator_on_a_gymnasium_env_with_several_env
     assert "policy return over 1 episodes" in capsys.readouterr().out
 
 
+def test_dagger_does_not_resume_with_another_expert_at_the_same_path(tmp_path, capsys):
+    # The fingerprint named the expert by path only, as it once did the demos: a policy
+    # rewritten there would have been "resumed" as the teacher of a run it never taught.
+    import shutil
+
+    import jax
+
+    def expert(seed: int, out: str) -> list:
+        argv = ["expert", "ppo", "--env", "CartPole-v1", "--total-steps", "64", "--num-envs"]
+        argv += ["2", "--rollout-length", "16", "--update-epochs", "1", "--hidden", "8"]
+        return [*argv, "--episodes", "2", "--seed", str(seed), "--out", str(tmp_path / out)]
+
+    dagger = ["imitate", "dagger", "--env", "CartPole-v1", "--rounds", "2", "--num-envs", "2"]
+    dagger += ["--rollout-length", "8", "--epochs", "1", "--hidden", "8", "--episodes", "1"]
+    dagger += ["--demos", str(tmp_path / "a" / "demos.npz"), "--out", str(tmp_path / "out")]
+    dagger += ["--expert", str(tmp_path / "a" / "params.msgpack")]
+    with jax.enable_x64(False):
+        assert main(expert(0, "a")) == 0 and main(expert(1, "b")) == 0
+        assert main(dagger) == 0
+        assert main(dagger) == 0  # finished: resumed, not retrained
+        shutil.copy(tmp_path / "b" / "params.msgpack", tmp_path / "a" / "params.msgpack")
+        capsys.readouterr()
+        assert main(dagger) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "belongs to another run" in err and "expert_sha256" in err
+
+
 def test_imitate_bc_writes_a_policy_and_no_reward(tmp_path, capsys):
     import jax
 
