@@ -658,6 +658,7 @@ def _expert(algo: str, make_trainer, options: ExpertRun, config) -> int:
     trained = _train_in_chunks(trainer, options, fingerprint, algo, {"ret": "episode_return"})
     train_s = time.perf_counter() - start
     for seed, result, folder in _per_seed(trained, options):
+        _refuse_diverged(seed, policy=result.params)
         save_policy(folder / "params.msgpack", result, config, {"env": options.env, "algo": algo})
         policy = (
             result.policy
@@ -859,6 +860,7 @@ def _imitate(name: str, method: Imitator, options: ImitateRun, *more) -> int:
     expert = None if demos.rewards is None else np.asarray(episode_returns(demos))
     space = env.action_space(env_params)
     for seed, result, folder in _per_seed(trained, options):
+        _refuse_diverged(seed, policy=result.policy.params, reward=result.reward_params)
         steps = int(result.metrics["env_steps"][-1])
         meta = {"env": options.env, "method": name}
         written = ["metrics.json", "learning_curve.png", "policy.msgpack"]
@@ -905,6 +907,27 @@ def _imitate(name: str, method: Imitator, options: ImitateRun, *more) -> int:
         )
         print(f"results: {folder}/ ({', '.join(written)})")
     return 0
+
+
+def _refuse_diverged(seed: int, **params) -> None:
+    """Refuse to write the results of a run whose training diverged (NaN or infinite values in
+    any of `params`, named trees of parameters): they would be a policy that acts at random or
+    not at all, and NaN returns."""
+    for what, tree in params.items():
+        leaves = jax.tree_util.tree_leaves_with_path(tree)
+        bad = [
+            jax.tree_util.keystr(path)
+            for path, leaf in leaves
+            if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)
+            and not np.all(np.isfinite(np.asarray(leaf)))
+        ]
+        if bad:
+            raise ValueError(
+                f"training diverged (seed {seed}): the trained {what} parameters hold NaN or "
+                f"infinite values ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); no "
+                "results were written (the checkpoint is kept); lower the learning rates, or "
+                "check the reward's scale"
+            )
 
 
 def _file_digest(path: Path) -> str:

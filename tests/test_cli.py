@@ -696,6 +696,33 @@ def test_dagger_does_not_resume_with_another_expert_at_the_same_path(tmp_path, c
     assert "belongs to another run" in err and "expert_sha256" in err
 
 
+def test_a_run_whose_training_diverged_writes_no_results(tmp_path, capsys):
+    # A step size that blows the parameters up to NaN once gave a NaN policy, demos of it and a
+    # NaN return in the results, with exit status 0.
+    import jax
+
+    from tests.algorithms.deep import cartpole_demos
+
+    _, _, demos = cartpole_demos(2)
+    demos.save(tmp_path / "demos.npz")
+    small = ["--total-steps", "128", "--num-envs", "2", "--rollout-length", "32", "--hidden", "8"]
+    small += ["--update-epochs", "1", "--learning-rate", "1e30", "--episodes", "1"]
+    runs = {
+        "expert": ["expert", "ppo", "--env", "CartPole-v1"],
+        "imitate": ["imitate", "gail", "--env", "CartPole-v1", "--discriminator-hidden", "8"],
+    }
+    for name, argv in runs.items():
+        out = tmp_path / name
+        if name == "imitate":
+            argv = [*argv, "--demos", str(tmp_path / "demos.npz")]
+        with jax.enable_x64(False):
+            assert main([*argv, *small, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "training diverged (seed 0): the trained policy parameters hold NaN" in err
+        assert not (out / "metrics.json").exists() and not (out / "summary.json").exists()
+        assert not any(out.glob("*.npz")) and (out / "checkpoint.msgpack").exists()
+
+
 def test_imitate_bc_writes_a_policy_and_no_reward(tmp_path, capsys):
     import jax
 
