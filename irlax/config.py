@@ -117,33 +117,6 @@ def require_hidden(config: Any, name: str = "hidden") -> None:
     object.__setattr__(config, name, tuple(int(w) for w in value))
 
 
-def require_reward_network(config: Any, default_fields: Sequence[str]) -> None:
-    """`config.reward_network` is a Flax module or None; given one, the fields that only build
-    the default network (`default_fields`: its inputs, its widths) stay at their defaults, for
-    the module replaces that network and they would be ignored without a word."""
-    import flax.linen as nn
-
-    network = config.reward_network
-    if network is None:
-        return
-    if not isinstance(network, nn.Module):
-        raise ValueError(
-            f"reward_network must be a Flax module or None, got {type(network).__name__}"
-        )
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    for name in default_fields:
-        field = fields[name]
-        default = (
-            field.default if field.default is not dataclasses.MISSING else field.default_factory()
-        )
-        if getattr(config, name) != default:
-            raise ValueError(
-                f"{name}={getattr(config, name)!r} would be ignored: it builds the default "
-                f"reward network, which reward_network replaces; leave it at {default!r} (and "
-                "build what it says into the module)"
-            )
-
-
 def require_rollout_budget(config: Any) -> None:
     """`total_steps`, `num_envs` and `rollout_length` are integers >= 1, and the step budget
     holds at least one rollout of `num_envs * rollout_length` steps (one update)."""

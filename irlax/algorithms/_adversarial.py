@@ -53,13 +53,13 @@ from irlax.algorithms._deep import (
     expert_argument,
     expert_transitions,
     make_generator,
+    require_reward_network,
 )
 from irlax.config import (
     require_bool,
     require_hidden,
     require_int,
     require_real,
-    require_reward_network,
 )
 from irlax.envs.wrappers import RunningMeanVar
 from irlax.nets.policies import action_features, head_for_space

@@ -25,9 +25,11 @@ Under `jax.vmap` over seeds the demos are given once (`in_axes=None`), not copie
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -205,6 +207,31 @@ def train_from_demos(trainer: Trainer) -> Callable:
         return trainer.result(state, metrics)
 
     return train
+
+
+def require_reward_network(config: Any, default_fields: Sequence[str]) -> None:
+    """`config.reward_network` is a Flax module or None; given one, the fields that only build
+    the default network (`default_fields`: its inputs, its widths) stay at their defaults, for
+    the module replaces that network and they would be ignored without a word."""
+    network = config.reward_network
+    if network is None:
+        return
+    if not isinstance(network, nn.Module):
+        raise ValueError(
+            f"reward_network must be a Flax module or None, got {type(network).__name__}"
+        )
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    for name in default_fields:
+        field = fields[name]
+        default = (
+            field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        )
+        if getattr(config, name) != default:
+            raise ValueError(
+                f"{name}={getattr(config, name)!r} would be ignored: it builds the default "
+                f"reward network, which reward_network replaces; leave it at {default!r} (and "
+                "build what it says into the module)"
+            )
 
 
 def check_reward_network(network, obs_dim: int, action_dim: int) -> None:

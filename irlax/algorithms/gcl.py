@@ -96,6 +96,7 @@ from irlax.algorithms._deep import (
     expert_argument,
     expert_transitions,
     make_generator,
+    require_reward_network,
     train_from_demos,
 )
 from irlax.config import (
@@ -105,7 +106,6 @@ from irlax.config import (
     require_hidden,
     require_int,
     require_real,
-    require_reward_network,
 )
 from irlax.nets.policies import Actor, action_features, head_for_space
 from irlax.nets.reward import TRANSITION_INPUTS, TransitionReward

@@ -74,6 +74,7 @@ from irlax.algorithms._deep import (
     expert_argument,
     expert_transitions,
     make_generator,
+    require_reward_network,
     train_from_demos,
 )
 from irlax.config import (
@@ -83,7 +84,6 @@ from irlax.config import (
     require_hidden,
     require_int,
     require_real,
-    require_reward_network,
 )
 from irlax.data import Trajectories
 from irlax.nets.policies import action_features, head_for_space
