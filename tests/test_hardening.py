@@ -448,3 +448,33 @@ def test_options_a_given_reward_network_would_ignore_are_refused(build, field, v
     configs[build](reward_network=network)  # the module alone
     with pytest.raises(ValueError, match="reward_network must be a Flax module or None"):
         configs[build](reward_network="mlp")
+
+
+def _iqlearn_result(demos, env, params):
+    from irlax.algorithms import iqlearn
+
+    config = iqlearn.IQLearnConfig(updates=4, hidden=(8,), eval_episodes=0)
+    return jax.jit(iqlearn.make_train(config, env, params, demos))(jax.random.key(0))
+
+
+def _maxent_sampled_result(demos, env, params):
+    from irlax.algorithms import maxent_sampled
+
+    config = maxent_sampled.MaxEntSampledConfig(
+        generator=soft_q.SoftQConfig(total_steps=16, learning_starts=8, buffer_size=16),
+        inner_updates=2,
+        reward_hidden=(8,),
+    )
+    return jax.jit(maxent_sampled.make_train(config, env, params, demos))(jax.random.key(0))
+
+
+@pytest.mark.parametrize("train", [_iqlearn_result, _maxent_sampled_result])
+def test_every_learned_reward_of_one_transition_refuses_what_is_not_one(train):
+    # IQ-Learn's implied reward and sampled MaxEnt's failed inside JAX on a batch, and took
+    # an out-of-range action index silently, as GAIL's and AIRL's did (tested beside them).
+    from tests.algorithms.deep import assert_reward_of_one_transition, cartpole_demos
+
+    env, params, demos = cartpole_demos()
+    with jax.enable_x64(False):
+        result = train(demos, env, params)
+    assert_reward_of_one_transition(result, demos)

@@ -440,9 +440,10 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
         return state, {**gen_metrics, **disc_metrics}, taken
 
     action_space = env.action_space(env_params)
+    shapes = given.obs.shape[1:], given.action.shape[1:]
 
     def learned_reward(reward_params, obs, action, next_obs):
-        check_transition(given, action_space, obs, action, next_obs)
+        check_transition(shapes[0], shapes[1], action_space, obs, action, next_obs)
         norm = reward_params["obs_norm"]
         x, next_x = features(norm, obs, 0), features(norm, next_obs, 0)
         return method.learned_reward(

@@ -266,7 +266,7 @@ def check_reward_network(network, obs_dim: int, action_dim: int) -> None:
         )
 
 
-def check_transition(expert: ExpertTransitions, action_space, obs, action, next_obs) -> None:
+def check_transition(obs_shape, action_shape, action_space, obs, action, next_obs) -> None:
     """Refuse arguments of a learned `reward_fn` that are not one transition of the env the
     demos are for: observations and an action of another shape (a batch among them: the
     reward is of one transition, `jax.vmap` it), or, where the action is concrete, one outside
@@ -274,14 +274,14 @@ def check_transition(expert: ExpertTransitions, action_space, obs, action, next_
     Shapes are checked under `jax.jit` and `jax.vmap` too.
 
     Args:
-        expert: the demos' transitions, whose `obs[0]` and `action[0]` give the shapes.
+        obs_shape: the shape of one observation (the demos' `expert.obs.shape[1:]`).
+        action_shape: the shape of one action (`expert.action.shape[1:]`).
         action_space: the env's action space.
         obs, action, next_obs: the arguments given.
 
     Raises:
         ValueError: naming the argument, the shape expected and the one given.
     """
-    obs_shape, action_shape = expert.obs.shape[1:], expert.action.shape[1:]
     given = (
         ("obs", obs, "observation", obs_shape),
         ("action", action, "action", action_shape),

@@ -90,6 +90,7 @@ from irlax._pytree import pytree_dataclass
 from irlax.algorithms._deep import (
     ExpertTransitions,
     ImitationResult,
+    check_transition,
     expert_argument,
     expert_transitions,
     train_from_demos,
@@ -480,6 +481,8 @@ def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options
     check_config(config, IQLearnConfig)
     env_params = env_params_or_default(env, env_params)
     given = expert_transitions(env, env_params, demos)
+    shapes = given.obs.shape[1:], given.action.shape[1:]  # of one transition
+    action_space = env.action_space(env_params)
     model = _make_model(config, env, env_params)
     value_term = config.value_term_used
     n_initial = int(np.sum(np.asarray(demos.lengths) > 0))  # the demos that take a step
@@ -723,7 +726,7 @@ def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options
             policy=policy,
             reward_params=params,
             metrics=metrics,
-            reward_fn=ImpliedReward(model, discount),
+            reward_fn=ImpliedReward(model, discount, *shapes, action_space),
         )
 
     return Trainer(init=init, update=update, result=result, n_updates=config.updates)
@@ -740,10 +743,25 @@ class ImpliedReward:
     Attributes:
         model: the networks (static).
         discount: γ.
+        obs_shape: the shape of one observation; with `action_shape` and `action_space`, what
+            a call is checked against (None: unchecked).
+        action_shape: the shape of one action.
+        action_space: the env's action space (a concrete action is checked to lie in it).
     """
 
     model: _Model
     discount: float
+    obs_shape: tuple[int, ...] | None = None
+    action_shape: tuple[int, ...] | None = None
+    action_space: Any = None
+
+    def check(self, obs, action, next_obs) -> None:
+        """Refuse what is not one transition of the env (`check_transition`), when the shapes
+        are known."""
+        if self.obs_shape is not None:
+            check_transition(
+                self.obs_shape, self.action_shape, self.action_space, obs, action, next_obs
+            )
 
     def next_value(self, params, next_obs):
         """`V(s')` of one observation (continuous: the mean over `REWARD_VALUE_SAMPLES` draws
@@ -756,9 +774,11 @@ class ImpliedReward:
 
     def terminal(self, params, obs, action):
         """`Q(s, a)`: the implied reward of a transition into a terminal state."""
+        self.check(obs, action, obs)
         return self.model.q_of(params["critic"], obs[None], jnp.asarray(action)[None])[0]
 
     def __call__(self, params, obs, action, next_obs):
+        self.check(obs, action, next_obs)
         return self.terminal(params, obs, action) - self.discount * self.next_value(
             params, next_obs
         )

@@ -5,6 +5,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from irlax.data.rollout import rollout
 from irlax.envs import TabularEnv, gridworld, make
@@ -68,3 +69,34 @@ def assert_close(a, b, rtol=1e-5, atol=1e-6):
     """Two pytrees of one structure agree leaf by leaf."""
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
+
+
+def assert_reward_of_one_transition(result, demos) -> None:
+    """A learned `result.reward` of CartPole takes one transition, is finite, refuses by name a
+    batch, wrong shapes, None and an action outside the space (also traced under `jax.jit`),
+    and `jax.vmap`s over a batch."""
+    obs, action = demos.observations[0], demos.actions[0]
+    reward = result.reward(obs[0], action[0], obs[1])
+    assert reward.shape == () and np.isfinite(reward)
+    bad = {
+        r"obs must be one observation of shape \(4,\).*jax.vmap.*got shape \(5, 4\)": (
+            obs[:5],
+            action[0],
+            obs[1],
+        ),
+        r"next_obs must be one observation of shape \(4,\).*got shape \(3,\)": (
+            obs[0],
+            action[0],
+            obs[1, :3],
+        ),
+        r"action must be one action of shape \(\).*got shape \(2,\)": (obs[0], action[:2], obs[1]),
+        r"action 7 is outside the action space.*\[0, 2\)": (obs[0], 7, obs[1]),
+        "obs must be one observation .* got None": (None, action[0], obs[1]),
+    }
+    for match, transition in bad.items():
+        with pytest.raises(ValueError, match=match):
+            result.reward(*transition)
+    with pytest.raises(ValueError, match=r"jax\.vmap it for a batch"):  # shapes, also traced
+        jax.jit(result.reward)(obs[:5], action[:5], obs[1:6])
+    batch = jax.vmap(result.reward)(obs[:5], action[:5], obs[1:6])
+    assert batch.shape == (5,)

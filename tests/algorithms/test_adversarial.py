@@ -15,7 +15,7 @@ from irlax.envs import make
 from irlax.nets import TransitionReward
 from irlax.rl import ppo, sac
 from irlax.rl.run import run
-from tests.algorithms.deep import assert_close, cartpole_demos
+from tests.algorithms.deep import assert_close, assert_reward_of_one_transition, cartpole_demos
 
 TINY = ppo.PPOConfig(
     total_steps=6 * 2 * 32, num_envs=2, rollout_length=32, update_epochs=1, hidden=(8,)
@@ -290,31 +290,7 @@ def test_the_learned_reward_refuses_what_is_not_one_transition(name):
     _, _, demos = cartpole_demos()
     with jax.enable_x64(False):
         result = _jitted_train(name)(jax.random.key(0))
-    obs, action = demos.observations[0], demos.actions[0]
-    reward = result.reward(obs[0], action[0], obs[1])
-    assert reward.shape == () and np.isfinite(reward)
-    bad = {
-        r"obs must be one observation of shape \(4,\).*jax.vmap.*got shape \(5, 4\)": (
-            obs[:5],
-            action[0],
-            obs[1],
-        ),
-        r"next_obs must be one observation of shape \(4,\).*got shape \(3,\)": (
-            obs[0],
-            action[0],
-            obs[1, :3],
-        ),
-        r"action must be one action of shape \(\).*got shape \(2,\)": (obs[0], action[:2], obs[1]),
-        r"action 7 is outside the action space.*\[0, 2\)": (obs[0], 7, obs[1]),
-        "obs must be one observation .* got None": (None, action[0], obs[1]),
-    }
-    for match, transition in bad.items():
-        with pytest.raises(ValueError, match=match):
-            result.reward(*transition)
-    with pytest.raises(ValueError, match=r"jax\.vmap it for a batch"):  # shapes, also traced
-        jax.jit(result.reward)(obs[:5], action[:5], obs[1:6])
-    batch = jax.vmap(result.reward)(obs[:5], action[:5], obs[1:6])
-    assert batch.shape == (5,)
+    assert_reward_of_one_transition(result, demos)
 
 
 @pytest.mark.parametrize("module, cls", [(gail, gail.GAILConfig), (airl, airl.AIRLConfig)])
