@@ -83,7 +83,13 @@ def main(argv: list[str] | None = None) -> int:
             from irlax._cli_options import build
             from irlax._files import exclusive_folder
 
-            args = parser().parse_args(argv)
+            args, unknown = parser().parse_known_args(argv)
+            if unknown:
+                # argparse would name the top command; the options are the subcommand's.
+                raise UsageError(
+                    f"{args.prog}: error: unrecognized arguments: {' '.join(unknown)} "
+                    f"(see {args.prog} --help)"
+                )
             # A class is built from its options; a function builds what needs several classes.
             options = [build(c, args) if isinstance(c, type) else c(args) for c in args.classes]
             compilation_cache.enable(args.jax_cache)

@@ -312,7 +312,8 @@ def test_bad_arguments_give_one_line_and_exit_code_2(path, tmp_path, capsys):
     if path == ("imitate", "dagger"):
         base += ["--expert", str(tmp_path / "params.msgpack")]
     assert main([*base, "--speed", "3"]) == 2
-    _one_line(capsys, "irlax: error: unrecognized arguments: --speed 3", "--help")
+    prog = " ".join(("irlax", *path))  # the subcommand's help lists its options
+    _one_line(capsys, f"{prog}: error: unrecognized arguments: --speed 3", f"(see {prog} --help)")
     assert main([*base, "--seed", "x"]) == 2
     _one_line(capsys, f"irlax {' '.join(path)}: error: ", "--seed", "invalid int value: 'x'")
     argv, words = REFUSED[path]
@@ -504,7 +505,12 @@ def test_expert_trains_saves_demos_and_resumes(tmp_path, capsys):
     assert err.strip().splitlines()[-1].startswith("irlax expert ppo: error: ")
     assert "belongs to another run" in err.strip().splitlines()[-1]
     assert main([*argv, "--tau", "0.1"]) == 2  # a SAC option
-    _one_line(capsys, "unrecognized arguments: --tau 0.1")
+    # The subcommand's options: its help, not the top command's, lists them.
+    _one_line(
+        capsys,
+        "irlax expert ppo: error: unrecognized arguments: --tau 0.1",
+        "(see irlax expert ppo --help)",
+    )
 
     # The saved expert teaches DAgger from the command line.
     dagger = ["imitate", "dagger", "--env", "CartPole-v1", "--demos", str(tmp_path / "demos.npz")]
