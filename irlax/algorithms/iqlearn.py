@@ -753,7 +753,9 @@ class ImpliedReward:
     discount: float
     obs_shape: tuple[int, ...] | None = None
     action_shape: tuple[int, ...] | None = None
-    action_space: Any = None
+    # Compared by the shapes alone (a gymnax space compares by identity), so the rewards of
+    # two trainers of one env and config stay equal.
+    action_space: Any = dataclasses.field(default=None, compare=False)
 
     def check(self, obs, action, next_obs) -> None:
         """Refuse what is not one transition of the env (`check_transition`), when the shapes

@@ -269,3 +269,17 @@ def test_bad_options_and_demos_are_refused_by_name():
     wrong = Trajectories(demos.observations, demos.actions + 2, demos.lengths)
     with pytest.raises(ValueError, match="action"):
         iqlearn.make_trainer(TINY, env, params, wrong)
+
+
+def test_the_implied_rewards_of_two_trainers_of_one_env_and_config_are_equal():
+    # The reward holds the env's action space to check its calls; a gymnax space compares by
+    # identity, which must not make two results of one env and config differ as static data.
+    env, params, demos = cartpole_demos(2)
+    config = iqlearn.IQLearnConfig(updates=2, hidden=(8,))
+
+    def reward_fn(trainer):
+        result = jax.eval_shape(lambda k: trainer.result(trainer.init(k), {}), jax.random.key(0))
+        return result.reward_fn
+
+    rewards = [reward_fn(iqlearn.make_trainer(config, env, params, demos)) for _ in range(2)]
+    assert rewards[0] == rewards[1] and hash(rewards[0]) == hash(rewards[1])
