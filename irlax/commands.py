@@ -837,7 +837,7 @@ def _imitate(name: str, method: Imitator, options: ImitateRun, *more) -> int:
         "demos": str(options.demos),
         # The path names the file, not what is in it: demos rewritten at the same path (a new
         # `irlax expert` run) would otherwise resume a run that learned from the old ones.
-        "demos_sha256": _demos_digest(demos),
+        "demos_sha256": demos.digest(),
         "seed": options.seed,
         "config": repr(config),
         # The expert too by content: a policy rewritten at the same path is another teacher.
@@ -932,26 +932,8 @@ def _refuse_diverged(seed: int, **params) -> None:
 
 def _file_digest(path: Path) -> str:
     """The sha256 of a file's bytes."""
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _demos_digest(demos) -> str:
-    """The sha256 of the demos' arrays (shapes and dtypes included): what a resumed run must
-    have learned from."""
-    digest = hashlib.sha256()
-    for name in ("observations", "actions", "lengths", "terminated"):
-        value = getattr(demos, name)
-        array = np.ascontiguousarray(np.asarray(value)) if value is not None else None
-        digest.update(
-            f"{name}:{None if array is None else (array.dtype.str, array.shape)};".encode()
-        )
-        if array is not None:
-            digest.update(array.tobytes())
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _imitation_curve(name: str, options: ImitateRun, summary: dict, path: Path) -> None:

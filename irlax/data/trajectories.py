@@ -137,16 +137,7 @@ class Trajectories:
                 would be replaced by it).
         """
         path = _check_path(path)
-        arrays = {
-            "format": np.asarray(_FORMAT),
-            "observations": np.asarray(self.observations),
-            "actions": np.asarray(self.actions),
-            "lengths": np.asarray(self.lengths),
-        }
-        if self.rewards is not None:
-            arrays["rewards"] = np.asarray(self.rewards)
-        if self.terminated is not None:
-            arrays["terminated"] = np.asarray(self.terminated)
+        arrays = {"format": np.asarray(_FORMAT), **self._arrays()}
         # Checked again here, before the file is touched, because `np.savez` pickles object
         # arrays silently (its `allow_pickle` option only exists from NumPy 2.1 on).
         for name, x in arrays.items():
@@ -154,6 +145,23 @@ class Trajectories:
                 _check_numeric(name, x)
         arrays["sha256"] = np.asarray(_digest(arrays))
         atomic_write(path, lambda f: np.savez(f, **arrays))
+
+    def digest(self) -> str:
+        """The sha256 of the trajectories' arrays (each one's name, dtype, shape and bytes):
+        equal for equal trajectories, wherever they were loaded from."""
+        return _digest(self._arrays())
+
+    def _arrays(self) -> dict:
+        """The arrays as NumPy, by their file names; the optional ones only when present."""
+        arrays = {
+            "observations": np.asarray(self.observations),
+            "actions": np.asarray(self.actions),
+            "lengths": np.asarray(self.lengths),
+        }
+        for name in ("rewards", "terminated"):
+            if getattr(self, name) is not None:
+                arrays[name] = np.asarray(getattr(self, name))
+        return arrays
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Trajectories:

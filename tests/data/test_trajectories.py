@@ -34,6 +34,21 @@ def test_save_load_round_trip(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
+def test_digest_names_the_contents_not_the_file(tmp_path):
+    # `irlax imitate` resumes a run only from demos of the same digest.
+    t = Trajectories(OBS, ACT, np.array([2, 1]), rewards=np.array([[0.5, 1.0], [2.0, 0.0]]))
+    t.save(tmp_path / "demos.npz")
+    assert Trajectories.load(tmp_path / "demos.npz").digest() == t.digest()
+    changed = [
+        Trajectories(OBS, ACT, np.array([2, 0]), rewards=t.rewards),  # a length
+        Trajectories(OBS, ACT, t.lengths),  # no rewards
+        Trajectories(OBS, ACT, t.lengths, rewards=t.rewards, terminated=np.array([True, False])),
+        Trajectories(OBS.astype(np.float64), ACT, t.lengths, rewards=t.rewards),  # a dtype
+    ]
+    digests = {t.digest(), *(x.digest() for x in changed)}
+    assert len(digests) == 1 + len(changed)
+
+
 def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "demos.npz"
     Trajectories(OBS, ACT, np.array([2, 1])).save(path)
