@@ -48,19 +48,14 @@ from irlax._pytree import pytree_dataclass
 from irlax.algorithms._deep import (
     ExpertTransitions,
     ImitationResult,
+    TransitionCheck,
     check_reward_network,
-    check_transition,
     expert_argument,
     expert_transitions,
     make_generator,
     require_reward_network,
 )
-from irlax.config import (
-    require_bool,
-    require_hidden,
-    require_int,
-    require_real,
-)
+from irlax.config import require_bool, require_hidden, require_int, require_real
 from irlax.envs.wrappers import RunningMeanVar
 from irlax.nets.policies import action_features, head_for_space
 from irlax.rl import ReplayBuffer, Trainer, ppo, sac
@@ -439,11 +434,10 @@ def make_adversarial_trainer(config: AdversarialConfig, env, env_params, demos, 
             disc_metrics["absorbing_reward"] = stay.astype(jnp.float32)
         return state, {**gen_metrics, **disc_metrics}, taken
 
-    action_space = env.action_space(env_params)
-    shapes = given.obs.shape[1:], given.action.shape[1:]
+    check_transition = TransitionCheck.of(env, env_params, given)
 
     def learned_reward(reward_params, obs, action, next_obs):
-        check_transition(shapes[0], shapes[1], action_space, obs, action, next_obs)
+        check_transition(obs, action, next_obs)
         norm = reward_params["obs_norm"]
         x, next_x = features(norm, obs, 0), features(norm, next_obs, 0)
         return method.learned_reward(

@@ -266,32 +266,44 @@ def check_reward_network(network, obs_dim: int, action_dim: int) -> None:
         )
 
 
-def check_transition(obs_shape, action_shape, action_space, obs, action, next_obs) -> None:
-    """Refuse arguments of a learned `reward_fn` that are not one transition of the env the
+@dataclasses.dataclass(frozen=True)
+class TransitionCheck:
+    """Refuses arguments of a learned `reward_fn` that are not one transition of the env the
     demos are for: observations and an action of another shape (a batch among them: the
     reward is of one transition, `jax.vmap` it), or, where the action is concrete, one outside
-    the action space (a discrete index out of range would be one-hot encoded as no action).
-    Shapes are checked under `jax.jit` and `jax.vmap` too.
+    the action space (a discrete index out of range would be one-hot encoded as no action, or
+    gather NaN). Shapes are checked under `jax.jit` and `jax.vmap` too. Build it with
+    `TransitionCheck.of`; it compares by the shapes (a gymnax space compares by identity), so
+    a reward holding it stays equal across trainers of one env.
 
-    Args:
-        obs_shape: the shape of one observation (the demos' `expert.obs.shape[1:]`).
-        action_shape: the shape of one action (`expert.action.shape[1:]`).
+    Attributes:
+        obs_shape: the shape of one observation.
+        action_shape: the shape of one action.
         action_space: the env's action space.
-        obs, action, next_obs: the arguments given.
-
-    Raises:
-        ValueError: naming the argument, the shape expected and the one given.
     """
-    given = (
-        ("obs", obs, "observation", obs_shape),
-        ("action", action, "action", action_shape),
-        ("next_obs", next_obs, "observation", obs_shape),
-    )
-    for name, value, what, shape in given:
-        if value is None or jnp.shape(value) != shape:
-            got = "None" if value is None else f"shape {jnp.shape(value)}"
-            raise ValueError(
-                f"reward_fn's {name} must be one {what} of shape {shape} (the reward is of one "
-                f"transition; jax.vmap it for a batch), got {got}"
-            )
-    check_in_space(action_space, action, name="action")
+
+    obs_shape: tuple[int, ...]
+    action_shape: tuple[int, ...]
+    action_space: Any = dataclasses.field(compare=False)
+
+    @classmethod
+    def of(cls, env, env_params, expert: ExpertTransitions) -> TransitionCheck:
+        """The check for the transitions of `expert` in `env`."""
+        return cls(expert.obs.shape[1:], expert.action.shape[1:], env.action_space(env_params))
+
+    def __call__(self, obs, action, next_obs) -> None:
+        """Raises:
+        ValueError: naming the argument, the shape expected and the one given."""
+        given = (
+            ("obs", obs, "observation", self.obs_shape),
+            ("action", action, "action", self.action_shape),
+            ("next_obs", next_obs, "observation", self.obs_shape),
+        )
+        for name, value, what, shape in given:
+            if value is None or jnp.shape(value) != shape:
+                got = "None" if value is None else f"shape {jnp.shape(value)}"
+                raise ValueError(
+                    f"reward_fn's {name} must be one {what} of shape {shape} (the reward is of "
+                    f"one transition; jax.vmap it for a batch), got {got}"
+                )
+        check_in_space(self.action_space, action, name="action")

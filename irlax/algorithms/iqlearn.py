@@ -90,7 +90,7 @@ from irlax._pytree import pytree_dataclass
 from irlax.algorithms._deep import (
     ExpertTransitions,
     ImitationResult,
-    check_transition,
+    TransitionCheck,
     expert_argument,
     expert_transitions,
     train_from_demos,
@@ -481,8 +481,7 @@ def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options
     check_config(config, IQLearnConfig)
     env_params = env_params_or_default(env, env_params)
     given = expert_transitions(env, env_params, demos)
-    shapes = given.obs.shape[1:], given.action.shape[1:]  # of one transition
-    action_space = env.action_space(env_params)
+    check_transition = TransitionCheck.of(env, env_params, given)
     model = _make_model(config, env, env_params)
     value_term = config.value_term_used
     n_initial = int(np.sum(np.asarray(demos.lengths) > 0))  # the demos that take a step
@@ -726,7 +725,7 @@ def make_trainer(config: IQLearnConfig | None, env, env_params, demos, **options
             policy=policy,
             reward_params=params,
             metrics=metrics,
-            reward_fn=ImpliedReward(model, discount, *shapes, action_space),
+            reward_fn=ImpliedReward(model, discount, check_transition),
         )
 
     return Trainer(init=init, update=update, result=result, n_updates=config.updates)
@@ -743,27 +742,13 @@ class ImpliedReward:
     Attributes:
         model: the networks (static).
         discount: γ.
-        obs_shape: the shape of one observation; with `action_shape` and `action_space`, what
-            a call is checked against (None: unchecked).
-        action_shape: the shape of one action.
-        action_space: the env's action space (a concrete action is checked to lie in it).
+        check: refuses a call that is not one transition of the env (`TransitionCheck`); None
+            for none.
     """
 
     model: _Model
     discount: float
-    obs_shape: tuple[int, ...] | None = None
-    action_shape: tuple[int, ...] | None = None
-    # Compared by the shapes alone (a gymnax space compares by identity), so the rewards of
-    # two trainers of one env and config stay equal.
-    action_space: Any = dataclasses.field(default=None, compare=False)
-
-    def check(self, obs, action, next_obs) -> None:
-        """Refuse what is not one transition of the env (`check_transition`), when the shapes
-        are known."""
-        if self.obs_shape is not None:
-            check_transition(
-                self.obs_shape, self.action_shape, self.action_space, obs, action, next_obs
-            )
+    check: TransitionCheck | None = None
 
     def next_value(self, params, next_obs):
         """`V(s')` of one observation (continuous: the mean over `REWARD_VALUE_SAMPLES` draws
@@ -776,14 +761,17 @@ class ImpliedReward:
 
     def terminal(self, params, obs, action):
         """`Q(s, a)`: the implied reward of a transition into a terminal state."""
-        self.check(obs, action, obs)
-        return self.model.q_of(params["critic"], obs[None], jnp.asarray(action)[None])[0]
+        if self.check is not None:
+            self.check(obs, action, obs)
+        return self._q(params, obs, action)
 
     def __call__(self, params, obs, action, next_obs):
-        self.check(obs, action, next_obs)
-        return self.terminal(params, obs, action) - self.discount * self.next_value(
-            params, next_obs
-        )
+        if self.check is not None:
+            self.check(obs, action, next_obs)
+        return self._q(params, obs, action) - self.discount * self.next_value(params, next_obs)
+
+    def _q(self, params, obs, action):
+        return self.model.q_of(params["critic"], obs[None], jnp.asarray(action)[None])[0]
 
 
 def make_train(config: IQLearnConfig | None, env, env_params, demos, **options):

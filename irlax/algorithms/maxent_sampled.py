@@ -70,8 +70,8 @@ from irlax._pytree import pytree_dataclass
 from irlax.algorithms._deep import (
     ExpertTransitions,
     ImitationResult,
+    TransitionCheck,
     check_reward_network,
-    check_transition,
     expert_argument,
     expert_transitions,
     make_generator,
@@ -538,12 +538,10 @@ def make_trainer(config: MaxEntSampledConfig, env, env_params, demos) -> Trainer
                 metrics[f"generator_{name}"] = values[-1]
         return state, metrics, sampled.transitions
 
-    action_space = env.action_space(env_params)
+    check_transition = TransitionCheck.of(env, env_params, given)
 
     def learned_reward(params, obs, action, next_obs):
-        check_transition(
-            given.obs.shape[1:], given.action.shape[1:], action_space, obs, action, next_obs
-        )
+        check_transition(obs, action, next_obs)
         return reward_fn(params, obs, action, next_obs)
 
     def result(state: MaxEntSampledState, metrics: dict) -> ImitationResult:
