@@ -234,6 +234,17 @@ def require_reward_network(config: Any, default_fields: Sequence[str]) -> None:
             )
 
 
+def require_fixed_temperature(generator: Any, objective: str) -> None:
+    """Refuse a SAC generator that tunes its temperature where the method's objective is
+    entropy-regularised RL at a given temperature (`objective` says which and why): tuning it
+    towards a target entropy optimises another objective at every step."""
+    if isinstance(generator, sac.SACConfig) and generator.learn_temperature:
+        raise ValueError(
+            f"generator: {objective} needs a fixed temperature; a SAC generator that tunes it "
+            "optimises another objective: give the SACConfig learn_temperature=False"
+        )
+
+
 def check_reward_network(network, obs_dim: int, action_dim: int) -> None:
     """Refuse a reward network that cannot be called as `network(obs, action, next_obs)` on
     feature batches `[B, obs_dim]`, `[B, action_dim]`, `[B, obs_dim]` or does not return one

@@ -40,10 +40,10 @@ import dataclasses
 from typing import Any, ClassVar, Literal
 
 from irlax.algorithms._adversarial import AdversarialConfig, Method, make_adversarial_trainer
-from irlax.algorithms._deep import train_from_demos
+from irlax.algorithms._deep import require_fixed_temperature, train_from_demos
 from irlax.config import check_config, require_choice, require_hidden, require_real
 from irlax.nets.reward import ShapedReward, TransitionReward
-from irlax.rl import Trainer, ppo, sac
+from irlax.rl import Trainer, ppo
 
 RewardInputs = Literal["state", "state_action"]
 
@@ -87,13 +87,9 @@ class AIRLConfig(AdversarialConfig):
                 f"its temperature (set generator.temperature), got entropy_weight="
                 f"{self.entropy_weight}"
             )
-        if isinstance(self.generator, sac.SACConfig) and self.generator.learn_temperature:
-            raise ValueError(
-                "generator: AIRL's policy objective is entropy-regularised RL at a fixed "
-                "temperature (1 for D = exp f / (exp f + π) exactly); a SAC generator that tunes "
-                "its temperature optimises another: give the SACConfig learn_temperature=False "
-                "(and temperature=1.0, its default)"
-            )
+        require_fixed_temperature(
+            self.generator, "AIRL's policy objective (temperature 1 for D = exp f / (exp f + π))"
+        )
 
 
 def _method(config: AIRLConfig) -> Method:

@@ -75,6 +75,7 @@ from irlax.algorithms._deep import (
     expert_argument,
     expert_transitions,
     make_generator,
+    require_fixed_temperature,
     require_reward_network,
     train_from_demos,
 )
@@ -158,11 +159,7 @@ class MaxEntSampledConfig:
                 f"generator must be one of {names} (a max-ent RL trainer), got "
                 f"{type(self.generator).__name__}"
             )
-        if isinstance(self.generator, sac.SACConfig) and self.generator.learn_temperature:
-            raise ValueError(
-                "generator: MaxEnt IRL needs a fixed temperature (the τ of p(τ) ∝ exp(R/τ)); "
-                "give the SACConfig learn_temperature=False"
-            )
+        require_fixed_temperature(self.generator, "MaxEnt IRL (the τ of p(τ) ∝ exp(R/τ))")
         require_int(self, "inner_updates", minimum=1)
         require_int(self, "samples", minimum=1)
         if self.episode_steps is not None:
